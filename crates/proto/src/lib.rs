@@ -1,0 +1,3 @@
+//! Wire formats: the only library crate (with the server) that knows how bytes look on the network.
+
+pub mod exposition;

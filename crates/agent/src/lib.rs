@@ -1,1 +1,7 @@
-//! placeholder
+//! The agent runtime: turns the configuration into collectors and serves their samples on `/metrics`.
+
+mod metrics_http;
+mod settings;
+
+pub use metrics_http::{serve, Scraper};
+pub use settings::{AgentSettings, SettingsError};

@@ -1,14 +1,26 @@
-//! `vmstat`: PLACEHOLDER, to be written.
+//! `vmstat`: the fields of `/proc/vmstat` selected by `Options::vmstat_fields`, as `node_vmstat_<field>`.
 
-use vigil_model::MetricSink;
+use regex::Regex;
+use vigil_model::{Desc, MetricSink};
 
+use crate::util::{join_into, parse_f64, read_into};
 use crate::{CollectError, Collector, Options, Paths};
 
-pub struct VmstatCollector;
+pub struct VmstatCollector {
+    fields: Regex,
+    buf: String,
+    name: String,
+    help: String,
+}
 
 impl VmstatCollector {
-    pub fn new(_: &Options) -> Self {
-        VmstatCollector
+    pub fn new(options: &Options) -> Self {
+        VmstatCollector {
+            fields: options.vmstat_fields.clone(),
+            buf: String::new(),
+            name: String::new(),
+            help: String::new(),
+        }
     }
 }
 
@@ -17,7 +29,32 @@ impl Collector for VmstatCollector {
         "vmstat"
     }
 
-    fn collect(&mut self, _paths: &Paths, _out: &mut dyn MetricSink) -> Result<(), CollectError> {
-        Err(CollectError::NoData("not written yet".into()))
+    fn collect(&mut self, paths: &Paths, out: &mut dyn MetricSink) -> Result<(), CollectError> {
+        let path = paths.proc("vmstat");
+        read_into(&path, &mut self.buf)?;
+        let mut fields = 0;
+        for (n, line) in self.buf.lines().enumerate() {
+            let mut parts = line.split_ascii_whitespace();
+            let Some(key) = parts.next() else { continue };
+            let Some(value) = parts.next() else {
+                return Err(CollectError::parse(&path, n + 1, format!("no value for {key}")));
+            };
+            // Every value is parsed, selected or not: node_exporter fails on any malformed line.
+            let value = parse_f64(value, &path, n + 1)?;
+            if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(CollectError::parse(&path, n + 1, format!("bad field name {key:?}")));
+            }
+            fields += 1;
+            if !self.fields.is_match(key) {
+                continue;
+            }
+            let name = join_into(&mut self.name, &["node_vmstat_", key]);
+            let help = join_into(&mut self.help, &["/proc/vmstat information field ", key, "."]);
+            out.sample(&Desc::untyped(name, help), &[], value);
+        }
+        if fields == 0 {
+            return Err(CollectError::parse(&path, 0, "no fields"));
+        }
+        Ok(())
     }
 }

@@ -1,1 +1,87 @@
-//! placeholder
+//! vigil's configuration file: one YAML document, strict about unknown keys, every error reported as
+//! `file:line:col: what is wrong`.
+
+mod agent;
+mod load;
+
+pub use agent::{AgentConfig, CollectorsConfig, PathsConfig, DEFAULT_METRICS_LISTEN};
+pub use load::{ConfigError, Located};
+
+use serde::Deserialize;
+
+/// The whole configuration. Every section is optional; an empty file is a valid configuration.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Settings of `vigil agent`.
+    #[serde(default)]
+    pub agent: AgentConfig,
+}
+
+impl Config {
+    /// Reads, parses and validates a configuration file.
+    pub fn load(path: &std::path::Path) -> Result<Config, ConfigError> {
+        load::load_file(path)
+    }
+
+    /// Parses and validates configuration text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        load::parse_str(text, origin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        Config::parse(text, "vigil.yml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn empty_and_comment_only_files_are_defaults() {
+        for text in ["", "# nothing\n", "---\n"] {
+            let c = Config::parse(text, "x").unwrap();
+            assert_eq!(c.agent.metrics_listen().to_string(), DEFAULT_METRICS_LISTEN);
+        }
+    }
+
+    #[test]
+    fn reads_the_agent_section() {
+        let c = Config::parse(
+            "agent:\n  metrics_listen: 127.0.0.1:9999\n  paths:\n    procfs: /host/proc\n  collectors:\n    enabled: [cpu, meminfo]\n    vmstat_fields: '^pg'\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(c.agent.metrics_listen().port(), 9999);
+        assert_eq!(c.agent.paths.procfs.as_deref(), Some("/host/proc"));
+        let enabled: Vec<&str> =
+            c.agent.collectors.enabled.as_ref().unwrap().iter().map(|s| s.value.as_str()).collect();
+        assert_eq!(enabled, ["cpu", "meminfo"]);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_column() {
+        let e = err("agent:\n  metrics_listen: 127.0.0.1:1\n  colectors: {}\n");
+        assert!(e.starts_with("vigil.yml:3:3: "), "{e}");
+        assert!(e.contains("unknown field `colectors`"), "{e}");
+        assert!(!e.contains("at line"), "position is given once: {e}");
+    }
+
+    #[test]
+    fn bad_values_point_at_the_value() {
+        let e = err("agent:\n  metrics_listen: nowhere\n");
+        assert!(e.starts_with("vigil.yml:2:19: metrics_listen: \"nowhere\" is not an address"), "{e}");
+        let e = err("agent:\n  collectors:\n    netstat_fields: '(unclosed'\n");
+        assert_eq!(e, "vigil.yml:3:21: netstat_fields: invalid regex \"(unclosed\": error: unclosed group");
+    }
+
+    #[test]
+    fn syntax_and_type_errors_have_positions() {
+        let e = err("agent:\n  paths: [1, 2\n");
+        assert!(e.starts_with("vigil.yml:"), "{e}");
+        assert!(!e.starts_with("vigil.yml: "), "syntax errors carry a line: {e}");
+        let e = err("agent:\n  paths:\n    procfs: {a: 1}\n");
+        assert!(e.starts_with("vigil.yml:3:"), "{e}");
+    }
+}

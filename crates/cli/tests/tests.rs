@@ -1,0 +1,8 @@
+//! End-to-end tests of the `vigil` binary: real processes, real sockets, real peers on loopback.
+
+mod support;
+
+mod check_config;
+mod metrics_endpoint;
+mod node_exporter_parity;
+mod prometheus_scrape;

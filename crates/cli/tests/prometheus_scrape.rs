@@ -10,11 +10,12 @@ use crate::support::{free_addr, http_get, peer_bin, shared_dir, start_agent, wai
 /// Stops the peers started under one `PEERS_RUN` directory when the test ends.
 struct Peers {
     run: PathBuf,
+    stop_script: PathBuf,
 }
 
 impl Drop for Peers {
     fn drop(&mut self) {
-        let _ = Command::new("bash").arg(shared_dir().join("peers/stop-all.sh")).env("PEERS_RUN", &self.run).output();
+        let _ = Command::new("bash").arg(&self.stop_script).env("PEERS_RUN", &self.run).output();
     }
 }
 
@@ -34,7 +35,7 @@ fn prometheus_scrapes_the_agent_without_errors() {
     peer_bin("prometheus");
     let (_agent, agent_addr) = start_agent(&[]);
     let run = tempfile::tempdir().unwrap();
-    let peers = Peers { run: run.path().to_owned() };
+    let peers = Peers { run: run.path().to_owned(), stop_script: shared_dir().join("peers/stop-all.sh") };
     let rules = run.path().join("empty-rules.yml");
     std::fs::write(&rules, "groups: []\n").unwrap();
     let prom = free_addr();

@@ -18,7 +18,8 @@ pub fn free_addr() -> String {
 
 /// The repository's `../shared` directory (read-only peer scripts and conformance data).
 pub fn shared_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared").canonicalize().expect("../shared next to the repo")
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    dir.canonicalize().unwrap_or_else(|e| panic!("{}: {e}; the repository needs ../shared beside it", dir.display()))
 }
 
 /// Where `../shared/peers/install.sh` unpacked the peers.

@@ -36,13 +36,11 @@ const COLLECTORS: &[&str] = &[
 /// Families whose set of series legitimately changes from one moment to the next.
 const VOLATILE_SERIES: &[&str] = &["node_tcp_connection_states"];
 
+/// Every vigil collector (they carry node_exporter's names). node_exporter's systemd collector needs a running
+/// systemd, so it is compared only where there is one.
 fn collectors() -> Vec<&'static str> {
-    let mut c = COLLECTORS.to_vec();
-    // node_exporter's systemd collector needs a running systemd; compare it only where there is one.
-    if std::path::Path::new("/run/systemd/private").exists() {
-        c.push("systemd");
-    }
-    c
+    let has_systemd = std::path::Path::new("/run/systemd/private").exists();
+    vigil_collect::ALL_COLLECTORS.iter().copied().filter(|c| *c != "systemd" || has_systemd).collect()
 }
 
 fn by_name(text: &str) -> BTreeMap<String, Family> {

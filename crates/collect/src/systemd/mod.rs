@@ -284,20 +284,8 @@ fn unit_property(
 }
 
 /// The type of `ListUnits`' reply: `a(ssssssouso)`.
-fn list_units_type() -> Type {
-    let s = Type::Str;
-    Type::Array(Box::new(Type::Struct(vec![
-        s.clone(),
-        s.clone(),
-        s.clone(),
-        s.clone(),
-        s.clone(),
-        s.clone(),
-        Type::ObjectPath,
-        Type::U32,
-        s,
-        Type::ObjectPath,
-    ])))
+pub fn list_units_type() -> Type {
+    Type::parse_single("a(ssssssouso)").expect("a valid signature")
 }
 
 /// Takes name, load state, active state and object path from a `ListUnits` reply.

@@ -287,18 +287,7 @@ fn list_units(fixture: &Fixture) -> Value {
             ])
         })
         .collect();
-    let s = Type::Str;
-    let elem = Type::Struct(vec![
-        s.clone(),
-        s.clone(),
-        s.clone(),
-        s.clone(),
-        s.clone(),
-        s.clone(),
-        Type::ObjectPath,
-        Type::U32,
-        s,
-        Type::ObjectPath,
-    ]);
+    let Type::Array(elem) = vigil_collect::systemd::list_units_type() else { unreachable!("an array type") };
+    let elem = *elem;
     Value::array(elem, entries)
 }

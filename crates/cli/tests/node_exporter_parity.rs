@@ -10,29 +10,6 @@ use vigil_proto::exposition::{parse, Family};
 
 use crate::support::{free_addr, http_get, peer_bin, start_agent, wait_for, Proc};
 
-/// The collectors compared, by their node_exporter names.
-const COLLECTORS: &[&str] = &[
-    "cpu",
-    "meminfo",
-    "loadavg",
-    "filesystem",
-    "diskstats",
-    "netdev",
-    "netclass",
-    "stat",
-    "uname",
-    "time",
-    "pressure",
-    "vmstat",
-    "sockstat",
-    "netstat",
-    "tcpstat",
-    "filefd",
-    "entropy",
-    "conntrack",
-    "hwmon",
-];
-
 /// Families whose set of series legitimately changes from one moment to the next.
 const VOLATILE_SERIES: &[&str] = &["node_tcp_connection_states"];
 

@@ -22,9 +22,18 @@ ne_args=(--web.listen-address=127.0.0.1:$ne_port --collector.disable-defaults)
 for c in ${COLLECTORS//,/ }; do ne_args+=(--collector.$c); done
 "$NE" "${ne_args[@]}" >/dev/null 2>&1 &
 ne_pid=$!
-VIGIL_LOG=warn "$VIGIL" agent --metrics-listen 127.0.0.1:$vg_port --collectors "$COLLECTORS" &
+# Debian builds node_exporter with its own defaults (lo excluded from netdev; /run, /mnt, /media from
+# filesystem). Give vigil the same filters so both do the same work.
+cfg=$(mktemp --suffix=.yml)
+cat > "$cfg" <<'YML'
+agent:
+  collectors:
+    netdev_device_exclude: '^lo$'
+    filesystem_mount_points_exclude: '^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)'
+YML
+VIGIL_LOG=warn "$VIGIL" agent --config "$cfg" --metrics-listen 127.0.0.1:$vg_port --collectors "$COLLECTORS" &
 vg_pid=$!
-trap 'kill $ne_pid $vg_pid 2>/dev/null || true' EXIT
+trap 'kill $ne_pid $vg_pid 2>/dev/null || true; rm -f "$cfg"' EXIT
 
 wait_up() { for _ in $(seq 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
 wait_up http://127.0.0.1:$ne_port/metrics

@@ -127,7 +127,8 @@ fn run_agent(args: AgentArgs) -> anyhow::Result<ExitCode> {
     let names: Vec<&str> = set.names().collect();
     tracing::info!(collectors = names.join(","), "collectors enabled");
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // Scrapes run one at a time on a blocking thread; one such thread keeps memory (and malloc arenas) small.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().max_blocking_threads(1).build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(settings.metrics_listen)
             .await

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use regex::Regex;
 use vigil_model::{Desc, MetricSink};
 
-use crate::util::read_into;
+use crate::util::OpenFiles;
 use crate::{CollectError, Collector, Options, Paths};
 
 const UP: Desc<'static> = Desc::gauge("node_network_up", "Value is 1 if operstate is 'up', 0 otherwise.");
@@ -57,12 +57,18 @@ const PROPERTIES: [(&str, Desc<'static>); 16] = [
 /// Text attributes that become labels of `node_network_info`, under their own names.
 const INFO_FILES: [&str; 5] = ["address", "broadcast", "duplex", "ifalias", "operstate"];
 
+/// At most this many attribute files stay open (about 23 interfaces' worth); more are opened per scrape.
+const MAX_OPEN_FILES: usize = 512;
+
 /// procfs reads sysfs attributes with one 128-byte `read`.
 const ATTR_MAX_BYTES: usize = 128;
 
 pub struct NetclassCollector {
     ignored: Regex,
     devices: Vec<String>,
+    /// Attribute files kept open between scrapes, valid while the device list stays the same.
+    files: OpenFiles,
+    files_for: Vec<String>,
     attr: String,
     path: PathBuf,
     info: [String; 5],
@@ -73,6 +79,8 @@ impl NetclassCollector {
         NetclassCollector {
             ignored: options.netclass_ignored_devices.clone(),
             devices: Vec::new(),
+            files: OpenFiles::new(MAX_OPEN_FILES),
+            files_for: Vec::new(),
             attr: String::new(),
             path: PathBuf::new(),
             info: Default::default(),
@@ -95,19 +103,25 @@ impl NetclassCollector {
             self.devices.push(name);
         }
         self.devices.sort_unstable();
+        if self.devices != self.files_for {
+            self.files.clear();
+            self.files_for.clone_from(&self.devices);
+        }
         Ok(())
     }
 
-    /// Reads `<dir>/<device>/<attr>` into `self.attr`. `Ok(false)` when the attribute is to be skipped.
-    fn read(&mut self, dir: &Path, device: &str, attr: &str) -> Result<bool, CollectError> {
-        self.path.as_mut_os_string().clear();
-        self.path.push(dir);
-        self.path.push(device);
+    /// Reads `<device dir>/<attr>` into `self.attr`. `Ok(false)` when the attribute is to be skipped.
+    fn read(&mut self, attr: &str) -> Result<bool, CollectError> {
         self.path.push(attr);
-        match read_into(&self.path, &mut self.attr) {
-            Ok(()) => {}
-            Err(CollectError::Io { source, .. }) if skippable(&source) => return Ok(false),
-            Err(e) => return Err(e),
+        let result = self.files.read(&self.path, &mut self.attr);
+        let error = match result {
+            Ok(()) => None,
+            Err(e) if skippable(&e) => Some(Ok(false)),
+            Err(e) => Some(Err(CollectError::io(&self.path, e))),
+        };
+        self.path.pop();
+        if let Some(r) = error {
+            return r;
         }
         let mut end = self.attr.len().min(ATTR_MAX_BYTES);
         while !self.attr.is_char_boundary(end) {
@@ -121,9 +135,10 @@ impl NetclassCollector {
         Ok(true)
     }
 
-    fn device(&mut self, dir: &Path, device: &str, out: &mut dyn MetricSink) -> Result<(), CollectError> {
+    /// Writes one device's series; `self.path` is the device directory.
+    fn device(&mut self, device: &str, out: &mut dyn MetricSink) -> Result<(), CollectError> {
         for (i, file) in INFO_FILES.iter().enumerate() {
-            let found = self.read(dir, device, file)?;
+            let found = self.read(file)?;
             if let Some(slot) = self.info.get_mut(i) {
                 slot.clear();
                 if found {
@@ -147,14 +162,14 @@ impl NetclassCollector {
             1.0,
         );
         for (file, desc) in &PROPERTIES {
-            if self.read(dir, device, file)? {
+            if self.read(file)? {
                 if let Some(v) = parse_go_int(&self.attr) {
                     out.sample(desc, &[("device", device)], v as f64);
                 }
             }
         }
         // Speed is in Mbit/s; -1 (unknown) is reported as is, scaled like any other value.
-        if self.read(dir, device, "speed")? {
+        if self.read("speed")? {
             if let Some(mbits) = parse_go_int(&self.attr) {
                 out.sample(&SPEED, &[("device", device)], (mbits.wrapping_mul(1_000_000) / 8) as f64);
             }
@@ -216,10 +231,10 @@ impl Collector for NetclassCollector {
             self.path.as_mut_os_string().clear();
             self.path.push(&dir);
             self.path.push(device);
-            if std::fs::metadata(&self.path).is_err_and(|e| e.kind() == ErrorKind::NotFound) {
+            if std::fs::symlink_metadata(&self.path).is_err_and(|e| e.kind() == ErrorKind::NotFound) {
                 continue;
             }
-            result = self.device(&dir, device, out);
+            result = self.device(device, out);
             if result.is_err() {
                 break;
             }

@@ -8,14 +8,13 @@
 use std::io::ErrorKind;
 use std::path::Path;
 
-use regex::Regex;
 use vigil_model::{Desc, MetricSink};
 
-use crate::util::{join_into, parse_f64, read_into};
+use crate::util::{join_into, parse_f64, read_into, CachedMatcher};
 use crate::{CollectError, Collector, Options, Paths};
 
 pub struct NetstatCollector {
-    fields: Regex,
+    fields: CachedMatcher,
     buf: String,
     key: String,
     name: String,
@@ -30,7 +29,7 @@ fn valid_name(s: &str) -> bool {
 impl NetstatCollector {
     pub fn new(options: &Options) -> Self {
         NetstatCollector {
-            fields: options.netstat_fields.clone(),
+            fields: CachedMatcher::new(options.netstat_fields.clone()),
             buf: String::new(),
             key: String::new(),
             name: String::new(),

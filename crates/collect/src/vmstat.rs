@@ -1,13 +1,12 @@
 //! `vmstat`: the fields of `/proc/vmstat` selected by `Options::vmstat_fields`, as `node_vmstat_<field>`.
 
-use regex::Regex;
 use vigil_model::{Desc, MetricSink};
 
-use crate::util::{join_into, parse_f64, read_into};
+use crate::util::{join_into, parse_f64, read_into, CachedMatcher};
 use crate::{CollectError, Collector, Options, Paths};
 
 pub struct VmstatCollector {
-    fields: Regex,
+    fields: CachedMatcher,
     buf: String,
     name: String,
     help: String,
@@ -16,7 +15,7 @@ pub struct VmstatCollector {
 impl VmstatCollector {
     pub fn new(options: &Options) -> Self {
         VmstatCollector {
-            fields: options.vmstat_fields.clone(),
+            fields: CachedMatcher::new(options.vmstat_fields.clone()),
             buf: String::new(),
             name: String::new(),
             help: String::new(),

@@ -1,5 +1,7 @@
 //! `cpu`: per-CPU time by mode from `/proc/stat`, and thermal throttle counts from sysfs.
 
+use std::path::PathBuf;
+
 use vigil_model::{Desc, MetricSink};
 
 use crate::util::{read_attr, read_into, user_hz};
@@ -20,18 +22,36 @@ pub struct CpuCollector {
     buf: String,
     attr: String,
     hz: f64,
+    /// CPUs with thermal throttle counters, found once and again whenever the number of CPUs changes.
+    throttled: Vec<ThrottleSource>,
+    throttled_for_cpus: Option<usize>,
+}
+
+/// One CPU's throttle counter directory and its topology.
+struct ThrottleSource {
+    dir: PathBuf,
+    package: String,
+    core: String,
+    /// The first CPU of its core and of its package report for them; hyperthreads would count twice.
+    reports_core: bool,
+    reports_package: bool,
 }
 
 impl CpuCollector {
     pub fn new(_: &Options) -> Self {
-        CpuCollector { buf: String::new(), attr: String::new(), hz: user_hz() }
+        CpuCollector {
+            buf: String::new(),
+            attr: String::new(),
+            hz: user_hz(),
+            throttled: Vec::new(),
+            throttled_for_cpus: None,
+        }
     }
 
-    fn throttles(&mut self, paths: &Paths, out: &mut dyn MetricSink) {
+    fn find_throttle_sources(&mut self, paths: &Paths) {
+        self.throttled.clear();
         let Ok(dir) = std::fs::read_dir(paths.sys("devices/system/cpu")) else { return };
-        let mut packages_seen: Vec<String> = Vec::new();
-        let mut cores_seen: Vec<(String, String)> = Vec::new();
-        let mut cpus: Vec<_> = dir.flatten().map(|e| e.path()).collect();
+        let mut cpus: Vec<PathBuf> = dir.flatten().map(|e| e.path()).collect();
         cpus.sort();
         for cpu in cpus {
             let is_cpu = cpu
@@ -50,21 +70,37 @@ impl CpuCollector {
             let Some(core) = read_attr(&cpu.join("topology/core_id"), &mut self.attr).map(|_| self.attr.clone()) else {
                 continue;
             };
-            if !cores_seen.contains(&(package.clone(), core.clone())) {
-                if read_attr(&cpu.join("thermal_throttle/core_throttle_count"), &mut self.attr).is_some() {
-                    if let Ok(v) = self.attr.parse::<u64>() {
-                        out.sample(&CORE_THROTTLES, &[("core", &core), ("package", &package)], v as f64);
-                    }
+            let reports_core = !self.throttled.iter().any(|t| t.package == package && t.core == core);
+            let reports_package = !self.throttled.iter().any(|t| t.package == package);
+            self.throttled.push(ThrottleSource {
+                dir: cpu.join("thermal_throttle"),
+                package,
+                core,
+                reports_core,
+                reports_package,
+            });
+        }
+    }
+
+    fn throttles(&mut self, paths: &Paths, cpus: usize, out: &mut dyn MetricSink) {
+        if self.throttled_for_cpus != Some(cpus) {
+            self.find_throttle_sources(paths);
+            self.throttled_for_cpus = Some(cpus);
+        }
+        for t in &mut self.throttled {
+            if t.reports_core {
+                t.dir.push("core_throttle_count");
+                if let Some(v) = read_attr(&t.dir, &mut self.attr).and_then(|_| self.attr.parse::<u64>().ok()) {
+                    out.sample(&CORE_THROTTLES, &[("core", &t.core), ("package", &t.package)], v as f64);
                 }
-                cores_seen.push((package.clone(), core));
+                t.dir.pop();
             }
-            if !packages_seen.contains(&package) {
-                if read_attr(&cpu.join("thermal_throttle/package_throttle_count"), &mut self.attr).is_some() {
-                    if let Ok(v) = self.attr.parse::<u64>() {
-                        out.sample(&PACKAGE_THROTTLES, &[("package", &package)], v as f64);
-                    }
+            if t.reports_package {
+                t.dir.push("package_throttle_count");
+                if let Some(v) = read_attr(&t.dir, &mut self.attr).and_then(|_| self.attr.parse::<u64>().ok()) {
+                    out.sample(&PACKAGE_THROTTLES, &[("package", &t.package)], v as f64);
                 }
-                packages_seen.push(package);
+                t.dir.pop();
             }
         }
     }
@@ -111,7 +147,7 @@ impl Collector for CpuCollector {
         if cpus == 0 {
             return Err(CollectError::parse(&path, 0, "no per-cpu lines"));
         }
-        self.throttles(paths, out);
+        self.throttles(paths, cpus, out);
         Ok(())
     }
 }

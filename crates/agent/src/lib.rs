@@ -1,6 +1,7 @@
 //! The agent runtime: turns the configuration into collectors and serves their samples on `/metrics`.
 
 mod metrics_http;
+mod self_metrics;
 mod settings;
 
 pub use metrics_http::{serve, Scraper};

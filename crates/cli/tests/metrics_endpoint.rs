@@ -11,7 +11,9 @@ fn serves_text_format_and_gzip() {
     let url = format!("http://{addr}/metrics");
     let plain = http_get(&url).unwrap();
     let families = vigil_proto::exposition::parse(&plain).expect("valid exposition");
-    assert!(families.iter().any(|f| f.name == "node_cpu_seconds_total"));
+    for family in ["node_cpu_seconds_total", "process_resident_memory_bytes", "vigil_build_info"] {
+        assert!(families.iter().any(|f| f.name == family), "{family} missing");
+    }
 
     let out = Command::new("curl")
         .args(["-sf", "-D", "-", "-o", "/dev/null", "-H", "Accept-Encoding: gzip", &url])

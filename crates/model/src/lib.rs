@@ -1,5 +1,9 @@
 //! Shared vocabulary of vigil: the types every other crate speaks. No I/O lives here.
 
+pub mod labels;
+pub mod matcher;
 pub mod metric;
 
+pub use labels::{Label, Labels, LabelsError, METRIC_NAME};
+pub use matcher::{MatchOp, Matcher, MatcherError};
 pub use metric::{Desc, MetricKind, MetricSink};

@@ -1,0 +1,591 @@
+//! The compact encoding: timestamps and values are predicted from the previous samples and the residuals are
+//! written as adaptive Rice codes. Values that are decimals with few digits are coded as scaled integers
+//! (`m / 10^digits`); other values fall back to Gorilla's XOR floats.
+
+use super::bits::{unzigzag, zigzag, BitReader, BitWriter};
+use super::gorilla::XorCoder;
+use super::ChunkError;
+
+/// The most decimal digits after the point: values are stored as `m / 10^digits` with `digits` at most this.
+const MAX_DIGITS: u8 = 18;
+
+const POW10: [f64; MAX_DIGITS as usize + 1] =
+    [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18];
+
+/// The f64 nearest to 10^-n.
+const NEG_POW10: [f64; MAX_DIGITS as usize + 1] = [
+    1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15, 1e-16, 1e-17,
+    1e-18,
+];
+
+/// Scaled integers stay within ±2^53, where every integer is exactly an f64.
+const MAX_MANTISSA: i64 = 1 << 53;
+
+/// How an exporter turned an integer count into a float. The results differ in the last bit, and values must
+/// round-trip exactly, so the chunk records which one its values match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Method {
+    /// `m / 10^digits`, e.g. jiffies / 100, millidegrees / 1000.
+    Divide = 0,
+    /// `m * 10^-digits`, e.g. node_exporter's disk times (milliseconds * 0.001).
+    Multiply = 1,
+    /// `m / 1000 / 10^(digits-3)`, e.g. node_exporter's pressure stall times (microseconds / 1000 / 1000).
+    DivideTwice = 2,
+}
+
+const METHODS: [Method; 3] = [Method::Divide, Method::Multiply, Method::DivideTwice];
+
+/// The decimal representation of a chunk's values: `m` scaled by `digits` with `method`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Scale {
+    digits: u8,
+    method: Method,
+}
+
+impl Scale {
+    /// Integers, the narrowest representation.
+    const INTEGER: Scale = Scale { digits: 0, method: Method::Divide };
+
+    /// The float for scaled integer `m`.
+    fn float(self, m: i64) -> f64 {
+        let d = self.digits as usize;
+        match self.method {
+            Method::Divide => m as f64 / POW10[d],
+            Method::Multiply => m as f64 * NEG_POW10[d],
+            Method::DivideTwice if d >= 3 => m as f64 / 1e3 / POW10[d - 3],
+            Method::DivideTwice => m as f64 / POW10[d],
+        }
+    }
+
+    /// The scaled integer `m` whose float is `v` bit for bit, if there is one.
+    fn integer(self, v: f64) -> Option<i64> {
+        let m = (v * POW10[self.digits as usize]).round();
+        if m.is_nan() || m.abs() > MAX_MANTISSA as f64 {
+            return None;
+        }
+        let m = m as i64;
+        (self.float(m).to_bits() == v.to_bits()).then_some(m)
+    }
+
+    /// The representation with the fewest digits, no narrower than `self`, in which `v` is a decimal. Methods
+    /// are tried in order, and a chunk never goes back to an earlier one.
+    fn widen_to(self, v: f64) -> Option<Scale> {
+        (self.digits..=MAX_DIGITS).find_map(|digits| {
+            METHODS
+                .into_iter()
+                .filter(|&method| method >= self.method)
+                .map(|method| Scale { digits, method })
+                .find(|s| s.integer(v).is_some())
+        })
+    }
+}
+
+/// Values the decimal mode stores raw instead of switching the chunk to XOR: NaNs (the staleness marker among
+/// them), infinities and negative zero.
+fn is_special(v: f64) -> bool {
+    !v.is_finite() || (v == 0.0 && v.is_sign_negative())
+}
+
+/// How a compact chunk stores values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Values {
+    /// Gorilla XOR floats.
+    Xor,
+    /// Scaled integers whose differences from the first one are multiples of `2^shift`.
+    Decimal { scale: Scale, shift: u8 },
+    /// One scaled integer, repeated by every sample.
+    Constant { scale: Scale },
+}
+
+/// The parameters in a compact chunk's header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Params {
+    /// Every timestamp delta equals the first one, so timestamps after the second take no bits.
+    pub(crate) regular: bool,
+    pub(crate) values: Values,
+}
+
+impl Params {
+    /// The parameters for a chunk whose only sample has value `v`.
+    pub(crate) fn initial(v: f64) -> Params {
+        let values = match Scale::INTEGER.widen_to(v) {
+            Some(scale) => Values::Constant { scale },
+            None => Values::Xor,
+        };
+        Params { regular: true, values }
+    }
+
+    /// The two header bytes: `mode:2 regular:1 digits:5` and `method:2 shift:6`.
+    pub(crate) fn to_bytes(self) -> [u8; 2] {
+        let (mode, scale, shift) = match self.values {
+            Values::Xor => (0, Scale::INTEGER, 0),
+            Values::Decimal { scale, shift } => (1, scale, shift),
+            Values::Constant { scale } => (2, scale, 0),
+        };
+        [mode << 6 | u8::from(self.regular) << 5 | scale.digits, (scale.method as u8) << 6 | shift]
+    }
+
+    pub(crate) fn from_bytes(b: [u8; 2]) -> Result<Params, ChunkError> {
+        let digits = b[0] & 0x1f;
+        if digits > MAX_DIGITS {
+            return Err(ChunkError::Corrupt("decimal digits out of range"));
+        }
+        let Some(&method) = METHODS.get(usize::from(b[1] >> 6)) else {
+            return Err(ChunkError::Corrupt("unknown decimal method"));
+        };
+        let scale = Scale { digits, method };
+        let shift = b[1] & 0x3f;
+        let values = match b[0] >> 6 {
+            0 if scale == Scale::INTEGER && shift == 0 => Values::Xor,
+            1 => Values::Decimal { scale, shift },
+            2 if shift == 0 => Values::Constant { scale },
+            _ => return Err(ChunkError::Corrupt("invalid value mode")),
+        };
+        Ok(Params { regular: b[0] & 0x20 != 0, values })
+    }
+
+    /// The fewest bits a sample after the first can take, to check a header's count against the data.
+    pub(crate) fn min_bits_per_sample(self) -> usize {
+        usize::from(!self.regular) + usize::from(!matches!(self.values, Values::Constant { .. }))
+    }
+}
+
+/// Rice codes whose parameter adapts to the data: a number `u` is written as `u >> k` in unary (that many ones
+/// and a zero), then the low `k` bits of `u`, where `k` is log2 of the mean of recent numbers, computed alike
+/// by the writer and the reader. A unary part of `RICE_LIMIT` ones is an escape instead.
+#[derive(Clone, Debug)]
+struct Rice {
+    sum: u64,
+    count: u64,
+    primed: bool,
+    /// `k` for the next number, kept up to date by `update`.
+    k: u32,
+}
+
+/// Unary parts this long are escapes: a 7-bit code follows.
+const RICE_LIMIT: u32 = 12;
+/// The mean is taken over roughly this many recent numbers (sum and count are halved when count reaches it).
+const RICE_WINDOW: u64 = 16;
+/// Escape code for "a raw 64-bit float follows" (values only); codes 0..=63 give a number's bit length minus one.
+const ESCAPE_RAW: u64 = 64;
+
+/// What a Rice-coded field holds.
+enum Coded {
+    Number(u64),
+    Raw(u64),
+}
+
+impl Rice {
+    fn new() -> Rice {
+        Rice { sum: 0, count: 1, primed: false, k: 0 }
+    }
+
+    fn update(&mut self, u: u64) {
+        // The first number sets the scale. Later ones count at most as the largest number without an escape, so
+        // that one outlier (a gap, a counter reset) does not inflate `k` for the samples after it.
+        let k = self.k;
+        let cap = if self.primed && k <= 60 { u64::from(RICE_LIMIT) << k } else { u64::MAX };
+        self.primed = true;
+        let u = u.min(cap);
+        self.sum = self.sum.saturating_add(u);
+        self.count += 1;
+        if self.count >= RICE_WINDOW {
+            self.sum /= 2;
+            self.count /= 2;
+        }
+        self.k = (self.sum / self.count).checked_ilog2().unwrap_or(0);
+    }
+
+    fn write(&mut self, w: &mut BitWriter, u: u64) {
+        let k = self.k;
+        let q = u >> k;
+        if q < u64::from(RICE_LIMIT) {
+            w.write_bits((1 << q) - 1, q as u32);
+            w.write_bit(false);
+            w.write_bits(u, k);
+        } else {
+            let len = 64 - u.leading_zeros();
+            w.write_bits((1 << RICE_LIMIT) - 1, RICE_LIMIT);
+            w.write_bits(u64::from(len - 1), 7);
+            w.write_bits(u, len);
+        }
+        self.update(u);
+    }
+
+    /// Writes a float that is not a decimal; the adaptive state is left as it is.
+    fn write_raw(&self, w: &mut BitWriter, bits: u64) {
+        w.write_bits((1 << RICE_LIMIT) - 1, RICE_LIMIT);
+        w.write_bits(ESCAPE_RAW, 7);
+        w.write_bits(bits, 64);
+    }
+
+    fn read(&mut self, r: &mut BitReader) -> Result<Coded, ChunkError> {
+        let k = self.k;
+        let q = r.read_unary(RICE_LIMIT)?;
+        let u = if q < RICE_LIMIT {
+            (u64::from(q) << k) | r.read_bits(k)?
+        } else {
+            match r.read_bits(7)? {
+                len_minus_one @ 0..=63 => r.read_bits(len_minus_one as u32 + 1)?,
+                ESCAPE_RAW => return Ok(Coded::Raw(r.read_bits(64)?)),
+                _ => return Err(ChunkError::Corrupt("unknown escape code")),
+            }
+        };
+        self.update(u);
+        Ok(Coded::Number(u))
+    }
+}
+
+/// How the next integer of a sequence is guessed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Predictor {
+    /// The previous integer: suits gauges and irregular counters.
+    Previous,
+    /// The previous integer plus the previous difference: suits steady counters and drifting timestamps.
+    Linear,
+    /// The next point of a grid: suits scrape timestamps, which are a few milliseconds late on a fixed grid.
+    Grid,
+}
+
+/// The predictors of each sequence, in order of preference on equal costs.
+const TIME_PREDICTORS: [Predictor; 2] = [Predictor::Grid, Predictor::Linear];
+const VALUE_PREDICTORS: [Predictor; 2] = [Predictor::Previous, Predictor::Linear];
+
+/// Predictor costs are halved when one exceeds this, so that they follow recent samples.
+const COST_WINDOW: u32 = 64;
+
+/// A sequence of integers (timestamps or scaled values) coded as Rice-coded, zigzagged residuals of a prediction.
+/// Several predictors run side by side and the one with the smallest recent residuals is used; the writer and
+/// the reader track the same costs. Arithmetic is modulo 2^64, so any sequence round-trips.
+#[derive(Clone, Debug)]
+struct IntCoder {
+    prev: u64,
+    prev_delta: u64,
+    predictors: [Predictor; 2],
+    /// Recent bit lengths of each predictor's residuals.
+    costs: [u32; 2],
+    /// The grid: its step (0 while unused), last point, and how late recent samples were, to center it.
+    step: u64,
+    grid: u64,
+    late_sum: i64,
+    late_count: i64,
+    /// Residuals are multiples of `2^shift` and are written divided by it.
+    shift: u32,
+    rice: Rice,
+}
+
+impl IntCoder {
+    fn new(first: u64, predictors: [Predictor; 2], shift: u8) -> IntCoder {
+        IntCoder {
+            prev: first,
+            prev_delta: 0,
+            predictors,
+            costs: [0; 2],
+            step: 0,
+            grid: first,
+            late_sum: 0,
+            late_count: 0,
+            shift: u32::from(shift),
+            rice: Rice::new(),
+        }
+    }
+
+    /// Starts the grid at the last integer, with `step` between points.
+    fn start_grid(&mut self, step: u64) {
+        self.step = step;
+        self.grid = self.prev;
+    }
+
+    fn prediction(&self, p: Predictor) -> u64 {
+        match p {
+            Predictor::Previous => self.prev,
+            Predictor::Linear => self.prev.wrapping_add(self.prev_delta),
+            Predictor::Grid => {
+                let late = if self.late_count > 0 { self.late_sum / self.late_count } else { 0 };
+                self.grid.wrapping_add(self.step).wrapping_add(late as u64)
+            }
+        }
+    }
+
+    fn predict(&self) -> u64 {
+        let best = if self.costs[1] < self.costs[0] { 1 } else { 0 };
+        self.prediction(self.predictors[best])
+    }
+
+    /// Takes `x` as the next integer, updating predictor costs and state.
+    fn observe(&mut self, x: u64) {
+        for i in 0..2 {
+            let miss = x.wrapping_sub(self.prediction(self.predictors[i])) as i64;
+            self.costs[i] += 64 - zigzag(miss).leading_zeros();
+        }
+        if self.costs.iter().any(|&c| c > COST_WINDOW) {
+            self.costs = self.costs.map(|c| c / 2);
+        }
+        if self.step > 0 {
+            let next = self.grid.wrapping_add(self.step);
+            let late = x.wrapping_sub(next) as i64;
+            if late.unsigned_abs() > self.step / 4 {
+                // A gap or a jump: the grid restarts here.
+                self.grid = x;
+                self.late_sum = 0;
+                self.late_count = 0;
+            } else {
+                self.grid = next;
+                self.late_sum = self.late_sum.saturating_add(late);
+                self.late_count += 1;
+                if self.late_count >= RICE_WINDOW as i64 {
+                    self.late_sum /= 2;
+                    self.late_count /= 2;
+                }
+            }
+        }
+        self.prev_delta = x.wrapping_sub(self.prev);
+        self.prev = x;
+    }
+
+    fn write(&mut self, w: &mut BitWriter, x: u64) {
+        let residual = x.wrapping_sub(self.predict()) as i64 >> self.shift;
+        self.rice.write(w, zigzag(residual));
+        self.observe(x);
+    }
+
+    fn read(&mut self, r: &mut BitReader) -> Result<Coded, ChunkError> {
+        let coded = self.rice.read(r)?;
+        if let Coded::Number(u) = coded {
+            let x = self.predict().wrapping_add((unzigzag(u) << self.shift) as u64);
+            self.observe(x);
+            return Ok(Coded::Number(x));
+        }
+        Ok(coded)
+    }
+}
+
+/// The grid step for a first timestamp delta: scrape intervals are usually whole seconds, so a delta a few
+/// milliseconds off one is taken as that second count plus jitter.
+fn grid_step(first_delta: u64) -> u64 {
+    let rounded = first_delta.saturating_add(500) / 1000 * 1000;
+    if rounded > 0 && rounded.abs_diff(first_delta) <= 50 {
+        rounded
+    } else {
+        first_delta
+    }
+}
+
+/// Timestamp state, alike in the writer and the reader. The first timestamp is a varint, the first delta an
+/// unsigned varint; later timestamps take no bits when the chunk is regular, and are Rice-coded otherwise.
+#[derive(Clone, Debug)]
+struct Times {
+    regular: bool,
+    prev: i64,
+    first_delta: u64,
+    coder: IntCoder,
+}
+
+impl Times {
+    fn new(regular: bool, first: i64) -> Times {
+        Times { regular, prev: first, first_delta: 0, coder: IntCoder::new(first as u64, TIME_PREDICTORS, 0) }
+    }
+
+    fn write(&mut self, w: &mut BitWriter, index: usize, t: i64) {
+        if index == 1 {
+            let delta = t.wrapping_sub(self.prev) as u64;
+            w.write_uvarint(delta);
+            self.first_delta = delta;
+            self.coder.observe(t as u64);
+            self.coder.start_grid(grid_step(delta));
+        } else if !self.regular {
+            self.coder.write(w, t as u64);
+        }
+        self.prev = t;
+    }
+
+    fn read(&mut self, r: &mut BitReader, index: usize) -> Result<i64, ChunkError> {
+        let t = if index == 1 {
+            let delta = r.read_uvarint()?;
+            let t = super::advance(self.prev, delta)?;
+            self.first_delta = delta;
+            self.coder.observe(t as u64);
+            self.coder.start_grid(grid_step(delta));
+            t
+        } else if self.regular {
+            super::advance(self.prev, self.first_delta)?
+        } else {
+            let Coded::Number(x) = self.coder.read(r)? else {
+                return Err(ChunkError::Corrupt("raw escape among timestamps"));
+            };
+            let t = x as i64;
+            if t <= self.prev {
+                return Err(ChunkError::Corrupt("timestamps not increasing"));
+            }
+            t
+        };
+        self.prev = t;
+        Ok(t)
+    }
+}
+
+/// Value state, alike in the writer and the reader.
+#[derive(Clone, Debug)]
+enum ValueCoder {
+    Xor(XorCoder),
+    /// `first` is the first sample's integer, or 0 when that sample was stored raw.
+    Decimal {
+        scale: Scale,
+        first: i64,
+        ints: IntCoder,
+    },
+    Constant(f64),
+}
+
+impl ValueCoder {
+    /// Writes the first value: 64 raw bits (XOR), a flag then a varint or 64 raw bits (decimal), a varint (constant).
+    fn write_first(w: &mut BitWriter, values: Values, v: f64) -> ValueCoder {
+        match values {
+            Values::Xor => {
+                w.write_bits(v.to_bits(), 64);
+                ValueCoder::Xor(XorCoder::new(v.to_bits()))
+            }
+            Values::Decimal { scale, shift } => {
+                let m = scale.integer(v);
+                w.write_bit(m.is_none());
+                match m {
+                    Some(m) => w.write_varint(m),
+                    None => w.write_bits(v.to_bits(), 64),
+                }
+                let first = m.unwrap_or(0);
+                ValueCoder::Decimal { scale, first, ints: IntCoder::new(first as u64, VALUE_PREDICTORS, shift) }
+            }
+            Values::Constant { scale } => {
+                // The parameters were chosen to fit `v`, so it is a decimal at `scale`.
+                w.write_varint(scale.integer(v).unwrap_or(0));
+                ValueCoder::Constant(v)
+            }
+        }
+    }
+
+    fn read_first(r: &mut BitReader, values: Values) -> Result<(ValueCoder, f64), ChunkError> {
+        Ok(match values {
+            Values::Xor => {
+                let bits = r.read_bits(64)?;
+                (ValueCoder::Xor(XorCoder::new(bits)), f64::from_bits(bits))
+            }
+            Values::Decimal { scale, shift } => {
+                let (first, v) = if r.read_bit()? {
+                    (0, f64::from_bits(r.read_bits(64)?))
+                } else {
+                    let m = r.read_varint()?;
+                    (m, scale.float(m))
+                };
+                (ValueCoder::Decimal { scale, first, ints: IntCoder::new(first as u64, VALUE_PREDICTORS, shift) }, v)
+            }
+            Values::Constant { scale } => {
+                let v = scale.float(r.read_varint()?);
+                (ValueCoder::Constant(v), v)
+            }
+        })
+    }
+
+    fn write(&mut self, w: &mut BitWriter, v: f64) {
+        match self {
+            ValueCoder::Xor(xor) => xor.write(w, v.to_bits()),
+            ValueCoder::Decimal { scale, ints, .. } => match scale.integer(v) {
+                Some(m) => ints.write(w, m as u64),
+                None => ints.rice.write_raw(w, v.to_bits()),
+            },
+            ValueCoder::Constant(_) => {}
+        }
+    }
+
+    fn read(&mut self, r: &mut BitReader) -> Result<f64, ChunkError> {
+        Ok(match self {
+            ValueCoder::Xor(xor) => f64::from_bits(xor.read(r)?),
+            ValueCoder::Decimal { scale, ints, .. } => match ints.read(r)? {
+                Coded::Number(m) => scale.float(m as i64),
+                Coded::Raw(bits) => f64::from_bits(bits),
+            },
+            ValueCoder::Constant(v) => *v,
+        })
+    }
+}
+
+/// Streaming encoder of a compact chunk body.
+#[derive(Clone, Debug)]
+pub(crate) struct Encoder {
+    params: Params,
+    times: Times,
+    values: ValueCoder,
+    prev_v: f64,
+}
+
+impl Encoder {
+    /// Writes the first sample with `params` and returns the encoder for the following ones.
+    pub(crate) fn first(w: &mut BitWriter, params: Params, t: i64, v: f64) -> Encoder {
+        w.write_varint(t);
+        let values = ValueCoder::write_first(w, params.values, v);
+        Encoder { params, times: Times::new(params.regular, t), values, prev_v: v }
+    }
+
+    pub(crate) fn params(&self) -> Params {
+        self.params
+    }
+
+    /// The parameters needed to also hold sample number `index` (≥ 1): the current ones when it fits.
+    pub(crate) fn widen(&self, index: usize, t: i64, v: f64) -> Params {
+        let delta = t.wrapping_sub(self.times.prev) as u64;
+        let irregular = index >= 2 && delta != self.times.first_delta;
+        Params { regular: self.params.regular && !irregular, values: self.widen_values(v) }
+    }
+
+    fn widen_values(&self, v: f64) -> Values {
+        let (scale, shift, first) = match (self.params.values, &self.values) {
+            (Values::Xor, _) => return Values::Xor,
+            (Values::Constant { scale }, _) if v.to_bits() == self.prev_v.to_bits() => {
+                return Values::Constant { scale };
+            }
+            (Values::Constant { scale }, _) => (scale, 63, scale.integer(self.prev_v).unwrap_or(0)),
+            (Values::Decimal { scale, shift }, ValueCoder::Decimal { first, .. }) => (scale, shift, *first),
+            (Values::Decimal { scale, shift }, _) => (scale, shift, 0),
+        };
+        if is_special(v) {
+            return Values::Decimal { scale, shift };
+        }
+        let Some(new_scale) = scale.widen_to(v) else { return Values::Xor };
+        // With more digits the first integer must stay exact. Other integers are checked again when the chunk
+        // is re-encoded with the new scale.
+        let grow = 10i64.pow(u32::from(new_scale.digits - scale.digits));
+        let Some(first) = first.checked_mul(grow).filter(|f| f.abs() <= MAX_MANTISSA) else { return Values::Xor };
+        let m = new_scale.integer(v).unwrap_or(first);
+        let shift = shift.min(m.wrapping_sub(first).trailing_zeros().min(63) as u8);
+        Values::Decimal { scale: new_scale, shift }
+    }
+
+    /// Writes sample number `index` (≥ 1), for which `widen` returned the current parameters.
+    pub(crate) fn append(&mut self, w: &mut BitWriter, index: usize, t: i64, v: f64) {
+        self.times.write(w, index, t);
+        self.values.write(w, v);
+        self.prev_v = v;
+    }
+}
+
+/// Streaming decoder of a compact chunk body.
+#[derive(Clone, Debug)]
+pub(crate) struct Decoder {
+    times: Times,
+    values: ValueCoder,
+}
+
+impl Decoder {
+    /// Reads the first sample.
+    pub(crate) fn first(r: &mut BitReader, params: Params) -> Result<(Decoder, i64, f64), ChunkError> {
+        let t = r.read_varint()?;
+        let (values, v) = ValueCoder::read_first(r, params.values)?;
+        Ok((Decoder { times: Times::new(params.regular, t), values }, t, v))
+    }
+
+    /// Reads sample number `index` (≥ 1).
+    pub(crate) fn next(&mut self, r: &mut BitReader, index: usize) -> Result<(i64, f64), ChunkError> {
+        let t = self.times.read(r, index)?;
+        let v = self.values.read(r)?;
+        Ok((t, v))
+    }
+}

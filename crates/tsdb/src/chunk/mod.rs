@@ -1,0 +1,363 @@
+//! Compressed chunks of (timestamp, value) samples: a streaming appender, a bounds-checked reader for untrusted
+//! bytes, and two encodings (Gorilla, and a denser one for decimal values). The byte layout is documented in
+//! `docs/format/tsdb.md`, section "Chunks".
+
+mod bits;
+mod compact;
+mod gorilla;
+
+use bits::{BitReader, BitWriter};
+use compact::Params;
+
+/// The most samples one chunk holds (its count is a 16-bit field).
+pub const MAX_SAMPLES: usize = u16::MAX as usize;
+
+/// A chunk's encoding, stored in its first byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    /// Delta-of-delta timestamps and XOR floats; the bytes after the tag are a Prometheus XOR chunk.
+    Gorilla = 1,
+    /// Rice-coded timestamp residuals; values as scaled decimal integers when they are, XOR floats otherwise.
+    Compact = 2,
+}
+
+impl Encoding {
+    fn from_tag(tag: u8) -> Result<Encoding, ChunkError> {
+        match tag {
+            1 => Ok(Encoding::Gorilla),
+            2 => Ok(Encoding::Compact),
+            other => Err(ChunkError::UnknownEncoding(other)),
+        }
+    }
+
+    /// Bytes before the bit stream: the tag, the 16-bit count and, for `Compact`, two parameter bytes.
+    fn header_len(self) -> usize {
+        match self {
+            Encoding::Gorilla => 3,
+            Encoding::Compact => 5,
+        }
+    }
+}
+
+/// Why a sample could not be appended, or a chunk could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ChunkError {
+    #[error("timestamp {t} is not after the chunk's last timestamp {last}")]
+    OutOfOrder { t: i64, last: i64 },
+    #[error("chunk is full ({MAX_SAMPLES} samples)")]
+    Full,
+    #[error("corrupt chunk: data ends early")]
+    Truncated,
+    #[error("corrupt chunk: unknown encoding {0}")]
+    UnknownEncoding(u8),
+    #[error("corrupt chunk: {0}")]
+    Corrupt(&'static str),
+}
+
+/// The timestamp `delta` milliseconds after `t`, which must exist and be later.
+fn advance(t: i64, delta: u64) -> Result<i64, ChunkError> {
+    match t.checked_add_unsigned(delta) {
+        Some(next) if delta > 0 => Ok(next),
+        _ => Err(ChunkError::Corrupt("timestamps not increasing")),
+    }
+}
+
+/// Encoder state after the first sample. `Compact` is the common case and is kept inline: boxing it would cost
+/// an allocation per chunk.
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
+enum EncoderState {
+    Empty,
+    Gorilla(gorilla::Encoder),
+    Compact(compact::Encoder),
+}
+
+/// Builds a chunk sample by sample. Timestamps must strictly increase. With [`Encoding::Compact`] the appender
+/// picks the value representation itself and re-encodes the chunk when a new sample needs wider parameters.
+#[derive(Clone, Debug)]
+pub struct ChunkAppender {
+    encoding: Encoding,
+    w: BitWriter,
+    count: usize,
+    min_time: i64,
+    max_time: i64,
+    state: EncoderState,
+}
+
+impl Default for ChunkAppender {
+    fn default() -> Self {
+        ChunkAppender::new()
+    }
+}
+
+impl ChunkAppender {
+    /// An empty chunk in the densest encoding, [`Encoding::Compact`].
+    pub fn new() -> ChunkAppender {
+        ChunkAppender::with_encoding(Encoding::Compact)
+    }
+
+    /// An empty chunk in `encoding`.
+    pub fn with_encoding(encoding: Encoding) -> ChunkAppender {
+        let mut w = BitWriter::new();
+        w.write_byte(encoding as u8);
+        w.write_byte(0);
+        w.write_byte(0);
+        if encoding == Encoding::Compact {
+            w.write_byte(0);
+            w.write_byte(0);
+        }
+        ChunkAppender { encoding, w, count: 0, min_time: 0, max_time: 0, state: EncoderState::Empty }
+    }
+
+    /// Reopens a chunk for appending. Its samples are decoded and encoded again, which also validates them.
+    pub fn from_bytes(bytes: &[u8]) -> Result<ChunkAppender, ChunkError> {
+        let chunk = Chunk::from_bytes(bytes)?;
+        let mut appender = ChunkAppender::with_encoding(chunk.encoding());
+        for sample in chunk.iter() {
+            let (t, v) = sample?;
+            appender.append(t, v)?;
+        }
+        Ok(appender)
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    pub fn num_samples(&self) -> usize {
+        self.count
+    }
+
+    /// The first sample's timestamp; 0 while the chunk is empty.
+    pub fn min_time(&self) -> i64 {
+        self.min_time
+    }
+
+    /// The last sample's timestamp; 0 while the chunk is empty.
+    pub fn max_time(&self) -> i64 {
+        self.max_time
+    }
+
+    /// The chunk's bytes as they stand, readable with [`Chunk::from_bytes`].
+    pub fn bytes(&self) -> &[u8] {
+        self.w.bytes()
+    }
+
+    /// Appends a sample. The value's bits are kept exactly, NaN payloads included. On error the chunk is
+    /// unchanged.
+    pub fn append(&mut self, t: i64, v: f64) -> Result<(), ChunkError> {
+        if self.count > 0 && t <= self.max_time {
+            return Err(ChunkError::OutOfOrder { t, last: self.max_time });
+        }
+        if self.count == MAX_SAMPLES {
+            return Err(ChunkError::Full);
+        }
+        let index = self.count;
+        match &mut self.state {
+            EncoderState::Empty => self.write_first(t, v, Params::initial(v)),
+            EncoderState::Gorilla(enc) => enc.append(&mut self.w, index, t, v),
+            EncoderState::Compact(_) => self.append_compact(index, t, v),
+        }
+        self.set_count(index + 1);
+        self.max_time = t;
+        Ok(())
+    }
+
+    fn set_count(&mut self, count: usize) {
+        self.count = count;
+        self.w.bytes_mut()[1..3].copy_from_slice(&(count as u16).to_be_bytes());
+    }
+
+    /// Writes the first sample; `params` go into the header of a compact chunk.
+    fn write_first(&mut self, t: i64, v: f64, params: Params) {
+        self.state = match self.encoding {
+            Encoding::Gorilla => EncoderState::Gorilla(gorilla::Encoder::first(&mut self.w, t, v)),
+            Encoding::Compact => {
+                self.w.bytes_mut()[3..5].copy_from_slice(&params.to_bytes());
+                EncoderState::Compact(compact::Encoder::first(&mut self.w, params, t, v))
+            }
+        };
+        self.min_time = t;
+    }
+
+    /// Appends a sample after the first to a compact chunk, re-encoding the chunk first until its parameters
+    /// fit the sample. Parameters only ever widen, so this ends.
+    fn append_compact(&mut self, index: usize, t: i64, v: f64) {
+        loop {
+            let EncoderState::Compact(enc) = &mut self.state else {
+                unreachable!("a compact chunk with samples has a compact encoder")
+            };
+            let params = enc.widen(index, t, v);
+            if params == enc.params() {
+                enc.append(&mut self.w, index, t, v);
+                return;
+            }
+            self.reencode(params);
+        }
+    }
+
+    /// Encodes the samples so far again, starting with `params`; later samples may widen them further.
+    fn reencode(&mut self, params: Params) {
+        let old = std::mem::replace(self, ChunkAppender::with_encoding(Encoding::Compact));
+        // The appender's own bytes always decode, and their samples are in order.
+        let chunk = Chunk::from_bytes(old.bytes()).expect("an appender's bytes are a valid chunk");
+        for (i, sample) in chunk.iter().enumerate() {
+            let (t, v) = sample.expect("an appender's bytes are a valid chunk");
+            if i == 0 {
+                self.write_first(t, v, params);
+                self.set_count(1);
+                self.max_time = t;
+            } else {
+                self.append(t, v).expect("samples of a valid chunk are in order");
+            }
+        }
+    }
+}
+
+/// A read-only view of a chunk's bytes, which may be corrupt: reading never panics and never allocates.
+#[derive(Clone, Copy, Debug)]
+pub struct Chunk<'a> {
+    bytes: &'a [u8],
+    encoding: Encoding,
+    count: usize,
+    params: Option<Params>,
+}
+
+impl<'a> Chunk<'a> {
+    /// Checks the header: a known encoding, valid parameters, and a sample count the data can hold.
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Chunk<'a>, ChunkError> {
+        let Some(&tag) = bytes.first() else { return Err(ChunkError::Truncated) };
+        let encoding = Encoding::from_tag(tag)?;
+        let header_len = encoding.header_len();
+        if bytes.len() < header_len {
+            return Err(ChunkError::Truncated);
+        }
+        let count = usize::from(u16::from_be_bytes([bytes[1], bytes[2]]));
+        let params = match encoding {
+            Encoding::Gorilla => None,
+            Encoding::Compact => Some(Params::from_bytes([bytes[3], bytes[4]])?),
+        };
+        // The first sample takes at least a varint byte and a value; each later one at least `per_sample` bits.
+        let (first_bits, per_sample) = match params {
+            None => (72, 2),
+            Some(p) => (16, p.min_bits_per_sample()),
+        };
+        let body_bits = (bytes.len() - header_len) * 8;
+        let needed = if count == 0 { 0 } else { first_bits + (count - 1) * per_sample };
+        if needed > body_bits {
+            return Err(ChunkError::Corrupt("sample count exceeds the data"));
+        }
+        if count == 0 && body_bits > 0 {
+            return Err(ChunkError::Corrupt("data after an empty header"));
+        }
+        Ok(Chunk { bytes, encoding, count, params })
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    pub fn num_samples(&self) -> usize {
+        self.count
+    }
+
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The samples in time order. After an error the iterator ends.
+    pub fn iter(&self) -> ChunkIter<'a> {
+        ChunkIter {
+            reader: BitReader::new(self.bytes, self.encoding.header_len()),
+            count: self.count,
+            index: 0,
+            params: self.params,
+            state: DecoderState::Empty,
+        }
+    }
+}
+
+impl<'a> IntoIterator for &Chunk<'a> {
+    type Item = Result<(i64, f64), ChunkError>;
+    type IntoIter = ChunkIter<'a>;
+
+    fn into_iter(self) -> ChunkIter<'a> {
+        self.iter()
+    }
+}
+
+/// Decoder state after the first sample; like [`EncoderState`], kept inline.
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
+enum DecoderState {
+    Empty,
+    Gorilla(gorilla::Decoder),
+    Compact(compact::Decoder),
+    Done,
+}
+
+/// Iterator over a chunk's samples; see [`Chunk::iter`].
+#[derive(Clone, Debug)]
+pub struct ChunkIter<'a> {
+    reader: BitReader<'a>,
+    count: usize,
+    index: usize,
+    params: Option<Params>,
+    state: DecoderState,
+}
+
+impl ChunkIter<'_> {
+    fn decode_next(&mut self) -> Result<(i64, f64), ChunkError> {
+        let r = &mut self.reader;
+        let sample = match &mut self.state {
+            DecoderState::Empty => {
+                let (state, t, v) = match self.params {
+                    None => {
+                        let (dec, t, v) = gorilla::Decoder::first(r)?;
+                        (DecoderState::Gorilla(dec), t, v)
+                    }
+                    Some(params) => {
+                        let (dec, t, v) = compact::Decoder::first(r, params)?;
+                        (DecoderState::Compact(dec), t, v)
+                    }
+                };
+                self.state = state;
+                (t, v)
+            }
+            DecoderState::Gorilla(dec) => dec.next(r, self.index)?,
+            DecoderState::Compact(dec) => dec.next(r, self.index)?,
+            DecoderState::Done => return Err(ChunkError::Corrupt("read past the end")),
+        };
+        self.index += 1;
+        if self.index == self.count {
+            // The writer pads the last byte with zero bits and writes nothing after it.
+            let rest = self.reader.remaining();
+            if rest >= 8 {
+                return Err(ChunkError::Corrupt("data after the last sample"));
+            }
+            if self.reader.read_bits(rest as u32)? != 0 {
+                return Err(ChunkError::Corrupt("nonzero padding after the last sample"));
+            }
+        }
+        Ok(sample)
+    }
+}
+
+impl Iterator for ChunkIter<'_> {
+    type Item = Result<(i64, f64), ChunkError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.index >= self.count || matches!(self.state, DecoderState::Done) {
+            return None;
+        }
+        let result = self.decode_next();
+        if result.is_err() {
+            self.state = DecoderState::Done;
+        }
+        Some(result)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.count - self.index))
+    }
+}

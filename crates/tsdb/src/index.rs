@@ -1,0 +1,585 @@
+//! In-memory inverted index of the head: series ids and their label sets, and postings (label pair → series ids).
+//!
+//! Series ids are `u32`s allocated densely from 0 and never reused by [`Index::get_or_create`]. Every label name
+//! and value is interned once ([`symbols`]); a series stores its labels as symbol pairs. Postings are roaring
+//! bitmaps kept per name in a `BTreeMap` ordered by value, so a literal prefix is a cheap range.
+
+mod symbols;
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::mem::size_of;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use roaring::{MultiOps, RoaringBitmap};
+use vigil_model::{Labels, MatchOp, Matcher};
+
+use self::symbols::{hash_map_bytes, IntHash, Sym, Symbols};
+
+/// The id of a series in the head.
+pub type SeriesId = u32;
+
+/// The largest series id; `u32::MAX` itself is never used.
+pub const MAX_SERIES_ID: SeriesId = u32::MAX - 1;
+
+/// Why the index refused to add a series.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IndexError {
+    #[error("series ids are exhausted")]
+    IdsExhausted,
+    #[error("label symbols are exhausted")]
+    SymbolsExhausted,
+    #[error("series id {0} is out of range")]
+    IdOutOfRange(SeriesId),
+    #[error("series id {id} already belongs to {existing}")]
+    IdInUse { id: SeriesId, existing: String },
+    #[error("series {labels} already has id {existing}")]
+    SeriesExists { labels: String, existing: SeriesId },
+}
+
+/// Postings of one label name: value → ids of the series with that pair, ordered by value.
+type Values = BTreeMap<Arc<str>, RoaringBitmap>;
+
+/// The in-memory inverted index. Not synchronised; the head wraps it in a lock.
+#[derive(Debug, Default)]
+pub struct Index {
+    symbols: Symbols,
+    /// Each live series' labels as `[name, value, name, value, ...]` symbols, sorted by name.
+    series: HashMap<SeriesId, Box<[Sym]>, IntHash>,
+    /// Label-set hash → series id. Ids whose hash is already taken go to `collisions`.
+    by_hash: HashMap<u64, SeriesId, IntHash>,
+    collisions: HashMap<u64, Vec<SeriesId>, IntHash>,
+    hasher: RandomState,
+    /// Label name → value → series ids. Names and values without live series are removed.
+    postings: BTreeMap<Arc<str>, Values>,
+    /// Every live series.
+    all: RoaringBitmap,
+    next_id: SeriesId,
+}
+
+/// When `select` checks candidate series one by one instead of reading postings (a knob for tests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Filter {
+    /// When [`Index::should_filter`] estimates it is cheaper.
+    Auto,
+    #[cfg(test)]
+    Never,
+    #[cfg(test)]
+    Always,
+}
+
+/// How the values a matcher wants are found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Plan<'m> {
+    /// Exact lookups of these values.
+    Lookup(&'m [String]),
+    /// A scan of the values with this prefix.
+    Prefix(&'m str),
+    /// A scan of every value of the name.
+    Scan,
+}
+
+impl Index {
+    pub fn new() -> Index {
+        Index::default()
+    }
+
+    /// How many series are live.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    /// Every live series.
+    pub fn all(&self) -> &RoaringBitmap {
+        &self.all
+    }
+
+    /// The id the next new series gets.
+    pub fn next_id(&self) -> SeriesId {
+        self.next_id
+    }
+
+    /// Whether `id` is a live series.
+    pub fn contains(&self, id: SeriesId) -> bool {
+        self.series.contains_key(&id)
+    }
+
+    /// The id of the series with exactly these labels.
+    pub fn get(&self, labels: &Labels) -> Option<SeriesId> {
+        let hash = self.hash_labels(labels);
+        self.candidates(hash).find(|&id| self.series_equals(id, labels))
+    }
+
+    /// The id of the series with these labels, adding it with a new id if needed; `true` when it was added.
+    pub fn get_or_create(&mut self, labels: &Labels) -> Result<(SeriesId, bool), IndexError> {
+        let hash = self.hash_labels(labels);
+        if let Some(id) = self.candidates(hash).find(|&id| self.series_equals(id, labels)) {
+            return Ok((id, false));
+        }
+        if self.next_id > MAX_SERIES_ID {
+            return Err(IndexError::IdsExhausted);
+        }
+        let id = self.next_id;
+        self.insert(id, hash, labels)?;
+        self.next_id = id + 1;
+        Ok((id, true))
+    }
+
+    /// Adds a series under a given id, for replaying a write-ahead log. Adding the same pair again does nothing;
+    /// later new series get ids above every id added here. Reusing the id of a removed series is the caller's
+    /// choice.
+    pub fn insert_with_id(&mut self, id: SeriesId, labels: &Labels) -> Result<(), IndexError> {
+        if id > MAX_SERIES_ID {
+            return Err(IndexError::IdOutOfRange(id));
+        }
+        let hash = self.hash_labels(labels);
+        if let Some(existing) = self.candidates(hash).find(|&other| self.series_equals(other, labels)) {
+            if existing == id {
+                return Ok(());
+            }
+            return Err(IndexError::SeriesExists { labels: labels.to_string(), existing });
+        }
+        if let Some(existing) = self.labels(id) {
+            return Err(IndexError::IdInUse { id, existing: existing.to_string() });
+        }
+        self.insert(id, hash, labels)?;
+        self.next_id = self.next_id.max(id + 1);
+        Ok(())
+    }
+
+    /// The labels of a live series.
+    pub fn labels(&self, id: SeriesId) -> Option<Labels> {
+        let syms = self.series.get(&id)?;
+        Labels::from_pairs(syms.chunks_exact(2).map(|p| (self.symbols.get(p[0]), self.symbols.get(p[1])))).ok()
+    }
+
+    /// The value of label `name` of a live series, if it has that label.
+    pub fn label_value(&self, id: SeriesId, name: &str) -> Option<&str> {
+        let name = self.symbols.lookup(name)?;
+        let value = self.value_sym(id, name)?;
+        Some(self.symbols.get(value))
+    }
+
+    /// The series with label pair `name="value"`.
+    pub fn postings(&self, name: &str, value: &str) -> Option<&RoaringBitmap> {
+        self.postings.get(name)?.get(value)
+    }
+
+    /// Removes series (those head compaction dropped); ids that are not live are ignored. Returns how many
+    /// were removed.
+    pub fn remove(&mut self, ids: &RoaringBitmap) -> u64 {
+        let mut removed = 0;
+        for id in ids {
+            let Some(syms) = self.series.remove(&id) else { continue };
+            removed += 1;
+            self.all.remove(id);
+            let hash = self.hash_syms(&syms);
+            self.forget_hash(hash, id);
+            for pair in syms.chunks_exact(2) {
+                let (name, value) = (self.symbols.get(pair[0]), self.symbols.get(pair[1]));
+                if let Some(values) = self.postings.get_mut(name) {
+                    if let Some(ids) = values.get_mut(value) {
+                        ids.remove(id);
+                        if ids.is_empty() {
+                            values.remove(value);
+                        }
+                    }
+                    if values.is_empty() {
+                        self.postings.remove(name);
+                    }
+                }
+                self.symbols.release(pair[0]);
+                self.symbols.release(pair[1]);
+            }
+        }
+        // Hash maps never shrink by themselves; give memory back once most of it is unused.
+        if self.series.capacity() > 4 * self.series.len() + 1024 {
+            self.series.shrink_to_fit();
+            self.by_hash.shrink_to_fit();
+            self.collisions.shrink_to_fit();
+        }
+        removed
+    }
+
+    /// The live series every matcher accepts, with Prometheus semantics: a series lacking a label is matched as
+    /// if its value were empty. With no matchers, every series. Rejecting selectors whose matchers all match
+    /// the empty string is the caller's job; they still get a correct answer here.
+    pub fn select(&self, matchers: &[Matcher]) -> RoaringBitmap {
+        self.select_with(matchers, Filter::Auto)
+    }
+
+    /// The label names used by the given series, sorted.
+    pub fn label_names(&self, ids: &RoaringBitmap) -> Vec<Arc<str>> {
+        if ids.is_superset(&self.all) {
+            return self.postings.keys().cloned().collect();
+        }
+        let pairs: usize = self.postings.values().map(BTreeMap::len).sum();
+        if ids.len() < pairs as u64 {
+            self.label_names_by_series(ids)
+        } else {
+            self.label_names_by_postings(ids)
+        }
+    }
+
+    /// The values label `name` takes in the given series, sorted, without the empty value of series lacking it.
+    pub fn label_values(&self, name: &str, ids: &RoaringBitmap) -> Vec<Arc<str>> {
+        let Some(values) = self.postings.get(name) else { return Vec::new() };
+        if ids.is_superset(&self.all) {
+            return values.keys().cloned().collect();
+        }
+        // Looking up a series' value is many times cheaper than testing a value's postings against `ids`.
+        if ids.len() < 16 * values.len() as u64 {
+            self.label_values_by_series(name, ids)
+        } else {
+            self.label_values_by_postings(name, ids)
+        }
+    }
+
+    /// Approximate heap bytes used by the index, for self-metrics and the memory budget.
+    pub fn heap_bytes(&self) -> usize {
+        let series: usize = self.series.values().map(|s| (s.len() * size_of::<Sym>()).next_multiple_of(16)).sum();
+        let collisions: usize = self.collisions.values().map(|v| v.capacity() * size_of::<SeriesId>()).sum();
+        // A B-tree node holds up to 11 entries; count each entry with a share of its node's overhead.
+        let btree_entry = (size_of::<Arc<str>>() + size_of::<RoaringBitmap>()) * 3 / 2;
+        let postings: usize = self
+            .postings
+            .values()
+            .map(|values| btree_entry + values.values().map(|ids| btree_entry + bitmap_bytes(ids)).sum::<usize>())
+            .sum();
+        self.symbols.heap_bytes()
+            + hash_map_bytes(self.series.capacity(), size_of::<(SeriesId, Box<[Sym]>)>())
+            + series
+            + hash_map_bytes(self.by_hash.capacity(), size_of::<(u64, SeriesId)>())
+            + hash_map_bytes(self.collisions.capacity(), size_of::<(u64, Vec<SeriesId>)>())
+            + collisions
+            + postings
+            + bitmap_bytes(&self.all)
+    }
+
+    /// How many distinct label strings are interned.
+    pub fn symbol_count(&self) -> usize {
+        self.symbols.len()
+    }
+
+    fn insert(&mut self, id: SeriesId, hash: u64, labels: &Labels) -> Result<(), IndexError> {
+        if self.symbols.room() < 2 * labels.len() {
+            return Err(IndexError::SymbolsExhausted);
+        }
+        let mut syms = Vec::with_capacity(2 * labels.len());
+        for label in labels.iter() {
+            let name = self.symbols.acquire(&label.name);
+            let value = self.symbols.acquire(&label.value);
+            syms.extend([name, value]);
+            let values = self.postings.entry(self.symbols.arc(name).clone()).or_default();
+            values.entry(self.symbols.arc(value).clone()).or_default().insert(id);
+        }
+        self.series.insert(id, syms.into_boxed_slice());
+        self.all.insert(id);
+        match self.by_hash.entry(hash) {
+            Entry::Vacant(e) => {
+                e.insert(id);
+            }
+            Entry::Occupied(_) => self.collisions.entry(hash).or_default().push(id),
+        }
+        Ok(())
+    }
+
+    /// Ids of series whose labels hash to `hash`.
+    fn candidates(&self, hash: u64) -> impl Iterator<Item = SeriesId> + '_ {
+        let first = self.by_hash.get(&hash).copied();
+        let rest = self.collisions.get(&hash).into_iter().flatten().copied();
+        first.into_iter().chain(rest)
+    }
+
+    fn forget_hash(&mut self, hash: u64, id: SeriesId) {
+        if self.by_hash.get(&hash) == Some(&id) {
+            let next = self.collisions.get_mut(&hash).and_then(Vec::pop);
+            match next {
+                Some(other) => {
+                    self.by_hash.insert(hash, other);
+                }
+                None => {
+                    self.by_hash.remove(&hash);
+                }
+            }
+        } else if let Some(ids) = self.collisions.get_mut(&hash) {
+            ids.retain(|&other| other != id);
+        }
+        if self.collisions.get(&hash).is_some_and(Vec::is_empty) {
+            self.collisions.remove(&hash);
+        }
+    }
+
+    /// Hashes a label set by its strings, so a lookup needs no symbol lookups.
+    fn hash_labels(&self, labels: &Labels) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        for label in labels.iter() {
+            label.name.as_str().hash(&mut h);
+            label.value.as_str().hash(&mut h);
+        }
+        h.finish()
+    }
+
+    /// The same hash as [`Index::hash_labels`], from a stored series.
+    fn hash_syms(&self, syms: &[Sym]) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        for &sym in syms {
+            self.symbols.get(sym).hash(&mut h);
+        }
+        h.finish()
+    }
+
+    fn series_equals(&self, id: SeriesId, labels: &Labels) -> bool {
+        let Some(syms) = self.series.get(&id) else { return false };
+        syms.len() == 2 * labels.len()
+            && syms.chunks_exact(2).zip(labels.iter()).all(|(pair, label)| {
+                self.symbols.get(pair[0]) == label.name && self.symbols.get(pair[1]) == label.value
+            })
+    }
+
+    /// The value symbol of label `name` of series `id`.
+    fn value_sym(&self, id: SeriesId, name: Sym) -> Option<Sym> {
+        let syms = self.series.get(&id)?;
+        syms.chunks_exact(2).find(|pair| pair[0] == name).map(|pair| pair[1])
+    }
+
+    fn select_with(&self, matchers: &[Matcher], filter: Filter) -> RoaringBitmap {
+        // A matcher that rejects the empty string selects series by the values it accepts; one that accepts it
+        // selects every series except those whose value it rejects. Plan each with the cheapest way to find
+        // those values, and apply lookups first, scans next, and subtractions last.
+        let mut planned: Vec<(bool, Plan, &Matcher)> = matchers
+            .iter()
+            .map(|m| {
+                let want = !m.matches_empty();
+                (!want, plan(m, want), m)
+            })
+            .collect();
+        planned.sort_by_key(|&(subtract, plan, _)| (subtract, plan_rank(plan)));
+
+        // Intersect the lookups smallest first.
+        let mut lookups: Vec<RoaringBitmap> = planned
+            .iter()
+            .filter(|(subtract, plan, _)| !subtract && matches!(plan, Plan::Lookup(_)))
+            .map(|&(_, plan, m)| self.values_where(m, true, plan))
+            .collect();
+        lookups.sort_by_key(RoaringBitmap::len);
+        let mut result: Option<RoaringBitmap> = None;
+        for ids in lookups {
+            result = Some(match result {
+                None => ids,
+                Some(r) => r & ids,
+            });
+        }
+
+        for &(subtract, plan, m) in
+            planned.iter().filter(|(subtract, plan, _)| *subtract || !matches!(plan, Plan::Lookup(_)))
+        {
+            if result.as_ref().is_some_and(RoaringBitmap::is_empty) {
+                break;
+            }
+            result = Some(match result {
+                Some(r) if self.should_filter(&r, m, plan, filter) => self.filter_series(r, m),
+                Some(r) if subtract => r - self.values_where(m, false, plan),
+                Some(r) => r & self.values_where(m, true, plan),
+                None if subtract => &self.all - self.values_where(m, false, plan),
+                None => self.values_where(m, true, plan),
+            });
+        }
+        result.unwrap_or_else(|| self.all.clone())
+    }
+
+    /// Whether checking each candidate's value is cheaper than reading the postings of the wanted values.
+    /// Checking a candidate costs about one regex match; a scan costs a match per value and a union of their
+    /// postings, so a full scan is worth avoiding for candidates up to several times the number of values.
+    fn should_filter(&self, candidates: &RoaringBitmap, m: &Matcher, plan: Plan, filter: Filter) -> bool {
+        let values = self.postings.get(m.name()).map_or(0, BTreeMap::len) as u64;
+        match (filter, plan) {
+            #[cfg(test)]
+            (Filter::Never, _) => false,
+            #[cfg(test)]
+            (Filter::Always, _) => true,
+            (Filter::Auto, Plan::Lookup(_)) => false,
+            (Filter::Auto, Plan::Prefix(_)) => candidates.len() < values,
+            (Filter::Auto, Plan::Scan) => candidates.len() < 16 * values,
+        }
+    }
+
+    /// Keeps the candidates whose value of the matcher's label (empty if absent) the matcher accepts.
+    fn filter_series(&self, candidates: RoaringBitmap, m: &Matcher) -> RoaringBitmap {
+        let Some(name) = self.symbols.lookup(m.name()) else {
+            // No series has the label, so every candidate is matched against the empty string.
+            return if m.matches_empty() { candidates } else { RoaringBitmap::new() };
+        };
+        let keep = |&id: &SeriesId| m.matches(self.value_sym(id, name).map_or("", |v| self.symbols.get(v)));
+        RoaringBitmap::from_sorted_iter(candidates.iter().filter(keep)).unwrap_or_default()
+    }
+
+    /// The union of the postings of the values `v` of the matcher's label with `m.matches(v) == want`.
+    fn values_where(&self, m: &Matcher, want: bool, plan: Plan) -> RoaringBitmap {
+        let Some(values) = self.postings.get(m.name()) else { return RoaringBitmap::new() };
+        match plan {
+            Plan::Lookup(literals) => literals.iter().filter_map(|v| values.get(v.as_str())).union(),
+            Plan::Prefix(prefix) => values
+                .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+                .take_while(|(v, _)| v.starts_with(prefix))
+                .filter(|(v, _)| m.matches(v) == want)
+                .map(|(_, ids)| ids)
+                .union(),
+            Plan::Scan => values.iter().filter(|(v, _)| m.matches(v) == want).map(|(_, ids)| ids).union(),
+        }
+    }
+
+    fn label_names_by_series(&self, ids: &RoaringBitmap) -> Vec<Arc<str>> {
+        let mut syms: Vec<Sym> =
+            ids.iter().filter_map(|id| self.series.get(&id)).flat_map(|s| s.iter().step_by(2).copied()).collect();
+        self.sorted_strings(&mut syms)
+    }
+
+    fn label_names_by_postings(&self, ids: &RoaringBitmap) -> Vec<Arc<str>> {
+        self.postings
+            .iter()
+            .filter(|(_, values)| values.values().any(|v| !v.is_disjoint(ids)))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    fn label_values_by_series(&self, name: &str, ids: &RoaringBitmap) -> Vec<Arc<str>> {
+        let Some(name) = self.symbols.lookup(name) else { return Vec::new() };
+        let mut syms: Vec<Sym> = ids.iter().filter_map(|id| self.value_sym(id, name)).collect();
+        self.sorted_strings(&mut syms)
+    }
+
+    fn label_values_by_postings(&self, name: &str, ids: &RoaringBitmap) -> Vec<Arc<str>> {
+        let Some(values) = self.postings.get(name) else { return Vec::new() };
+        values.iter().filter(|(_, v)| !v.is_disjoint(ids)).map(|(value, _)| value.clone()).collect()
+    }
+
+    /// The distinct strings of some symbols, sorted.
+    fn sorted_strings(&self, syms: &mut Vec<Sym>) -> Vec<Arc<str>> {
+        syms.sort_unstable();
+        syms.dedup();
+        let mut strings: Vec<Arc<str>> = syms.iter().map(|&s| self.symbols.arc(s).clone()).collect();
+        strings.sort_unstable();
+        strings
+    }
+}
+
+/// The cheapest way to find the values `v` with `m.matches(v) == want`. Literal analysis describes the
+/// positive form of the matcher (`=` or `=~`), so it helps when `want` asks for what that form accepts.
+fn plan(m: &Matcher, want: bool) -> Plan<'_> {
+    if want == m.op().is_negative() {
+        return Plan::Scan;
+    }
+    if let Some(literals) = m.literal_alternatives() {
+        return Plan::Lookup(literals);
+    }
+    match (m.op(), m.literal_prefix()) {
+        (MatchOp::Regex | MatchOp::NotRegex, Some(prefix)) => Plan::Prefix(prefix),
+        _ => Plan::Scan,
+    }
+}
+
+fn plan_rank(plan: Plan) -> u8 {
+    match plan {
+        Plan::Lookup(_) => 0,
+        Plan::Prefix(_) => 1,
+        Plan::Scan => 2,
+    }
+}
+
+/// Approximate heap bytes of a roaring bitmap: its container vector plus each container's store.
+fn bitmap_bytes(ids: &RoaringBitmap) -> usize {
+    let stats = ids.statistics();
+    // A container is a 16-bit key and a 32-byte store handle. The statistics count array capacity in 4-byte
+    // units although arrays hold 2-byte values, and bitmap containers in bits; both are corrected here.
+    stats.n_containers as usize * 40
+        + stats.n_bytes_array_containers as usize / 2
+        + stats.n_bitset_containers as usize * 8192
+        + stats.n_bytes_run_containers as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        Labels::from_pairs(pairs.iter().copied()).unwrap()
+    }
+
+    fn sample_index() -> Index {
+        let mut index = Index::new();
+        let names = ["up", "node_cpu_seconds_total", "node_load1"];
+        for i in 0..60u32 {
+            let name = names[i as usize % 3];
+            let cpu = (i % 4).to_string();
+            let mode = ["idle", "user", "system", ""][i as usize % 4];
+            let instance = format!("host{}", i % 7);
+            let l = Labels::from_pairs([("__name__", name), ("cpu", &cpu), ("mode", mode), ("instance", &instance)])
+                .unwrap();
+            index.get_or_create(&l).unwrap();
+        }
+        index
+    }
+
+    #[test]
+    fn filter_and_postings_paths_agree() {
+        let index = sample_index();
+        let selectors: [&[(MatchOp, &str, &str)]; 6] = [
+            &[(MatchOp::Equal, "__name__", "up"), (MatchOp::Regex, "mode", "i.*")],
+            &[(MatchOp::Equal, "__name__", "up"), (MatchOp::NotRegex, "mode", "i.*|")],
+            &[(MatchOp::Regex, "instance", "host[12]"), (MatchOp::NotEqual, "mode", "")],
+            &[(MatchOp::Regex, "cpu", ".*"), (MatchOp::Equal, "mode", "")],
+            &[(MatchOp::Equal, "cpu", "1"), (MatchOp::Regex, "nope", ".*")],
+            &[(MatchOp::Equal, "cpu", "1"), (MatchOp::Regex, "nope", ".+")],
+        ];
+        for selector in selectors {
+            let matchers: Vec<Matcher> = selector.iter().map(|&(op, n, v)| Matcher::new(op, n, v).unwrap()).collect();
+            let never = index.select_with(&matchers, Filter::Never);
+            assert_eq!(index.select_with(&matchers, Filter::Always), never, "{selector:?}");
+            assert_eq!(index.select(&matchers), never, "{selector:?}");
+        }
+    }
+
+    #[test]
+    fn label_paths_agree() {
+        let index = sample_index();
+        for ids in [RoaringBitmap::new(), (0..5).collect(), (10..50).step_by(3).collect(), (0..60).collect()] {
+            assert_eq!(index.label_names_by_series(&ids), index.label_names_by_postings(&ids));
+            for name in ["mode", "cpu", "nope"] {
+                assert_eq!(index.label_values_by_series(name, &ids), index.label_values_by_postings(name, &ids));
+            }
+        }
+    }
+
+    #[test]
+    fn removal_forgets_every_hash_and_string() {
+        let mut index = sample_index();
+        assert_eq!(index.by_hash.len(), 60);
+        let all = index.all().clone();
+        index.remove(&all);
+        assert!(index.by_hash.is_empty() && index.collisions.is_empty() && index.series.is_empty());
+        assert!(index.postings.is_empty() && index.symbols.len() == 0);
+    }
+
+    #[test]
+    fn hash_collisions_are_resolved_by_comparing_labels() {
+        let mut index = sample_index();
+        let a = labels(&[("x", "1")]);
+        let b = labels(&[("x", "2")]);
+        // Force both series under one hash, as a collision would.
+        let (ia, _) = index.get_or_create(&a).unwrap();
+        let hash = index.hash_labels(&a);
+        index.insert(1000, hash, &b).unwrap();
+        assert_eq!(index.candidates(hash).collect::<Vec<_>>(), [ia, 1000]);
+        assert!(index.series_equals(1000, &b) && !index.series_equals(1000, &a));
+        index.remove(&[ia].into_iter().collect());
+        assert_eq!(index.candidates(hash).collect::<Vec<_>>(), [1000]);
+        assert!(index.collisions.is_empty());
+    }
+}

@@ -1,0 +1,461 @@
+//! Tests of `chunk`: exact round trips for both encodings, reopening, ordering, size checks on typical
+//! series, and hostile input (truncations, random bytes, bit flips) that must give errors, never panics.
+
+use proptest::prelude::*;
+use vigil_tsdb::chunk::{Chunk, ChunkAppender, ChunkError, Encoding, MAX_SAMPLES};
+
+/// Prometheus' staleness marker: a NaN with this exact payload.
+const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
+
+const ENCODINGS: [Encoding; 2] = [Encoding::Gorilla, Encoding::Compact];
+
+fn encode(encoding: Encoding, samples: &[(i64, f64)]) -> ChunkAppender {
+    let mut app = ChunkAppender::with_encoding(encoding);
+    for &(t, v) in samples {
+        app.append(t, v).unwrap();
+    }
+    app
+}
+
+fn decode(bytes: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError> {
+    Chunk::from_bytes(bytes)?.iter().collect()
+}
+
+/// Compares samples bit for bit (NaN payloads and the sign of zero included), reporting the first difference.
+fn assert_same(got: &[(i64, f64)], want: &[(i64, f64)]) {
+    assert_eq!(got.len(), want.len(), "sample counts differ");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            g.0 == w.0 && g.1.to_bits() == w.1.to_bits(),
+            "sample {i}: got ({}, {:#x}), want ({}, {:#x})",
+            g.0,
+            g.1.to_bits(),
+            w.0,
+            w.1.to_bits()
+        );
+    }
+}
+
+fn round_trip(encoding: Encoding, samples: &[(i64, f64)]) -> ChunkAppender {
+    let app = encode(encoding, samples);
+    assert_eq!(app.num_samples(), samples.len());
+    assert_eq!(app.encoding(), encoding);
+    if let (Some(first), Some(last)) = (samples.first(), samples.last()) {
+        assert_eq!((app.min_time(), app.max_time()), (first.0, last.0));
+    }
+    let chunk = Chunk::from_bytes(app.bytes()).unwrap();
+    assert_eq!(chunk.num_samples(), samples.len());
+    assert_eq!(chunk.encoding(), encoding);
+    assert_same(&decode(app.bytes()).unwrap(), samples);
+    app
+}
+
+/// Scrape timestamps: 10 s apart, plus `jitter(n)` milliseconds.
+fn scrape_times(n: usize, jitter: impl Fn(usize) -> i64) -> Vec<i64> {
+    (0..n).map(|i| 1_700_000_000_000 + i as i64 * 10_000 + jitter(i)).collect()
+}
+
+/// A small deterministic jitter of 0–4 ms.
+fn jitter(i: usize) -> i64 {
+    ((i * 7 + i * i * 3) % 5) as i64
+}
+
+#[test]
+fn gorilla_bytes_after_the_tag_are_a_prometheus_xor_chunk() {
+    let app = round_trip(Encoding::Gorilla, &[(1000, 1.0), (2000, 1.0), (3000, 2.0)]);
+    #[rustfmt::skip]
+    let want = [
+        1, // tag
+        0x00, 0x03, // count
+        0xd0, 0x0f, // varint(1000)
+        0x3f, 0xf0, 0, 0, 0, 0, 0, 0, // 1.0
+        0xe8, 0x07, // uvarint(1000)
+        // '0' (same value), '0' (dod 0), '1' '1' (new window), 00001 (leading), 001011 (11 bits), 11 ones.
+        0x30, 0x97, 0xff, 0xc0,
+    ];
+    assert_eq!(app.bytes(), want);
+}
+
+#[test]
+fn empty_chunk_reads_back_empty() {
+    for encoding in ENCODINGS {
+        let app = ChunkAppender::with_encoding(encoding);
+        let chunk = Chunk::from_bytes(app.bytes()).unwrap();
+        assert_eq!(chunk.num_samples(), 0);
+        assert_eq!(chunk.iter().count(), 0);
+        assert_eq!(ChunkAppender::from_bytes(app.bytes()).unwrap().num_samples(), 0);
+    }
+}
+
+#[test]
+fn staleness_marker_and_special_values_keep_their_bits() {
+    let specials = [f64::from_bits(STALE_NAN), f64::NAN, -f64::NAN, -0.0, f64::INFINITY, f64::NEG_INFINITY];
+    for encoding in ENCODINGS {
+        // Specials inside a decimal series, at its start, and alone.
+        let times = scrape_times(40, jitter);
+        let mut samples: Vec<(i64, f64)> = times.iter().enumerate().map(|(i, &t)| (t, i as f64 * 0.25)).collect();
+        for (i, &s) in specials.iter().enumerate() {
+            samples[5 + i * 5].1 = s;
+        }
+        round_trip(encoding, &samples);
+        round_trip(encoding, &[(0, f64::from_bits(STALE_NAN)), (10, 1.5), (20, 2.5)]);
+        for s in specials {
+            round_trip(encoding, &[(1, s), (2, s), (3, s)]);
+        }
+    }
+}
+
+#[test]
+fn staleness_marker_does_not_push_a_decimal_chunk_to_floats() {
+    let times = scrape_times(120, jitter);
+    let mut samples: Vec<(i64, f64)> = times.iter().enumerate().map(|(i, &t)| (t, 1000.0 + i as f64)).collect();
+    let plain = round_trip(Encoding::Compact, &samples).bytes().len();
+    samples[119].1 = f64::from_bits(STALE_NAN);
+    let with_marker = round_trip(Encoding::Compact, &samples).bytes().len();
+    // The marker costs its 64 bits plus an escape, not a switch of all values to XOR.
+    assert!(with_marker <= plain + 12, "{with_marker} bytes with the marker, {plain} without");
+}
+
+#[test]
+fn out_of_order_and_duplicate_timestamps_are_rejected() {
+    for encoding in ENCODINGS {
+        let mut app = encode(encoding, &[(100, 1.0), (200, 2.0)]);
+        let before = app.bytes().to_vec();
+        assert_eq!(app.append(200, 3.0), Err(ChunkError::OutOfOrder { t: 200, last: 200 }));
+        assert_eq!(app.append(150, 3.0), Err(ChunkError::OutOfOrder { t: 150, last: 200 }));
+        assert_eq!(app.append(i64::MIN, 3.0), Err(ChunkError::OutOfOrder { t: i64::MIN, last: 200 }));
+        assert_eq!(app.bytes(), before, "a rejected sample changed the chunk");
+        assert_eq!(app.num_samples(), 2);
+        app.append(201, 3.0).unwrap();
+        assert_same(&decode(app.bytes()).unwrap(), &[(100, 1.0), (200, 2.0), (201, 3.0)]);
+    }
+}
+
+#[test]
+fn a_full_chunk_rejects_more_samples() {
+    for encoding in ENCODINGS {
+        let mut app = ChunkAppender::with_encoding(encoding);
+        for i in 0..MAX_SAMPLES as i64 {
+            app.append(i, 1.0).unwrap();
+        }
+        assert_eq!(app.append(MAX_SAMPLES as i64, 1.0), Err(ChunkError::Full));
+        assert_eq!(Chunk::from_bytes(app.bytes()).unwrap().iter().count(), MAX_SAMPLES);
+    }
+}
+
+#[test]
+fn timestamps_at_the_i64_limits_round_trip() {
+    for encoding in ENCODINGS {
+        round_trip(encoding, &[(i64::MIN, 1.0), (i64::MAX, 2.0)]);
+        round_trip(encoding, &[(i64::MIN, 1.0), (i64::MIN + 1, 2.0), (i64::MAX - 1, 3.0), (i64::MAX, 4.0)]);
+        round_trip(encoding, &[(-5, 1.0), (-4, 1.0), (0, 1.0), (i64::MAX / 2, 1.0), (i64::MAX, 1.0)]);
+    }
+}
+
+#[test]
+fn counters_gauges_and_floats_round_trip() {
+    let times = scrape_times(500, jitter);
+    let series: Vec<Vec<f64>> = vec![
+        (0..500).map(|i| (123_456 + i * 97 + i % 7) as f64 / 100.0).collect(),
+        (0..500).map(|i| 4096.0 * (1_000_000 + (i * 37 % 101) - 50) as f64).collect(),
+        (0..500).map(|i| ((i * 13 % 400) as f64) / 100.0).collect(),
+        (0..500).map(|i| (i as f64).sin() * 1e6).collect(),
+        (0..500).map(|i| if i < 250 { 7.0 } else { 7.5 }).collect(),
+        (0..500).map(|i| if i % 100 == 99 { f64::from_bits(STALE_NAN) } else { i as f64 * 1e-9 }).collect(),
+        (0..500).map(|i| 1e300 * i as f64).collect(),
+        (0..500).map(|i| if i % 2 == 0 { 9_007_199_254_740_992.0 } else { -9_007_199_254_740_993.0 }).collect(),
+    ];
+    for values in series {
+        let samples: Vec<(i64, f64)> = times.iter().copied().zip(values).collect();
+        for encoding in ENCODINGS {
+            round_trip(encoding, &samples);
+        }
+    }
+}
+
+#[test]
+fn decimals_needing_more_digits_round_trip() {
+    // Each sequence makes the appender widen its decimal scale, method or shift, re-encoding earlier samples;
+    // the ones starting 78.33 and 69.80011 re-encode while re-encoding. Rounding at many digits can pick
+    // integers that differ from the earlier ones times ten.
+    let sequences: [&[f64]; 8] = [
+        &[1.0, 1.5, 1.25, 1.125, 1.0625, 3.0, 1e-9],
+        &[4096.0, 8192.0, 12288.0, 4097.0, 4096.5],
+        &[1e15, 0.5, 2.0],
+        &[69.8400318446706, 68.95530538819334, 66.96035638316938, 67.52999354071922],
+        &[78.33, 18.83, -1031.17, -821.1700000000001, -53300000000821.17, -53300000000821.18],
+        &[69.80011, 69.8000806, 69.8000496, 69.80004960000842, 858000000069.8, -499141999999930.2],
+        // node_exporter's disk times (milliseconds * 0.001) and pressure times (microseconds / 1000 / 1000).
+        &[1234567.0 * 0.001, 1234579.0 * 0.001, 1234601.0 * 0.001, 1234633.0 * 0.001, 1234677.0 * 0.001],
+        &[98765432.0 / 1e3 / 1e3, 98765477.0 / 1e3 / 1e3, 98765561.0 / 1e3 / 1e3, 98765601.0 / 1e3 / 1e3],
+    ];
+    for values in sequences {
+        let samples: Vec<(i64, f64)> = values.iter().enumerate().map(|(i, &v)| (i as i64 * 10_000, v)).collect();
+        for encoding in ENCODINGS {
+            round_trip(encoding, &samples);
+        }
+    }
+}
+
+/// Sizes on typical series: a regression in the codec shows up here.
+#[test]
+fn typical_series_compress_well() {
+    let size = |times: &[i64], value: &dyn Fn(usize) -> f64| {
+        let samples: Vec<(i64, f64)> = times.iter().enumerate().map(|(i, &t)| (t, value(i))).collect();
+        round_trip(Encoding::Compact, &samples).bytes().len()
+    };
+    let regular = scrape_times(120, |_| 0);
+    let jittered = scrape_times(120, jitter);
+    let drifting = scrape_times(120, |i| i as i64 * 5 + jitter(i));
+    let mut gappy = jittered.clone();
+    gappy.iter_mut().skip(60).for_each(|t| *t += 30_000);
+
+    // A constant on exact 10 s steps: header, first timestamp, interval, value.
+    assert!(size(&regular, &|_| 1.0) <= 14);
+    // Timestamps late by 0–4 ms cost about 3 bits each, also when the grid drifts or has a gap.
+    for times in [&jittered, &drifting, &gappy] {
+        let bytes = size(times, &|_| 1.0);
+        assert!(bytes <= 14 + 120 * 3 / 8 + 10, "{bytes} bytes for jittered timestamps");
+    }
+    // A CPU-seconds counter with 0.01 resolution, about 9 s per scrape, is far below Gorilla.
+    let cpu = |i: usize| (1_000_000 + i * 900 + (i * 7919) % 41) as f64 / 100.0;
+    let compact = size(&jittered, &cpu);
+    let gorilla =
+        encode(Encoding::Gorilla, &jittered.iter().enumerate().map(|(i, &t)| (t, cpu(i))).collect::<Vec<_>>())
+            .bytes()
+            .len();
+    assert!(compact * 3 < gorilla, "compact {compact} bytes, gorilla {gorilla}");
+    // node_exporter's disk and pressure times, which are not the nearest floats to their decimals.
+    let disk = |i: usize| (1_000_000 + i * 37 + (i * 7919) % 13) as f64 * 0.001;
+    let pressure = |i: usize| (9_000_000_000u64 + (i * 104_729 % 20_000) as u64) as f64 / 1000.0 / 1000.0;
+    for value in [&disk as &dyn Fn(usize) -> f64, &pressure] {
+        let compact = size(&regular, value);
+        let xor =
+            encode(Encoding::Gorilla, &regular.iter().enumerate().map(|(i, &t)| (t, value(i))).collect::<Vec<_>>());
+        assert!(compact * 2 < xor.bytes().len(), "compact {compact} bytes, gorilla {}", xor.bytes().len());
+    }
+    // Memory moving by up to 30 pages: the page size is factored out (12 bits a sample otherwise).
+    let pages = size(&regular, &|i| 4096.0 * (2_000_000 + (i * 7919) % 31) as f64);
+    assert!(pages <= 14 + 120, "{pages} bytes for page-sized steps");
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Same,
+    Step(i32),
+    Bits(u64),
+    Special(usize),
+}
+
+const SPECIALS: [u64; 6] =
+    [STALE_NAN, 0x7ff8_0000_0000_0000, 0xfff8_0000_0000_0001, 0x8000_0000_0000_0000, 0x7ff0_0000_0000_0000, 1];
+
+/// Builds samples from gaps and value operations; a sequence stops where timestamps would overflow. Values are
+/// steps of a decimal at `scale` digits, repeats, arbitrary bit patterns, or special values.
+fn build(start: i64, scale: u8, ops: &[(u64, Op)]) -> Vec<(i64, f64)> {
+    let mut out = Vec::with_capacity(ops.len());
+    let mut t = start;
+    let mut m = 0i64;
+    let mut v = 0.0;
+    for (i, (gap, op)) in ops.iter().enumerate() {
+        if i > 0 {
+            match t.checked_add_unsigned(*gap) {
+                Some(next) => t = next,
+                None => break,
+            }
+        }
+        v = match op {
+            Op::Same => v,
+            Op::Step(k) => {
+                m = m.wrapping_add(i64::from(*k));
+                m as f64 / 10f64.powi(i32::from(scale))
+            }
+            Op::Bits(bits) => f64::from_bits(*bits),
+            Op::Special(s) => f64::from_bits(SPECIALS[*s]),
+        };
+        out.push((t, v));
+    }
+    out
+}
+
+fn gap() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        4 => Just(10_000u64),
+        4 => 9_995u64..=10_005,
+        1 => 1u64..=3,
+        1 => 1u64..=100_000,
+        1 => any::<u64>().prop_map(|g| g.max(1)),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => Just(Op::Same),
+        6 => (-1000i32..1000).prop_map(Op::Step),
+        1 => any::<i32>().prop_map(Op::Step),
+        2 => any::<u64>().prop_map(Op::Bits),
+        1 => (0..SPECIALS.len()).prop_map(Op::Special),
+    ]
+}
+
+fn start() -> impl Strategy<Value = i64> {
+    prop_oneof![Just(1_700_000_000_000i64), any::<i64>(), Just(i64::MIN), Just(i64::MAX - 50_000), Just(-1i64)]
+}
+
+fn samples() -> impl Strategy<Value = Vec<(i64, f64)>> {
+    (start(), 0u8..12, prop::collection::vec((gap(), op()), 0..300))
+        .prop_map(|(start, scale, ops)| build(start, scale, &ops))
+}
+
+proptest! {
+    // No regression files: failures print their minimal input instead.
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_samples_round_trip(samples in samples()) {
+        for encoding in ENCODINGS {
+            round_trip(encoding, &samples);
+        }
+    }
+
+    #[test]
+    fn reopened_chunk_appends_like_the_original(samples in samples(), split in any::<prop::sample::Index>()) {
+        let split = if samples.is_empty() { 0 } else { split.index(samples.len() + 1) };
+        for encoding in ENCODINGS {
+            let whole = encode(encoding, &samples);
+            let first_part = encode(encoding, &samples[..split]);
+            let mut reopened = ChunkAppender::from_bytes(first_part.bytes()).unwrap();
+            prop_assert_eq!(reopened.num_samples(), split);
+            for &(t, v) in &samples[split..] {
+                reopened.append(t, v).unwrap();
+            }
+            prop_assert_eq!(reopened.bytes(), whole.bytes());
+            prop_assert_eq!((reopened.min_time(), reopened.max_time()), (whole.min_time(), whole.max_time()));
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200), tag in 0u8..4) {
+        let mut bytes = bytes;
+        if let Some(first) = bytes.first_mut() {
+            *first = tag;
+        }
+        check_hostile(&bytes);
+    }
+
+    #[test]
+    fn flipped_bits_never_panic(samples in samples(), flips in prop::collection::vec(any::<prop::sample::Index>(), 1..4)) {
+        for encoding in ENCODINGS {
+            let mut bytes = encode(encoding, &samples).bytes().to_vec();
+            for flip in &flips {
+                let bit = flip.index(bytes.len() * 8);
+                bytes[bit / 8] ^= 0x80 >> (bit % 8);
+            }
+            check_hostile(&bytes);
+        }
+    }
+}
+
+/// Reads possibly corrupt bytes: any error is fine, but whatever decodes must be in time order and no more samples
+/// than the header announces, and reopening must agree with reading.
+fn check_hostile(bytes: &[u8]) {
+    let Ok(chunk) = Chunk::from_bytes(bytes) else {
+        assert!(ChunkAppender::from_bytes(bytes).is_err());
+        return;
+    };
+    let mut decoded = 0;
+    let mut last = None;
+    let mut failed = false;
+    for sample in chunk.iter() {
+        match sample {
+            Ok((t, _)) => {
+                assert!(last.is_none_or(|l| t > l), "decoded timestamps out of order");
+                last = Some(t);
+                decoded += 1;
+            }
+            Err(_) => failed = true,
+        }
+    }
+    assert!(decoded <= chunk.num_samples());
+    assert!(failed || decoded == chunk.num_samples(), "the iterator ended early without an error");
+    match ChunkAppender::from_bytes(bytes) {
+        Ok(app) => {
+            assert!(!failed, "reopened a chunk that does not decode");
+            assert_eq!(app.num_samples(), decoded);
+        }
+        Err(_) => assert!(failed, "could not reopen a chunk that decodes"),
+    }
+}
+
+#[test]
+fn every_truncation_is_an_error() {
+    let times = scrape_times(130, jitter);
+    let inputs: Vec<Vec<(i64, f64)>> = vec![
+        times.iter().map(|&t| (t, 1.0)).collect(),
+        scrape_times(130, |_| 0).iter().map(|&t| (t, 42.0)).collect(),
+        times.iter().enumerate().map(|(i, &t)| (t, i as f64 * 0.01)).collect(),
+        times.iter().enumerate().map(|(i, &t)| (t, (i as f64).sqrt())).collect(),
+        times.iter().enumerate().map(|(i, &t)| (t, if i == 60 { f64::from_bits(STALE_NAN) } else { 5.0 })).collect(),
+    ];
+    for samples in &inputs {
+        for encoding in ENCODINGS {
+            let bytes = encode(encoding, samples).bytes().to_vec();
+            for len in 0..bytes.len() {
+                let cut = &bytes[..len];
+                check_hostile(cut);
+                assert!(decode(cut).is_err(), "{encoding:?}: truncation to {len} of {} bytes decoded", bytes.len());
+            }
+            // Extra bytes after the last sample are corruption too.
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert!(decode(&longer).is_err(), "{encoding:?}: a trailing byte was accepted");
+        }
+    }
+}
+
+#[test]
+fn every_single_bit_flip_is_handled() {
+    let times = scrape_times(120, jitter);
+    let samples: Vec<(i64, f64)> =
+        times.iter().enumerate().map(|(i, &t)| (t, (i * 900 + i % 7) as f64 / 100.0)).collect();
+    for encoding in ENCODINGS {
+        let bytes = encode(encoding, &samples).bytes().to_vec();
+        let mut detected = 0;
+        for bit in 0..bytes.len() * 8 {
+            let mut flipped = bytes.clone();
+            flipped[bit / 8] ^= 0x80 >> (bit % 8);
+            check_hostile(&flipped);
+            if decode(&flipped).is_err() {
+                detected += 1;
+            }
+        }
+        // Chunks carry no checksum (blocks and the WAL do), yet many flips break the structure.
+        assert!(detected > 0, "{encoding:?}: no bit flip was detected");
+    }
+}
+
+#[test]
+fn corrupt_headers_are_rejected() {
+    let app = encode(Encoding::Compact, &scrape_times(10, jitter).iter().map(|&t| (t, 3.5)).collect::<Vec<_>>());
+    let good = app.bytes().to_vec();
+    let with = |i: usize, b: u8| {
+        let mut bytes = good.clone();
+        bytes[i] = b;
+        bytes
+    };
+    assert_eq!(decode(&[]), Err(ChunkError::Truncated));
+    assert_eq!(decode(&with(0, 9)), Err(ChunkError::UnknownEncoding(9)));
+    assert_eq!(decode(&with(0, 0)), Err(ChunkError::UnknownEncoding(0)));
+    // A count far above what the data can hold is caught before any decoding.
+    let mut huge = good.clone();
+    huge[1] = 0xff;
+    assert!(matches!(Chunk::from_bytes(&huge), Err(ChunkError::Corrupt(_))));
+    // An unknown value mode or decimal method, too many digits, a shift on a constant.
+    assert!(matches!(decode(&with(3, 0xc0)), Err(ChunkError::Corrupt(_))));
+    assert!(matches!(decode(&with(3, 0x1f)), Err(ChunkError::Corrupt(_))));
+    assert!(matches!(decode(&with(4, 0xc0)), Err(ChunkError::Corrupt(_))));
+    assert!(matches!(decode(&with(4, 0x01)), Err(ChunkError::Corrupt(_))));
+    // Messages are lowercase sentences naming the problem.
+    let message = Chunk::from_bytes(&huge).unwrap_err().to_string();
+    assert!(message.starts_with("corrupt chunk: "), "{message}");
+}

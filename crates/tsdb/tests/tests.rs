@@ -1,0 +1,5 @@
+//! Integration tests of the tsdb crate.
+
+mod chunk;
+mod index;
+mod wal;

@@ -1,4 +1,4 @@
-//! vigil's metric storage engine: series identified by sorted label sets, Gorilla-compressed chunks, a
+//! vigil's metric storage engine: series identified by sorted label sets, compressed chunks, a
 //! checksummed write-ahead log. No network and no wire formats live here.
 
 pub mod backend;

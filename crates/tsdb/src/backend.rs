@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::path::{Component, Path};
+use std::ops::Deref;
+use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -22,6 +23,10 @@ pub struct DirEntry {
     pub name: String,
     pub is_dir: bool,
 }
+
+/// The read-only bytes of a whole file, from [`Backend::map`]. Cheap to clone; the bytes stay valid while any
+/// clone is alive.
+pub type Mapped = Arc<dyn Deref<Target = [u8]> + Send + Sync>;
 
 /// A file opened for appending.
 pub trait WritableFile: Send + Sync + fmt::Debug {
@@ -42,6 +47,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
 
     /// Reads a whole file; fails with `InvalidData` if it is longer than `max_len` bytes.
     fn read(&self, path: &Path, max_len: u64) -> io::Result<Vec<u8>>;
+
+    /// Maps a whole file read-only. The file must not change while it is mapped: map only files that are
+    /// immutable once written (block files).
+    fn map(&self, path: &Path) -> io::Result<Mapped>;
 
     /// The length of a file in bytes.
     fn file_len(&self, path: &Path) -> io::Result<u64>;
@@ -82,6 +91,33 @@ pub fn remove_dir_all(backend: &dyn Backend, path: &Path) -> io::Result<()> {
         }
     }
     backend.remove_dir(path)
+}
+
+/// Creates `dir` and any missing ancestors, fsyncing the parent of each so that a crash cannot lose them.
+/// An error names the path it concerns.
+pub fn create_dir_durably(backend: &dyn Backend, dir: &Path) -> Result<(), (PathBuf, io::Error)> {
+    fn at(path: &Path) -> impl FnOnce(io::Error) -> (PathBuf, io::Error) + '_ {
+        move |e| (path.to_path_buf(), e)
+    }
+    let mut missing = Vec::new();
+    for ancestor in dir.ancestors() {
+        if ancestor.as_os_str().is_empty() || backend.exists(ancestor).map_err(at(ancestor))? {
+            break;
+        }
+        missing.push(ancestor);
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    backend.create_dir_all(dir).map_err(at(dir))?;
+    for created in missing {
+        let parent = match created.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        backend.sync_dir(parent).map_err(at(parent))?;
+    }
+    Ok(())
 }
 
 /// The real file system.
@@ -126,6 +162,19 @@ impl Backend for FsBackend {
             return Err(too_long(buf.len() as u64, max_len));
         }
         Ok(buf)
+    }
+
+    fn map(&self, path: &Path) -> io::Result<Mapped> {
+        let file = File::open(path)?;
+        if file.metadata()?.len() == 0 {
+            // mmap refuses zero-length mappings.
+            return Ok(Arc::new(Vec::new()));
+        }
+        // SAFETY: a mapping is only sound while nobody modifies or truncates the file. Callers map only block
+        // files, which are written in a temporary directory and never modified once renamed into place; removing
+        // a block unlinks its files, which leaves existing mappings intact.
+        let map = unsafe { memmap2::Mmap::map(&file)? };
+        Ok(Arc::new(map))
     }
 
     fn file_len(&self, path: &Path) -> io::Result<u64> {
@@ -521,6 +570,14 @@ impl Backend for MemBackend {
             return Err(too_long(data.len() as u64, max_len));
         }
         Ok(data.clone())
+    }
+
+    fn map(&self, path: &Path) -> io::Result<Mapped> {
+        let mut st = self.lock();
+        st.check(false)?;
+        let id = st.lookup(path)?;
+        let (data, _) = st.file_mut(id)?;
+        Ok(Arc::new(data.clone()))
     }
 
     fn file_len(&self, path: &Path) -> io::Result<u64> {

@@ -8,13 +8,16 @@ mod symbols;
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::mem::size_of;
 use std::ops::Bound;
 use std::sync::Arc;
 
 use roaring::{MultiOps, RoaringBitmap};
-use vigil_model::{Labels, MatchOp, Matcher};
+use vigil_model::{Labels, Matcher};
+
+use crate::matching::{self, Filter, Plan, Postings};
 
 use self::symbols::{hash_map_bytes, IntHash, Sym, Symbols};
 
@@ -57,28 +60,6 @@ pub struct Index {
     /// Every live series.
     all: RoaringBitmap,
     next_id: SeriesId,
-}
-
-/// When `select` checks candidate series one by one instead of reading postings (a knob for tests).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Filter {
-    /// When [`Index::should_filter`] estimates it is cheaper.
-    Auto,
-    #[cfg(test)]
-    Never,
-    #[cfg(test)]
-    Always,
-}
-
-/// How the values a matcher wants are found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Plan<'m> {
-    /// Exact lookups of these values.
-    Lookup(&'m [String]),
-    /// A scan of the values with this prefix.
-    Prefix(&'m str),
-    /// A scan of every value of the name.
-    Scan,
 }
 
 impl Index {
@@ -211,7 +192,8 @@ impl Index {
     /// if its value were empty. With no matchers, every series. Rejecting selectors whose matchers all match
     /// the empty string is the caller's job; they still get a correct answer here.
     pub fn select(&self, matchers: &[Matcher]) -> RoaringBitmap {
-        self.select_with(matchers, Filter::Auto)
+        let Ok(ids) = matching::select(self, matchers, Filter::Auto);
+        ids
     }
 
     /// The label names used by the given series, sorted.
@@ -349,92 +331,6 @@ impl Index {
         syms.chunks_exact(2).find(|pair| pair[0] == name).map(|pair| pair[1])
     }
 
-    fn select_with(&self, matchers: &[Matcher], filter: Filter) -> RoaringBitmap {
-        // A matcher that rejects the empty string selects series by the values it accepts; one that accepts it
-        // selects every series except those whose value it rejects. Plan each with the cheapest way to find
-        // those values, and apply lookups first, scans next, and subtractions last.
-        let mut planned: Vec<(bool, Plan, &Matcher)> = matchers
-            .iter()
-            .map(|m| {
-                let want = !m.matches_empty();
-                (!want, plan(m, want), m)
-            })
-            .collect();
-        planned.sort_by_key(|&(subtract, plan, _)| (subtract, plan_rank(plan)));
-
-        // Intersect the lookups smallest first.
-        let mut lookups: Vec<RoaringBitmap> = planned
-            .iter()
-            .filter(|(subtract, plan, _)| !subtract && matches!(plan, Plan::Lookup(_)))
-            .map(|&(_, plan, m)| self.values_where(m, true, plan))
-            .collect();
-        lookups.sort_by_key(RoaringBitmap::len);
-        let mut result: Option<RoaringBitmap> = None;
-        for ids in lookups {
-            result = Some(match result {
-                None => ids,
-                Some(r) => r & ids,
-            });
-        }
-
-        for &(subtract, plan, m) in
-            planned.iter().filter(|(subtract, plan, _)| *subtract || !matches!(plan, Plan::Lookup(_)))
-        {
-            if result.as_ref().is_some_and(RoaringBitmap::is_empty) {
-                break;
-            }
-            result = Some(match result {
-                Some(r) if self.should_filter(&r, m, plan, filter) => self.filter_series(r, m),
-                Some(r) if subtract => r - self.values_where(m, false, plan),
-                Some(r) => r & self.values_where(m, true, plan),
-                None if subtract => &self.all - self.values_where(m, false, plan),
-                None => self.values_where(m, true, plan),
-            });
-        }
-        result.unwrap_or_else(|| self.all.clone())
-    }
-
-    /// Whether checking each candidate's value is cheaper than reading the postings of the wanted values.
-    /// Checking a candidate costs about one regex match; a scan costs a match per value and a union of their
-    /// postings, so a full scan is worth avoiding for candidates up to several times the number of values.
-    fn should_filter(&self, candidates: &RoaringBitmap, m: &Matcher, plan: Plan, filter: Filter) -> bool {
-        let values = self.postings.get(m.name()).map_or(0, BTreeMap::len) as u64;
-        match (filter, plan) {
-            #[cfg(test)]
-            (Filter::Never, _) => false,
-            #[cfg(test)]
-            (Filter::Always, _) => true,
-            (Filter::Auto, Plan::Lookup(_)) => false,
-            (Filter::Auto, Plan::Prefix(_)) => candidates.len() < values,
-            (Filter::Auto, Plan::Scan) => candidates.len() < 16 * values,
-        }
-    }
-
-    /// Keeps the candidates whose value of the matcher's label (empty if absent) the matcher accepts.
-    fn filter_series(&self, candidates: RoaringBitmap, m: &Matcher) -> RoaringBitmap {
-        let Some(name) = self.symbols.lookup(m.name()) else {
-            // No series has the label, so every candidate is matched against the empty string.
-            return if m.matches_empty() { candidates } else { RoaringBitmap::new() };
-        };
-        let keep = |&id: &SeriesId| m.matches(self.value_sym(id, name).map_or("", |v| self.symbols.get(v)));
-        RoaringBitmap::from_sorted_iter(candidates.iter().filter(keep)).unwrap_or_default()
-    }
-
-    /// The union of the postings of the values `v` of the matcher's label with `m.matches(v) == want`.
-    fn values_where(&self, m: &Matcher, want: bool, plan: Plan) -> RoaringBitmap {
-        let Some(values) = self.postings.get(m.name()) else { return RoaringBitmap::new() };
-        match plan {
-            Plan::Lookup(literals) => literals.iter().filter_map(|v| values.get(v.as_str())).union(),
-            Plan::Prefix(prefix) => values
-                .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
-                .take_while(|(v, _)| v.starts_with(prefix))
-                .filter(|(v, _)| m.matches(v) == want)
-                .map(|(_, ids)| ids)
-                .union(),
-            Plan::Scan => values.iter().filter(|(v, _)| m.matches(v) == want).map(|(_, ids)| ids).union(),
-        }
-    }
-
     fn label_names_by_series(&self, ids: &RoaringBitmap) -> Vec<Arc<str>> {
         let mut syms: Vec<Sym> =
             ids.iter().filter_map(|id| self.series.get(&id)).flat_map(|s| s.iter().step_by(2).copied()).collect();
@@ -470,26 +366,40 @@ impl Index {
     }
 }
 
-/// The cheapest way to find the values `v` with `m.matches(v) == want`. Literal analysis describes the
-/// positive form of the matcher (`=` or `=~`), so it helps when `want` asks for what that form accepts.
-fn plan(m: &Matcher, want: bool) -> Plan<'_> {
-    if want == m.op().is_negative() {
-        return Plan::Scan;
-    }
-    if let Some(literals) = m.literal_alternatives() {
-        return Plan::Lookup(literals);
-    }
-    match (m.op(), m.literal_prefix()) {
-        (MatchOp::Regex | MatchOp::NotRegex, Some(prefix)) => Plan::Prefix(prefix),
-        _ => Plan::Scan,
-    }
-}
+impl Postings for Index {
+    type Error = Infallible;
 
-fn plan_rank(plan: Plan) -> u8 {
-    match plan {
-        Plan::Lookup(_) => 0,
-        Plan::Prefix(_) => 1,
-        Plan::Scan => 2,
+    fn all(&self) -> RoaringBitmap {
+        self.all.clone()
+    }
+
+    fn value_count(&self, name: &str) -> Result<u64, Infallible> {
+        Ok(self.postings.get(name).map_or(0, BTreeMap::len) as u64)
+    }
+
+    /// Keeps the candidates whose value of the matcher's label (empty if absent) the matcher accepts.
+    fn filter_series(&self, candidates: RoaringBitmap, m: &Matcher) -> Result<RoaringBitmap, Infallible> {
+        let Some(name) = self.symbols.lookup(m.name()) else {
+            // No series has the label, so every candidate is matched against the empty string.
+            return Ok(if m.matches_empty() { candidates } else { RoaringBitmap::new() });
+        };
+        let keep = |&id: &SeriesId| m.matches(self.value_sym(id, name).map_or("", |v| self.symbols.get(v)));
+        Ok(RoaringBitmap::from_sorted_iter(candidates.iter().filter(keep)).unwrap_or_default())
+    }
+
+    /// The union of the postings of the values `v` of the matcher's label with `m.matches(v) == want`.
+    fn values_where(&self, m: &Matcher, want: bool, plan: Plan) -> Result<RoaringBitmap, Infallible> {
+        let Some(values) = self.postings.get(m.name()) else { return Ok(RoaringBitmap::new()) };
+        Ok(match plan {
+            Plan::Lookup(literals) => literals.iter().filter_map(|v| values.get(v.as_str())).union(),
+            Plan::Prefix(prefix) => values
+                .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+                .take_while(|(v, _)| v.starts_with(prefix))
+                .filter(|(v, _)| m.matches(v) == want)
+                .map(|(_, ids)| ids)
+                .union(),
+            Plan::Scan => values.iter().filter(|(v, _)| m.matches(v) == want).map(|(_, ids)| ids).union(),
+        })
     }
 }
 
@@ -507,6 +417,7 @@ fn bitmap_bytes(ids: &RoaringBitmap) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vigil_model::MatchOp;
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
         Labels::from_pairs(pairs.iter().copied()).unwrap()
@@ -540,8 +451,9 @@ mod tests {
         ];
         for selector in selectors {
             let matchers: Vec<Matcher> = selector.iter().map(|&(op, n, v)| Matcher::new(op, n, v).unwrap()).collect();
-            let never = index.select_with(&matchers, Filter::Never);
-            assert_eq!(index.select_with(&matchers, Filter::Always), never, "{selector:?}");
+            let Ok(never) = matching::select(&index, &matchers, Filter::Never);
+            let Ok(always) = matching::select(&index, &matchers, Filter::Always);
+            assert_eq!(always, never, "{selector:?}");
             assert_eq!(index.select(&matchers), never, "{selector:?}");
         }
     }

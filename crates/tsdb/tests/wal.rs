@@ -2,12 +2,11 @@
 //! SIGKILL crash loop on the file system.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::kill_loop::{iterations, KillLoop};
 use proptest::prelude::*;
 use vigil_model::Labels;
 use vigil_tsdb::backend::{Backend, FsBackend, MemBackend};
@@ -723,84 +722,20 @@ fn sigkill_child_helper() {
     }
 }
 
-/// A small deterministic random number generator (SplitMix64).
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
 #[test]
 fn sigkill_crash_keeps_every_acknowledged_batch() {
-    use std::os::unix::process::ExitStatusExt;
-
-    let iterations: u64 = std::env::var("VIGIL_CRASH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("wal");
-    let mut rng = SplitMix(0x5eed_2026);
-    let mut acked = BTreeSet::new();
-    let started = Instant::now();
+    let driver = KillLoop {
+        child_test: "wal::sigkill_child_helper",
+        dir_env: CHILD_DIR_ENV,
+        dir: &dir,
+        seed: 0x5eed_2026,
+        max_acks: 40,
+        max_pause_us: 3000,
+    };
     let mut torn_tails = 0;
-    for iteration in 0..iterations {
-        let kill_after = 1 + rng.next() % 40;
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "wal::sigkill_child_helper", "--nocapture", "--test-threads", "1"])
-            .env(CHILD_DIR_ENV, &dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let (mut seen, mut killed) = (0, false);
-        loop {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) => {
-                    let Some(batch) = line.strip_prefix("ack ").and_then(|l| l.strip_suffix(" done")) else {
-                        continue;
-                    };
-                    acked.insert(batch.parse::<u64>().unwrap());
-                    seen += 1;
-                    if seen == kill_after {
-                        // Not a wait for a condition: a random pause moves the kill to a random point of
-                        // whatever the child does next (append, fsync, checkpoint).
-                        std::thread::sleep(Duration::from_micros(rng.next() % 3000));
-                        child.kill().unwrap();
-                        killed = true;
-                    }
-                }
-                // The child is gone and every line it printed has been read.
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let _ = child.kill();
-                    panic!("iteration {iteration}: the child printed nothing for 20 s");
-                }
-            }
-        }
-        let status = child.wait().unwrap();
-        reader.join().unwrap();
-        if !killed {
-            let mut stderr = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-            panic!("iteration {iteration}: the child exited on its own ({status}): {stderr}");
-        }
-        assert_eq!(status.signal(), Some(9), "iteration {iteration}");
-
+    driver.run(iterations(), &mut |iteration, acked| {
         let mut records = Vec::new();
         let (wal, stats) =
             Wal::open_with(Arc::new(FsBackend), &dir, crash_options(), &mut |r| records.push(r)).unwrap();
@@ -809,10 +744,6 @@ fn sigkill_crash_keeps_every_acknowledged_batch() {
         let lost: Vec<&u64> = acked.difference(&present).collect();
         assert!(lost.is_empty(), "iteration {iteration}: acknowledged batches lost: {lost:?}");
         drop(wal);
-    }
-    eprintln!(
-        "sigkill crash test: {iterations} kills, {} acknowledged batches, all present, {torn_tails} torn tails, {:?}",
-        acked.len(),
-        started.elapsed()
-    );
+    });
+    eprintln!("wal sigkill crash test: all acknowledged batches present, {torn_tails} torn tails");
 }

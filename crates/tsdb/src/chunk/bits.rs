@@ -19,6 +19,10 @@ impl BitWriter {
         &self.bytes
     }
 
+    pub(crate) fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
     pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
         &mut self.bytes
     }

@@ -138,6 +138,11 @@ impl ChunkAppender {
         self.max_time
     }
 
+    /// Heap bytes the appender holds (its byte buffer).
+    pub fn heap_bytes(&self) -> usize {
+        self.w.capacity()
+    }
+
     /// The chunk's bytes as they stand, readable with [`Chunk::from_bytes`].
     pub fn bytes(&self) -> &[u8] {
         self.w.bytes()

@@ -480,9 +480,9 @@ impl Wal {
         self.dir.join(segment_name(n))
     }
 
-    /// Waits until everything up to `target` is fsynced. The first waiter to find no fsync running leads the
-    /// next one for everybody; the others wait for it.
-    fn wait_durable(&self, target: Lsn) -> Result<(), WalError> {
+    /// Waits until everything up to `target` (a position `append_nosync` returned) is fsynced. The first waiter
+    /// to find no fsync running leads the next one for everybody; the others wait for it.
+    pub fn wait_durable(&self, target: Lsn) -> Result<(), WalError> {
         let mut st = self.lock();
         loop {
             check_poisoned(&st)?;
@@ -636,25 +636,7 @@ fn create_segment(backend: &dyn Backend, dir: &Path, n: u64) -> Result<Arc<dyn W
 
 /// Creates `dir` and its missing parents, fsyncing the parent of each directory created.
 fn create_dir_durably(backend: &dyn Backend, dir: &Path) -> Result<(), WalError> {
-    let mut missing = Vec::new();
-    for ancestor in dir.ancestors() {
-        if ancestor.as_os_str().is_empty() || backend.exists(ancestor).map_err(io_err(ancestor))? {
-            break;
-        }
-        missing.push(ancestor);
-    }
-    if missing.is_empty() {
-        return Ok(());
-    }
-    backend.create_dir_all(dir).map_err(io_err(dir))?;
-    for created in missing {
-        let parent = match created.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        backend.sync_dir(parent).map_err(io_err(parent))?;
-    }
-    Ok(())
+    backend::create_dir_durably(backend, dir).map_err(|(path, source)| WalError::Io { path, source })
 }
 
 /// Replays checkpoint `n`: its segments must run `00000000`, `00000001`... without a gap or any damage.

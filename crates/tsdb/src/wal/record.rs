@@ -12,6 +12,7 @@ pub(crate) const FRAME_HEADER_BYTES: usize = 9;
 
 const TYPE_SERIES: u8 = 1;
 const TYPE_SAMPLES: u8 = 2;
+const TYPE_CHUNK: u8 = 3;
 
 /// One entry of the write-ahead log.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,6 +21,9 @@ pub enum Record {
     Series { id: u64, labels: Labels },
     /// Samples of series announced by earlier `Series` records.
     Samples(Vec<RefSample>),
+    /// A compressed chunk of one series' samples, as [`crate::chunk::ChunkAppender::bytes`] makes it. Written
+    /// by checkpoints, which carry the head's samples far more compactly this way.
+    Chunk { series_id: u64, bytes: Vec<u8> },
 }
 
 /// A sample that refers to its series by id. The value is kept as raw bits, so every NaN payload (such as
@@ -79,6 +83,11 @@ fn encode_payload(record: &Record, out: &mut Vec<u8>) -> u8 {
                 (prev_id, prev_t) = (s.series_id, s.t_ms);
             }
             TYPE_SAMPLES
+        }
+        Record::Chunk { series_id, bytes } => {
+            put_varint(out, *series_id);
+            put_bytes(out, bytes);
+            TYPE_CHUNK
         }
     }
 }
@@ -140,6 +149,12 @@ pub(crate) fn decode_payload(kind: u8, payload: &[u8]) -> Result<Record, String>
                 (prev_id, prev_t) = (series_id, t_ms);
             }
             Record::Samples(samples)
+        }
+        TYPE_CHUNK => {
+            let series_id = cur.varint()?;
+            let len = cur.count(1)?;
+            let bytes = cur.bytes(len)?.to_vec();
+            Record::Chunk { series_id, bytes }
         }
         other => return Err(format!("unknown record type {other}")),
     };

@@ -1,0 +1,473 @@
+//! The database: the head and its write-ahead log, the blocks on disk, and the maintenance that moves data
+//! from one to the other, compacts, downsamples and deletes it.
+//!
+//! Directory layout (see `docs/format/tsdb.md`, "Database directory"): `LOCK`, `wal/`, `blocks/<name>/`,
+//! `quarantine/<name>/`. An append is acknowledged only after its WAL records are fsynced.
+
+mod downsample;
+mod maintain;
+mod metrics;
+mod query;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
+
+use vigil_model::Labels;
+
+use crate::backend::{self, Backend, FsBackend};
+use crate::block::{Block, BlockError};
+use crate::head::{Added, Head, HeadLimits, Rejection};
+use crate::index::{IndexError, SeriesId};
+use crate::wal::{Record, RefSample, Wal, WalError, WalOptions};
+
+pub use downsample::{Aggregate, Resolution};
+pub use maintain::MaintainReport;
+pub use metrics::DbStats;
+pub use query::{Querier, Series, SeriesSet};
+
+const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 60 * MINUTE_MS;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// Samples per WAL samples record: keeps records far below the WAL's 16 MiB record limit.
+const SAMPLES_PER_RECORD: usize = 50_000;
+
+/// A sample: milliseconds since the Unix epoch and a value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sample {
+    pub t: i64,
+    pub v: f64,
+}
+
+/// The samples of one series in an append.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesBatch {
+    pub labels: Labels,
+    pub samples: Vec<Sample>,
+}
+
+/// How the database behaves. Times are in milliseconds.
+#[derive(Clone, Debug)]
+pub struct DbOptions {
+    /// The time range of the blocks cut from the head; the head holds up to one and a half of these.
+    pub block_range: i64,
+    /// How far behind the newest sample an out-of-order sample may be; 0 rejects every out-of-order sample.
+    pub ooo_window: i64,
+    /// Ranges that blocks are compacted into, ascending, each a multiple of the previous (and of `block_range`).
+    pub compaction_ranges: Vec<i64>,
+    /// Raw blocks ending longer ago than this (before the newest sample) are deleted.
+    pub retention: Option<i64>,
+    /// Downsampled blocks ending longer ago than this are deleted; `None` uses `retention`.
+    pub downsampled_retention: Option<i64>,
+    /// The oldest blocks are deleted while blocks and WAL together take more bytes than this.
+    pub max_bytes: Option<u64>,
+    /// Whether compaction writes 5-minute and 1-hour downsampled copies of full-size blocks.
+    pub downsample: bool,
+    pub wal: WalOptions,
+}
+
+impl Default for DbOptions {
+    fn default() -> DbOptions {
+        DbOptions {
+            block_range: 2 * HOUR_MS,
+            ooo_window: 30 * MINUTE_MS,
+            compaction_ranges: vec![6 * HOUR_MS, DAY_MS],
+            retention: Some(15 * DAY_MS),
+            downsampled_retention: None,
+            max_bytes: None,
+            downsample: true,
+            wal: WalOptions::default(),
+        }
+    }
+}
+
+impl DbOptions {
+    fn validate(&self) -> Result<(), DbError> {
+        let invalid = |msg: String| Err(DbError::InvalidOptions(msg));
+        if self.block_range < MINUTE_MS || self.block_range % MINUTE_MS != 0 {
+            return invalid(format!("block_range {} ms is not a whole number of minutes", self.block_range));
+        }
+        if self.ooo_window < 0 {
+            return invalid(format!("ooo_window {} ms is negative", self.ooo_window));
+        }
+        let mut previous = self.block_range;
+        for &range in &self.compaction_ranges {
+            if range <= previous || range % previous != 0 {
+                return invalid(format!("compaction range {range} ms is not a multiple of {previous} ms"));
+            }
+            previous = range;
+        }
+        if self.downsample && previous % HOUR_MS != 0 {
+            return invalid(format!("the largest block range {previous} ms is not a whole number of hours"));
+        }
+        Ok(())
+    }
+}
+
+/// Why a database operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Wal(#[from] WalError),
+    #[error(transparent)]
+    Block(#[from] BlockError),
+    #[error("i/o error on {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("series index: {0}")]
+    Index(#[from] IndexError),
+    #[error("database directory {path} is in use by another process")]
+    Locked { path: PathBuf },
+    #[error("invalid database options: {0}")]
+    InvalidOptions(String),
+    #[error("corrupt write-ahead log record: {0}")]
+    CorruptRecord(String),
+}
+
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DbError + '_ {
+    move |source| DbError::Io { path: path.to_path_buf(), source }
+}
+
+/// A sample the database refused, with the series it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", describe(.labels, *.t, .reason))]
+pub struct SampleError {
+    pub labels: Labels,
+    pub t: i64,
+    pub reason: Rejection,
+}
+
+fn describe(labels: &Labels, t: i64, reason: &Rejection) -> String {
+    match reason {
+        Rejection::OutOfOrder { last } => format!(
+            "out of order sample for {labels}: timestamp {t} is before the series' newest sample at {last} and \
+             outside the out-of-order window"
+        ),
+        Rejection::TooOld { min_valid } => {
+            format!("sample for {labels} is too old: timestamp {t} is before the oldest writable time {min_valid}")
+        }
+        Rejection::Duplicate => {
+            format!("duplicate sample for {labels}: timestamp {t} already has a different value")
+        }
+    }
+}
+
+/// What an append did. Refused samples do not fail the others.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppendReport {
+    pub appended: u64,
+    /// Samples the series already had with the same value.
+    pub unchanged: u64,
+    pub out_of_order: u64,
+    pub too_old: u64,
+    pub duplicate: u64,
+    /// The first refused sample, for an error message.
+    pub first_error: Option<SampleError>,
+}
+
+impl AppendReport {
+    pub fn rejected(&self) -> u64 {
+        self.out_of_order + self.too_old + self.duplicate
+    }
+}
+
+/// Counters kept while the database runs.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub appended: AtomicU64,
+    pub out_of_order: AtomicU64,
+    pub too_old: AtomicU64,
+    pub duplicate: AtomicU64,
+    pub series_created: AtomicU64,
+    pub series_removed: AtomicU64,
+    pub head_persists: AtomicU64,
+    pub compactions: AtomicU64,
+    pub compaction_failures: AtomicU64,
+    pub downsamplings: AtomicU64,
+    pub blocks_deleted: AtomicU64,
+    pub quarantined: AtomicU64,
+    pub checkpoints: AtomicU64,
+    /// The WAL's bytes written at the last checkpoint.
+    pub checkpoints_at_bytes: AtomicU64,
+}
+
+/// A block taken out of service because it is damaged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quarantined {
+    pub name: String,
+    pub reason: String,
+}
+
+/// The time-series database of one directory.
+#[derive(Debug)]
+pub struct Db {
+    backend: Arc<dyn Backend>,
+    dir: PathBuf,
+    options: DbOptions,
+    head: RwLock<Head>,
+    wal: Wal,
+    /// Every block in service, raw and downsampled, sorted by resolution, then time.
+    blocks: RwLock<Vec<Arc<Block>>>,
+    /// Serialises maintenance (persisting, compacting, deleting).
+    maintenance: Mutex<()>,
+    counters: Counters,
+    quarantined: Mutex<Vec<Quarantined>>,
+    replay: ReplaySummary,
+    _lock: Option<File>,
+}
+
+/// What opening the database replayed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplaySummary {
+    pub records: u64,
+    pub samples: u64,
+    /// Replayed samples already persisted in blocks (a crash between persisting and checkpointing).
+    pub skipped_persisted: u64,
+    pub unknown_series: u64,
+    pub truncated_bytes: u64,
+    pub elapsed_ms: u64,
+}
+
+impl Db {
+    /// Opens (or creates) the database in `dir` on the real file system, locking the directory.
+    pub fn open(dir: impl Into<PathBuf>, options: DbOptions) -> Result<Db, DbError> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let lock_path = dir.join("LOCK");
+        let lock = File::options().create(true).truncate(false).write(true).open(&lock_path);
+        let lock = lock.map_err(io_err(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(DbError::Locked { path: dir }),
+            Err(std::fs::TryLockError::Error(source)) => return Err(DbError::Io { path: lock_path, source }),
+        }
+        let mut db = Db::open_with(Arc::new(FsBackend), dir, options)?;
+        db._lock = Some(lock);
+        Ok(db)
+    }
+
+    /// Opens (or creates) the database in `dir` on any backend, without locking.
+    pub fn open_with(backend: Arc<dyn Backend>, dir: impl Into<PathBuf>, options: DbOptions) -> Result<Db, DbError> {
+        let dir = dir.into();
+        options.validate()?;
+        let started = Instant::now();
+        backend::create_dir_durably(&*backend, &dir.join("blocks"))
+            .map_err(|(path, source)| DbError::Io { path, source })?;
+        let counters = Counters::default();
+        let mut quarantined = Vec::new();
+        let blocks = maintain::load_blocks(&backend, &dir, &counters, &mut quarantined)?;
+        let persisted_until =
+            blocks.iter().filter(|b| b.meta().resolution_ms == 0).map(|b| b.meta().max_t).max().unwrap_or(i64::MIN);
+        let limits = HeadLimits { block_range: options.block_range, ooo_window: options.ooo_window };
+        let mut head = Head::new(limits, persisted_until);
+        let mut replay = ReplaySummary::default();
+        let mut aliases = HashMap::new();
+        let mut failure = None;
+        let (wal, stats) = Wal::open_with(Arc::clone(&backend), dir.join("wal"), options.wal.clone(), &mut |record| {
+            if failure.is_none() {
+                if let Err(err) = replay_record(&mut head, record, &mut aliases, &mut replay) {
+                    failure = Some(err);
+                }
+            }
+        })?;
+        if let Some(err) = failure {
+            return Err(err);
+        }
+        replay.records = stats.records;
+        replay.truncated_bytes = stats.truncated_bytes;
+        replay.elapsed_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(
+            dir = %dir.display(),
+            blocks = blocks.len(),
+            series = head.num_series(),
+            samples = replay.samples,
+            skipped_persisted = replay.skipped_persisted,
+            elapsed_ms = replay.elapsed_ms,
+            "tsdb opened"
+        );
+        Ok(Db {
+            backend,
+            dir,
+            options,
+            head: RwLock::new(head),
+            wal,
+            blocks: RwLock::new(blocks),
+            maintenance: Mutex::new(()),
+            counters,
+            quarantined: Mutex::new(quarantined),
+            replay,
+            _lock: None,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn options(&self) -> &DbOptions {
+        &self.options
+    }
+
+    /// What opening replayed.
+    pub fn replay_summary(&self) -> &ReplaySummary {
+        &self.replay
+    }
+
+    /// The oldest timestamp an append may have now (see [`Rejection::TooOld`]).
+    pub fn min_valid_time(&self) -> i64 {
+        self.head().min_valid()
+    }
+
+    /// Blocks taken out of service since opening.
+    pub fn quarantined(&self) -> Vec<Quarantined> {
+        self.quarantined.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Appends samples and returns once they are durable (group commit with concurrent appenders). Samples the
+    /// head refuses are counted in the report and do not fail the rest. An error means nothing in this call
+    /// was acknowledged; after a WAL failure every later append fails too.
+    pub fn append(&self, batch: &[SeriesBatch]) -> Result<AppendReport, DbError> {
+        let mut report = AppendReport::default();
+        let mut records = Vec::new();
+        let mut samples = Vec::new();
+        let lsn = {
+            let mut head = self.head_mut();
+            for series in batch {
+                let (id, created) = head.get_or_create(&series.labels)?;
+                if created {
+                    self.counters.series_created.fetch_add(1, Ordering::Relaxed);
+                    records.push(Record::Series { id: u64::from(id), labels: series.labels.clone() });
+                }
+                for s in &series.samples {
+                    let bits = s.v.to_bits();
+                    match head.add(id, s.t, bits, false) {
+                        Ok(Added::Appended) => {
+                            report.appended += 1;
+                            samples.push(RefSample { series_id: u64::from(id), t_ms: s.t, value_bits: bits });
+                        }
+                        Ok(Added::Unchanged) => report.unchanged += 1,
+                        Err(reason) => self.count_rejection(&mut report, &series.labels, s.t, reason),
+                    }
+                }
+            }
+            for run in samples.chunks(SAMPLES_PER_RECORD) {
+                records.push(Record::Samples(run.to_vec()));
+            }
+            if records.is_empty() {
+                return Ok(report);
+            }
+            // Logged under the head lock, so the log's order is the order the head applied.
+            self.wal.append_nosync(&records)?
+        };
+        self.wal.wait_durable(lsn)?;
+        self.counters.appended.fetch_add(report.appended, Ordering::Relaxed);
+        Ok(report)
+    }
+
+    /// A view of the samples in `[mint, maxt]` (both inclusive), at full resolution.
+    pub fn querier(&self, mint: i64, maxt: i64) -> Querier<'_> {
+        Querier::new(self, mint, maxt, &[])
+    }
+
+    /// A querier that leaves out the raw blocks lying inside one of the `skip` ranges.
+    pub(crate) fn querier_excluding(&self, mint: i64, maxt: i64, skip: &[(i64, i64)]) -> Querier<'_> {
+        Querier::new(self, mint, maxt, skip)
+    }
+
+    /// Fsyncs the log; for a clean shutdown.
+    pub fn close(self) -> Result<(), DbError> {
+        self.wal.sync()?;
+        Ok(())
+    }
+
+    fn count_rejection(&self, report: &mut AppendReport, labels: &Labels, t: i64, reason: Rejection) {
+        let counter = match reason {
+            Rejection::OutOfOrder { .. } => {
+                report.out_of_order += 1;
+                &self.counters.out_of_order
+            }
+            Rejection::TooOld { .. } => {
+                report.too_old += 1;
+                &self.counters.too_old
+            }
+            Rejection::Duplicate => {
+                report.duplicate += 1;
+                &self.counters.duplicate
+            }
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if report.first_error.is_none() {
+            report.first_error = Some(SampleError { labels: labels.clone(), t, reason });
+        }
+    }
+
+    pub(crate) fn head(&self) -> RwLockReadGuard<'_, Head> {
+        self.head.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn head_mut(&self) -> RwLockWriteGuard<'_, Head> {
+        self.head.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn blocks(&self) -> Vec<Arc<Block>> {
+        self.blocks.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+/// Applies one replayed WAL record to the head. `aliases` maps ids of repeated series records to the id the
+/// head restored first: a series removed from the head (it had no samples left) and created again under a
+/// new id may have both records in the log.
+fn replay_record(
+    head: &mut Head,
+    record: Record,
+    aliases: &mut HashMap<SeriesId, SeriesId>,
+    summary: &mut ReplaySummary,
+) -> Result<(), DbError> {
+    let resolve = |aliases: &HashMap<SeriesId, SeriesId>, id: u64| {
+        series_id(id).map(|id| aliases.get(&id).copied().unwrap_or(id))
+    };
+    match record {
+        Record::Series { id, labels } => {
+            let id = series_id(id)?;
+            match head.restore_series(id, &labels) {
+                Ok(()) => {}
+                Err(IndexError::SeriesExists { existing, .. }) => {
+                    aliases.insert(id, existing);
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Record::Samples(samples) => {
+            for s in samples {
+                let Ok(id) = resolve(aliases, s.series_id) else {
+                    summary.unknown_series += 1;
+                    continue;
+                };
+                if !head.index().contains(id) {
+                    summary.unknown_series += 1;
+                    continue;
+                }
+                match head.add(id, s.t_ms, s.value_bits, true) {
+                    Ok(_) => summary.samples += 1,
+                    Err(Rejection::TooOld { .. }) => summary.skipped_persisted += 1,
+                    // Only accepted samples are logged, and a checkpoint repeats them unchanged, so a conflicting
+                    // duplicate cannot come from this database; keep the first, as the live head did.
+                    Err(_) => {}
+                }
+            }
+        }
+        Record::Chunk { series_id: id, bytes } => {
+            let id = resolve(aliases, id)?;
+            let taken = head.restore_chunk(id, &bytes).map_err(DbError::CorruptRecord)?;
+            summary.samples += taken;
+        }
+    }
+    Ok(())
+}
+
+fn series_id(id: u64) -> Result<SeriesId, DbError> {
+    SeriesId::try_from(id).map_err(|_| DbError::CorruptRecord(format!("series id {id} is out of range")))
+}

@@ -62,6 +62,12 @@ fn chunk(rng: &mut Rng, start: i64, n: usize) -> ChunkData {
     ChunkData { min_t: a.min_time(), max_t: a.max_time(), bytes: a.bytes().to_vec() }
 }
 
+/// The samples of a chunk as (timestamp, value bits).
+fn samples_of(bytes: &[u8]) -> Vec<(i64, u64)> {
+    let chunk = vigil_tsdb::chunk::Chunk::from_bytes(bytes).unwrap();
+    chunk.iter().map(|s| s.map(|(t, v)| (t, v.to_bits()))).collect::<Result<_, _>>().unwrap()
+}
+
 /// `count` distinct random series in label order, each with 1 to 4 chunks inside the block.
 fn random_series(seed: u64, count: usize) -> Vec<Series> {
     let mut rng = Rng(seed);
@@ -125,7 +131,9 @@ fn assert_holds(block: &Block, series: &[Series]) {
         assert_eq!(refs.len(), chunks.len(), "{labels}");
         for (r, c) in refs.iter().zip(chunks) {
             assert_eq!((r.min_t, r.max_t), (c.min_t, c.max_t), "{labels}");
-            assert_eq!(block.chunk(r).unwrap(), &c.bytes[..], "{labels}");
+            let mut stored = Vec::new();
+            block.decode(r, i64::MIN, i64::MAX, &mut stored).unwrap();
+            assert_eq!(stored, samples_of(&c.bytes), "{labels}");
         }
     }
     block.verify().unwrap();
@@ -731,7 +739,8 @@ fn index_bytes_per_series_for_a_node_exporter_block() {
         meta.stats.series,
         mem.file_len(&file("chunks")).unwrap()
     );
-    assert!(per_series < 48.0, "{per_series:.1} index bytes per series");
+    // Labels about 10 bytes, each of the four chunk references about 11 (times, offset, timestamp column).
+    assert!(per_series < 56.0, "{per_series:.1} index bytes per series");
 
     let block = open(&mem).unwrap();
     let m = |op, n: &str, v: &str| Matcher::new(op, n, v).unwrap();
@@ -830,4 +839,79 @@ impl Backend for FailNthSync {
     fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
         self.inner.truncate(path, len)
     }
+}
+
+/// A chunk of `values` at the given timestamps.
+fn chunk_at(timestamps: &[i64], values: impl Iterator<Item = f64>) -> ChunkData {
+    let mut a = ChunkAppender::new();
+    for (&t, v) in timestamps.iter().zip(values) {
+        a.append(t, v).unwrap();
+    }
+    ChunkData { min_t: a.min_time(), max_t: a.max_time(), bytes: a.bytes().to_vec() }
+}
+
+#[test]
+fn series_with_the_same_timestamps_share_one_timestamp_column() {
+    // Scrape timestamps with a few milliseconds of jitter, as one target's series all get them.
+    let mut rng = Rng(7);
+    let times: Vec<i64> = (0..240).map(|i| MIN_T + i * 10_000 + rng.below(5) as i64).collect();
+    let other: Vec<i64> = times.iter().map(|t| t + 1).collect();
+    let mem = mem_backend();
+    let mut writer = BlockWriter::create(Arc::new(mem.clone()), Path::new(BLOCK), params()).unwrap();
+    let mut written = Vec::new();
+    for i in 0..50 {
+        let labels = Labels::from_pairs([("__name__", "m"), ("i", &*format!("{i:02}"))]).unwrap();
+        let ts = if i == 49 { &other } else { &times };
+        let c = chunk_at(ts, (0..240).map(|k| f64::from(i * 1000 + k)));
+        writer.add_series(&labels, std::slice::from_ref(&c)).unwrap();
+        written.push((labels, vec![c]));
+    }
+    writer.finish().unwrap();
+    let block = open(&mem).unwrap();
+    assert_holds(&block, &written);
+    let columns: BTreeSet<Option<u64>> = (0..50).map(|ord| block.series(ord).unwrap().1[0].timestamps).collect();
+    assert_eq!(columns.len(), 2, "49 series share a column, the last has its own: {columns:?}");
+    assert!(!columns.contains(&None));
+
+    // A damaged column is reported for every series that uses it.
+    let shared = block.series(0).unwrap().1[0];
+    drop(block);
+    mem.corrupt(&file("chunks"), |d| d[shared.timestamps.unwrap() as usize + 6] ^= 0x04).unwrap();
+    let block = open(&mem).unwrap();
+    for ord in [0, 17, 48] {
+        let r = block.series(ord).unwrap().1[0];
+        let err = block.decode(&r, i64::MIN, i64::MAX, &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, BlockError::Corrupt { ref path, .. } if *path == file("chunks")), "{err}");
+    }
+    let r = block.series(49).unwrap().1[0];
+    block.decode(&r, i64::MIN, i64::MAX, &mut Vec::new()).unwrap();
+    assert!(block.verify().is_err());
+}
+
+#[test]
+fn copied_series_keep_sharing_their_columns() {
+    let times: Vec<i64> = (0..100).map(|i| MIN_T + i * 15_000 + i % 3).collect();
+    let mem = mem_backend();
+    let mut writer = BlockWriter::create(Arc::new(mem.clone()), Path::new(BLOCK), params()).unwrap();
+    let mut written = Vec::new();
+    for i in 0..10 {
+        let labels = Labels::from_pairs([("__name__", "m"), ("i", &*i.to_string())]).unwrap();
+        let c = chunk_at(&times, (0..100).map(|k| f64::from(k * i)));
+        writer.add_series(&labels, std::slice::from_ref(&c)).unwrap();
+        written.push((labels, vec![c]));
+    }
+    writer.finish().unwrap();
+    let source = open(&mem).unwrap();
+
+    let copy = "/db/blocks/b2";
+    let mut writer = BlockWriter::create(Arc::new(mem.clone()), Path::new(copy), params()).unwrap();
+    for ord in 0..source.num_series() {
+        let (labels, refs) = source.series(ord).unwrap();
+        writer.copy_series(&labels, &[(&source, &refs)]).unwrap();
+    }
+    writer.finish().unwrap();
+    let copied = Block::open(Arc::new(mem.clone()), Path::new(copy)).unwrap();
+    assert_holds(&copied, &written);
+    let chunks = |dir: &str| mem.file_len(&Path::new(dir).join("chunks")).unwrap();
+    assert_eq!(chunks(copy), chunks(BLOCK), "the copy stores the shared column once, as the source does");
 }

@@ -10,6 +10,7 @@
 
 mod buffered;
 mod chunks;
+mod columns;
 mod cursor;
 mod error;
 mod index_writer;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use vigil_model::Labels;
 
 use super::chunks;
+use super::columns;
 use super::error::{corrupt, io_err, BlockError};
 use super::layout::{
     check_header, Toc, CHUNKS_FILE, CHUNKS_MAGIC, HEADER_BYTES, INDEX_FILE, INDEX_MAGIC, META_FILE, TRAILER_BYTES,
@@ -15,7 +16,6 @@ use super::meta::{self, BlockMeta, MAX_META_BYTES};
 use super::series::ChunkRef;
 use super::view::IndexView;
 use crate::backend::{Backend, Mapped};
-use crate::chunk::Chunk;
 
 /// An immutable block opened for reading. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct Block {
@@ -131,9 +131,22 @@ impl Block {
         Ok((labels, refs))
     }
 
-    /// The bytes of a chunk, after checking its record's CRC. Read them with [`Chunk::from_bytes`].
+    /// The stored bytes of a chunk, after checking its record's CRC: the whole chunk, or only its values when
+    /// `r.timestamps` names a shared timestamp column. [`Block::decode`] reads either.
     pub fn chunk(&self, r: &ChunkRef) -> Result<&[u8], BlockError> {
         chunks::read_record(&self.chunks_path, &self.chunks, r.offset)
+    }
+
+    /// The timestamp column at `offset`, after checking its record's CRC.
+    pub fn column(&self, offset: u64) -> Result<&[u8], BlockError> {
+        chunks::read_record(&self.chunks_path, &self.chunks, offset)
+    }
+
+    /// Appends the samples of chunk `r` in `[mint, maxt]` to `out` as (timestamp, value bits).
+    pub fn decode(&self, r: &ChunkRef, mint: i64, maxt: i64, out: &mut Vec<(i64, u64)>) -> Result<(), BlockError> {
+        let column = r.timestamps.map(|offset| self.column(offset)).transpose()?;
+        columns::decode(self.chunk(r)?, column, mint, maxt, out)
+            .map_err(|reason| corrupt(&self.chunks_path, Some(r.offset), reason))
     }
 
     /// Reads the whole block: every series in label order, every postings list, and every chunk (CRC, header,
@@ -184,17 +197,16 @@ impl Block {
 
     /// Checks one chunk fully and returns its sample count.
     fn verify_chunk(&self, r: &ChunkRef) -> Result<u64, BlockError> {
-        let bad = |reason: String| corrupt(&self.chunks_path, Some(r.offset), reason);
-        let chunk = Chunk::from_bytes(self.chunk(r)?).map_err(|e| bad(e.to_string()))?;
-        let (mut first, mut last) = (None, None);
-        for sample in chunk.iter() {
-            let (t, _) = sample.map_err(|e| bad(e.to_string()))?;
-            first = first.or(Some(t));
-            last = Some(t);
-        }
+        let mut samples = Vec::new();
+        self.decode(r, i64::MIN, i64::MAX, &mut samples)?;
+        let (first, last) = (samples.first().map(|s| s.0), samples.last().map(|s| s.0));
         if first != Some(r.min_t) || last != Some(r.max_t) {
-            return Err(bad(format!("samples span {first:?}..={last:?}, the index says {}..={}", r.min_t, r.max_t)));
+            let reason = format!("samples span {first:?}..={last:?}, the index says {}..={}", r.min_t, r.max_t);
+            return Err(corrupt(&self.chunks_path, Some(r.offset), reason));
         }
-        Ok(chunk.num_samples() as u64)
+        if samples.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(corrupt(&self.chunks_path, Some(r.offset), "timestamps do not increase"));
+        }
+        Ok(samples.len() as u64)
     }
 }

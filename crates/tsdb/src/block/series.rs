@@ -5,12 +5,13 @@
 //! uvarint n                        label count
 //! n × (uvarint name symbol, uvarint value symbol)    names strictly increasing
 //! uvarint c                        chunk count, at least 1
-//! c × (uvarint start, uvarint span, uvarint offset)
+//! c × (uvarint start, uvarint span, uvarint offset << 1 | shared, [uvarint timestamps offset if shared])
 //! ```
 //!
 //! A chunk's `start` is its `min_t` minus the block's `min_t` for the first chunk, minus the previous chunk's
 //! `max_t + 1` for the others; `span` is `max_t - min_t`; `offset` is the record's offset in `chunks` for the
-//! first chunk, the difference from the previous chunk's offset for the others.
+//! first chunk, the difference from the previous chunk's offset for the others. When `shared` is 1 the record
+//! holds only the chunk's values and its timestamps are in the timestamp column at the given offset.
 
 use super::cursor::{put_uvarint, Cursor, Malformed};
 
@@ -21,6 +22,8 @@ pub struct ChunkRef {
     /// The last sample's timestamp (inclusive, unlike the block's `max_t`).
     pub max_t: i64,
     pub offset: u64,
+    /// The offset of the shared timestamp column in `chunks` when the record at `offset` holds only values.
+    pub timestamps: Option<u64>,
 }
 
 /// Appends the chunk count and chunk references of a series record. The references are in time order, do
@@ -35,7 +38,10 @@ pub(super) fn encode_chunk_refs(out: &mut Vec<u8>, block_min_t: i64, refs: &[Chu
         };
         put_uvarint(out, start);
         put_uvarint(out, r.max_t.abs_diff(r.min_t));
-        put_uvarint(out, offset);
+        put_uvarint(out, offset << 1 | u64::from(r.timestamps.is_some()));
+        if let Some(ts) = r.timestamps {
+            put_uvarint(out, ts);
+        }
         prev = Some(r);
     }
 }
@@ -91,7 +97,9 @@ impl<'a> SeriesRecord<'a> {
         let mut refs: Vec<ChunkRef> = Vec::with_capacity(count as usize);
         for _ in 0..count {
             let at = *c;
-            let (start, span, offset) = (c.uvarint()?, c.uvarint()?, c.uvarint()?);
+            let (start, span, field) = (c.uvarint()?, c.uvarint()?, c.uvarint()?);
+            let timestamps = if field & 1 == 1 { Some(c.uvarint()?) } else { None };
+            let offset = field >> 1;
             let (base, offset) = match refs.last() {
                 None => (Some(block_min_t), Some(offset)),
                 Some(p) => (p.max_t.checked_add(1), p.offset.checked_add(offset).filter(|_| offset > 0)),
@@ -101,7 +109,7 @@ impl<'a> SeriesRecord<'a> {
             let (Some(min_t), Some(max_t), Some(offset)) = (min_t, max_t, offset) else {
                 return Err(at.error("chunk reference out of range"));
             };
-            refs.push(ChunkRef { min_t, max_t, offset });
+            refs.push(ChunkRef { min_t, max_t, offset, timestamps });
         }
         if !c.is_empty() {
             return Err(c.error("data after the chunk references"));
@@ -117,9 +125,9 @@ mod tests {
     #[test]
     fn chunk_refs_round_trip_at_the_extremes() {
         let refs = [
-            ChunkRef { min_t: i64::MIN, max_t: -1, offset: 8 },
-            ChunkRef { min_t: 0, max_t: 0, offset: 20 },
-            ChunkRef { min_t: 1, max_t: i64::MAX, offset: u64::MAX },
+            ChunkRef { min_t: i64::MIN, max_t: -1, offset: 8, timestamps: None },
+            ChunkRef { min_t: 0, max_t: 0, offset: 20, timestamps: Some(8) },
+            ChunkRef { min_t: 1, max_t: i64::MAX, offset: u64::MAX >> 1, timestamps: Some(u64::MAX) },
         ];
         let mut out = vec![0];
         encode_chunk_refs(&mut out, i64::MIN, &refs);

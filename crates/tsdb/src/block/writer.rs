@@ -11,10 +11,12 @@ use vigil_model::Labels;
 
 use super::buffered::BufferedFile;
 use super::chunks::{record_crc, record_prefix, MAX_CHUNK_BYTES};
+use super::columns::{self, Split};
 use super::error::{io_err, BlockError};
 use super::index_writer::{write_index, IndexInput};
 use super::layout::{header, CHUNKS_FILE, CHUNKS_MAGIC, INDEX_FILE, META_FILE};
 use super::meta::{self, BlockMeta, BlockStats, MAX_META_BYTES, META_VERSION};
+use super::reader::Block;
 use super::series::{encode_chunk_refs, ChunkRef};
 use crate::backend::{self, Backend};
 use crate::chunk::Chunk;
@@ -77,9 +79,22 @@ pub struct BlockWriter {
     last: Option<Labels>,
     stats: BlockStats,
     refs: Vec<ChunkRef>,
+    /// Timestamp columns written so far, by a hash of their timestamps, for sharing.
+    columns: HashMap<u64, Vec<KnownColumn>>,
+    /// Timestamps held in `columns`; beyond a cap new columns are written but not remembered.
+    columns_cached: usize,
+    /// Offsets of columns copied from a source block, by (source, offset there).
+    copied_columns: HashMap<(usize, u64), u64>,
     /// Why a write failed; the writer refuses to go on after one.
     failed: Option<String>,
 }
+
+/// A timestamp column already written: its timestamps and offset.
+type KnownColumn = (Box<[i64]>, u64);
+
+/// The most timestamps the writer remembers to share columns (8 bytes each): far more than the distinct
+/// columns of realistic data (one per scrape target and chunk), and a bound for pathological input.
+const MAX_CACHED_TIMESTAMPS: usize = 8 << 20;
 
 impl BlockWriter {
     /// Starts writing the block that will be `dir`, in `<dir>.tmp` (a stale one is removed first). `dir` must
@@ -132,6 +147,9 @@ impl BlockWriter {
             last: None,
             stats: BlockStats::default(),
             refs: Vec::new(),
+            columns: HashMap::new(),
+            columns_cached: 0,
+            copied_columns: HashMap::new(),
             failed: None,
         })
     }
@@ -141,6 +159,43 @@ impl BlockWriter {
     /// ([`BlockError::InvalidInput`]) changes nothing; after an I/O error the writer refuses everything.
     pub fn add_series(&mut self, labels: &Labels, chunks: &[ChunkData]) -> Result<(), BlockError> {
         self.check_usable()?;
+        let samples = self.check_series(labels, chunks)?;
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.write_chunks(chunks) {
+            self.failed = Some(e.to_string());
+            return Err(e);
+        }
+        self.record_series(labels, samples);
+        Ok(())
+    }
+
+    /// Adds a series whose chunks are copied as stored from source blocks: `parts` holds, in time order, a
+    /// block and the references of the series' chunks in it. Values chunks keep sharing their timestamp
+    /// columns, which are copied once per block. The same rules as for [`BlockWriter::add_series`].
+    pub fn copy_series(&mut self, labels: &Labels, parts: &[(&Block, &[ChunkRef])]) -> Result<(), BlockError> {
+        self.check_usable()?;
+        let mut chunks = Vec::new();
+        for (source, refs) in parts {
+            for r in *refs {
+                chunks.push(ChunkData { min_t: r.min_t, max_t: r.max_t, bytes: source.chunk(r)?.to_vec() });
+            }
+        }
+        let samples = self.check_series(labels, &chunks)?;
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.copy_chunks(parts, &chunks) {
+            self.failed = Some(e.to_string());
+            return Err(e);
+        }
+        self.record_series(labels, samples);
+        Ok(())
+    }
+
+    /// Checks a series' order and chunks; returns its sample count.
+    fn check_series(&mut self, labels: &Labels, chunks: &[ChunkData]) -> Result<u64, BlockError> {
         if let Some(last) = self.last.as_ref().filter(|last| *last >= labels) {
             return Err(BlockError::InvalidInput(format!("series {labels} is not after {last} in label order")));
         }
@@ -149,13 +204,11 @@ impl BlockWriter {
             return Err(BlockError::InvalidInput("a block holds at most 2^32 - 1 series".into()));
         }
         self.last = Some(labels.clone());
-        if chunks.is_empty() {
-            return Ok(());
-        }
-        if let Err(e) = self.write_chunks(chunks) {
-            self.failed = Some(e.to_string());
-            return Err(e);
-        }
+        Ok(samples)
+    }
+
+    /// Records a series whose chunks were written and are described by `self.refs`.
+    fn record_series(&mut self, labels: &Labels, samples: u64) {
         let ord = self.stats.series as u32;
         self.series_labels.push(labels.len() as u32);
         for label in labels.iter() {
@@ -167,9 +220,8 @@ impl BlockWriter {
         encode_chunk_refs(&mut self.series_chunks, self.params.min_t, &self.refs);
         self.series_labels.push((self.series_chunks.len() - start) as u32);
         self.stats.series += 1;
-        self.stats.chunks += chunks.len() as u64;
+        self.stats.chunks += self.refs.len() as u64;
         self.stats.samples += samples;
-        Ok(())
     }
 
     /// Writes the index and `meta.json`, fsyncs every file and the directory, renames `<dir>.tmp` to `dir` and
@@ -252,13 +304,81 @@ impl BlockWriter {
     fn write_chunks(&mut self, chunks: &[ChunkData]) -> Result<(), BlockError> {
         self.refs.clear();
         for c in chunks {
-            self.refs.push(ChunkRef { min_t: c.min_t, max_t: c.max_t, offset: self.chunks.len() });
-            let prefix = record_prefix(&c.bytes);
-            self.chunks.write(&prefix)?;
-            self.chunks.write(&c.bytes)?;
-            self.chunks.write(&record_crc(&prefix, &c.bytes))?;
+            // `check_chunks` validated the header only; damage further in is the caller's bad input.
+            let split = columns::split(&c.bytes)
+                .map_err(|e| BlockError::InvalidInput(format!("chunk at {} does not decode: {e}", c.min_t)))?;
+            let r = match split {
+                Some(Split { timestamps, values }) => {
+                    let column = self.column_offset(&timestamps)?;
+                    ChunkRef {
+                        min_t: c.min_t,
+                        max_t: c.max_t,
+                        offset: self.write_record(&values)?,
+                        timestamps: Some(column),
+                    }
+                }
+                None => {
+                    ChunkRef { min_t: c.min_t, max_t: c.max_t, offset: self.write_record(&c.bytes)?, timestamps: None }
+                }
+            };
+            self.refs.push(r);
         }
         Ok(())
+    }
+
+    fn copy_chunks(&mut self, parts: &[(&Block, &[ChunkRef])], chunks: &[ChunkData]) -> Result<(), BlockError> {
+        self.refs.clear();
+        let refs = parts.iter().flat_map(|&(source, refs)| refs.iter().map(move |r| (source, r)));
+        for ((source, r), c) in refs.zip(chunks) {
+            let timestamps = match r.timestamps {
+                None => None,
+                Some(old) => Some(self.copy_column(source, old)?),
+            };
+            let offset = self.write_record(&c.bytes)?;
+            self.refs.push(ChunkRef { min_t: r.min_t, max_t: r.max_t, offset, timestamps });
+        }
+        Ok(())
+    }
+
+    /// The offset here of the timestamp column at `old` in `source`, copied on first use.
+    fn copy_column(&mut self, source: &Block, old: u64) -> Result<u64, BlockError> {
+        let key = (source as *const Block as usize, old);
+        if let Some(&new) = self.copied_columns.get(&key) {
+            return Ok(new);
+        }
+        let new = self.write_record(source.column(old)?)?;
+        self.copied_columns.insert(key, new);
+        Ok(new)
+    }
+
+    /// The offset of a timestamp column holding exactly `timestamps`, written now unless an equal one was.
+    fn column_offset(&mut self, timestamps: &[i64]) -> Result<u64, BlockError> {
+        let hash = {
+            let mut h = std::hash::DefaultHasher::new();
+            std::hash::Hash::hash(timestamps, &mut h);
+            std::hash::Hasher::finish(&h)
+        };
+        if let Some(&(_, offset)) = self.columns.get(&hash).and_then(|c| c.iter().find(|(ts, _)| **ts == *timestamps)) {
+            return Ok(offset);
+        }
+        let column = columns::timestamp_column(timestamps)
+            .map_err(|e| BlockError::InvalidInput(format!("timestamps do not form a column: {e}")))?;
+        let offset = self.write_record(&column)?;
+        if self.columns_cached + timestamps.len() <= MAX_CACHED_TIMESTAMPS {
+            self.columns_cached += timestamps.len();
+            self.columns.entry(hash).or_default().push((timestamps.into(), offset));
+        }
+        Ok(offset)
+    }
+
+    /// Writes one record to `chunks` and returns its offset.
+    fn write_record(&mut self, bytes: &[u8]) -> Result<u64, BlockError> {
+        let offset = self.chunks.len();
+        let prefix = record_prefix(bytes);
+        self.chunks.write(&prefix)?;
+        self.chunks.write(bytes)?;
+        self.chunks.write(&record_crc(&prefix, bytes))?;
+        Ok(offset)
     }
 
     fn intern(&mut self, s: &str) -> u32 {

@@ -13,7 +13,7 @@ use vigil_model::Labels;
 use super::downsample::{self, Resolution};
 use super::{io_err, Counters, Db, DbError, Quarantined};
 use crate::backend::{self, Backend};
-use crate::block::{Block, BlockError, BlockParams, BlockWriter, ChunkData};
+use crate::block::{Block, BlockError, BlockParams, BlockWriter, ChunkData, ChunkRef};
 use crate::chunk::ChunkAppender;
 use crate::head::{self, RawSample};
 
@@ -153,11 +153,8 @@ impl Db {
         let level = group.iter().map(|b| b.meta().level).max().unwrap_or(1) + 1;
         let new = BlockParams { min_t, max_t, resolution_ms: 0, level, sources: sources.clone() };
         let mut writer = BlockWriter::create(Arc::clone(&self.backend), &self.blocks_dir().join(&name), new)?;
-        merge_series(group, &mut |labels, parts| {
-            let chunks = concat_chunks(parts)?;
-            writer.add_series(labels, &chunks).map_err(MergeError::Output)
-        })
-        .map_err(|e| self.merge_failed(e))?;
+        merge_series(group, &mut |labels, parts| write_merged(&mut writer, labels, parts))
+            .map_err(|e| self.merge_failed(e))?;
         writer.finish()?;
         self.install_block(&name, &sources)?;
         tracing::info!(block = %name, sources = sources.len(), level, "compacted blocks");
@@ -431,7 +428,7 @@ fn chunk_data(chunks: Vec<ChunkAppender>) -> Vec<ChunkData> {
 }
 
 /// A series' chunks in one source block.
-type Part = (Arc<Block>, Vec<crate::block::ChunkRef>);
+type Part = (Arc<Block>, Vec<ChunkRef>);
 
 /// Called by [`merge_series`] with a label set and its chunks in each block.
 type SeriesVisitor<'a> = dyn FnMut(&Labels, &[Part]) -> Result<(), MergeError> + 'a;
@@ -456,7 +453,7 @@ impl Db {
 fn merge_series(blocks: &[Arc<Block>], f: &mut SeriesVisitor<'_>) -> Result<(), MergeError> {
     let read = |i: usize, ord: u32| blocks[i].series(ord).map_err(|e| MergeError::Source(Arc::clone(&blocks[i]), e));
     // The current series of each block, and a heap of their labels to find the smallest.
-    let mut current: Vec<Option<(u32, Vec<crate::block::ChunkRef>)>> = vec![None; blocks.len()];
+    let mut current: Vec<Option<(u32, Vec<ChunkRef>)>> = vec![None; blocks.len()];
     let mut heap = BinaryHeap::new();
     for (i, block) in blocks.iter().enumerate() {
         if block.num_series() > 0 {
@@ -487,31 +484,40 @@ fn merge_series(blocks: &[Arc<Block>], f: &mut SeriesVisitor<'_>) -> Result<(), 
     Ok(())
 }
 
-/// The chunks of one series from blocks with disjoint, ascending time ranges, copied as they are; when they
-/// overlap (a crash left two blocks with the same data), the samples are merged and re-encoded.
-fn concat_chunks(parts: &[Part]) -> Result<Vec<ChunkData>, MergeError> {
-    fn source(block: &Arc<Block>) -> impl FnOnce(BlockError) -> MergeError + '_ {
-        move |e| MergeError::Source(Arc::clone(block), e)
-    }
-    let mut out: Vec<ChunkData> = Vec::new();
+/// Writes one series of several source blocks: when the parts' time ranges are disjoint and ascending (always,
+/// unless a crash left overlapping blocks) their chunks are copied as stored; otherwise the samples are
+/// merged, de-duplicated by timestamp (the first block wins) and re-encoded.
+fn write_merged(writer: &mut BlockWriter, labels: &Labels, parts: &[Part]) -> Result<(), MergeError> {
+    let mut last: Option<i64> = None;
     let mut overlapping = false;
-    for (block, refs) in parts {
-        for r in refs {
-            if out.last().is_some_and(|last| r.min_t <= last.max_t) {
-                overlapping = true;
-            }
-            let bytes = block.chunk(r).map_err(source(block))?.to_vec();
-            out.push(ChunkData { min_t: r.min_t, max_t: r.max_t, bytes });
-        }
+    for r in parts.iter().flat_map(|(_, refs)| refs) {
+        overlapping |= last.is_some_and(|l| r.min_t <= l);
+        last = Some(r.max_t);
     }
     if !overlapping {
-        return Ok(out);
+        let borrowed: Vec<(&Block, &[ChunkRef])> = parts.iter().map(|(b, refs)| (&**b, &refs[..])).collect();
+        return writer.copy_series(labels, &borrowed).map_err(|e| copy_error(parts, e));
     }
     let mut samples: Vec<RawSample> = Vec::new();
     for (block, refs) in parts {
-        super::query::decode_block_chunks(block, refs, i64::MIN, i64::MAX, &mut samples).map_err(source(block))?;
+        super::query::decode_block_chunks(block, refs, i64::MIN, i64::MAX, &mut samples)
+            .map_err(|e| MergeError::Source(Arc::clone(block), e))?;
     }
     samples.sort_by_key(|s| s.0);
     samples.dedup_by_key(|s| s.0);
-    Ok(chunk_data(head::encode_samples(&samples)))
+    writer.add_series(labels, &chunk_data(head::encode_samples(&samples))).map_err(MergeError::Output)
+}
+
+/// Attributes an error of copying to the source block whose file it names, if any.
+fn copy_error(parts: &[Part], err: BlockError) -> MergeError {
+    let source = match &err {
+        BlockError::Corrupt { path, .. } | BlockError::Io { path, .. } => {
+            parts.iter().find(|(b, _)| path.starts_with(b.dir())).map(|(b, _)| Arc::clone(b))
+        }
+        _ => None,
+    };
+    match source {
+        Some(block) => MergeError::Source(block, err),
+        None => MergeError::Output(err),
+    }
 }

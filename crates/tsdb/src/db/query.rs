@@ -8,7 +8,6 @@ use vigil_model::{Labels, Matcher};
 
 use super::{Db, DbError, Sample};
 use crate::block::{Block, BlockError, ChunkRef};
-use crate::chunk::Chunk;
 use crate::head::RawSample;
 
 /// One series and its samples in the queried range, sorted by time, one sample per timestamp.
@@ -195,22 +194,7 @@ pub(crate) fn decode_block_chunks(
     out: &mut Vec<RawSample>,
 ) -> Result<(), BlockError> {
     for chunk_ref in chunks {
-        let bytes = block.chunk(chunk_ref)?;
-        let corrupt = |reason: String| BlockError::Corrupt {
-            path: block.dir().join("chunks"),
-            offset: Some(chunk_ref.offset),
-            reason,
-        };
-        let chunk = Chunk::from_bytes(bytes).map_err(|e| corrupt(e.to_string()))?;
-        for sample in chunk.iter() {
-            let (t, v) = sample.map_err(|e| corrupt(e.to_string()))?;
-            if t > maxt {
-                break;
-            }
-            if t >= mint {
-                out.push((t, v.to_bits()));
-            }
-        }
+        block.decode(chunk_ref, mint, maxt, out)?;
     }
     Ok(())
 }

@@ -589,31 +589,64 @@ impl Wal {
     }
 
     /// Writes records into fsynced segment files `00000000`, `00000001`... of `dir`; returns the bytes written.
+    /// Writes `records` as checkpoint segments in `dir`, each fsynced, streaming through a small buffer.
     fn write_checkpoint_segments(&self, dir: &Path, records: &[Record]) -> Result<u64, WalError> {
-        let mut written = 0;
+        const FLUSH_BYTES: usize = 1 << 20;
         let mut seq = 0;
-        let mut buf = HEADER.to_vec();
+        let mut file = CheckpointFile::create(self, dir.join(segment_name(seq)))?;
+        let mut buf = Vec::with_capacity(FLUSH_BYTES + 4096);
+        let mut written = 0;
         for record in records {
             let start = buf.len();
             record::encode_frame(record, &mut buf)?;
-            if buf.len() as u64 > self.options.max_segment_bytes && start as u64 > HEADER_BYTES {
+            let frame_len = (buf.len() - start) as u64;
+            let segment_len = file.len + start as u64;
+            if segment_len + frame_len > self.options.max_segment_bytes && segment_len > HEADER_BYTES {
                 let frame = buf.split_off(start);
-                written += self.write_durable_file(&dir.join(segment_name(seq)), &buf)?;
+                file.write(self, &buf)?;
+                written += file.finish(self)?;
                 seq += 1;
-                buf = HEADER.to_vec();
-                buf.extend_from_slice(&frame);
+                file = CheckpointFile::create(self, dir.join(segment_name(seq)))?;
+                buf = frame;
+            }
+            if buf.len() >= FLUSH_BYTES {
+                file.write(self, &buf)?;
+                buf.clear();
             }
         }
-        written += self.write_durable_file(&dir.join(segment_name(seq)), &buf)?;
+        file.write(self, &buf)?;
+        written += file.finish(self)?;
         Ok(written)
     }
+}
 
-    fn write_durable_file(&self, path: &Path, bytes: &[u8]) -> Result<u64, WalError> {
-        let file = self.backend.create_new(path).map_err(io_err(path))?;
-        file.write_all(bytes)
-            .and_then(|()| file.sync())
-            .map_err(|source| self.poison_unlocked(WalError::Io { path: path.into(), source }))?;
-        Ok(bytes.len() as u64)
+/// A checkpoint segment being written: a failed write or fsync poisons the log.
+struct CheckpointFile {
+    path: PathBuf,
+    file: Box<dyn WritableFile>,
+    len: u64,
+}
+
+impl CheckpointFile {
+    fn create(wal: &Wal, path: PathBuf) -> Result<CheckpointFile, WalError> {
+        let file = wal.backend.create_new(&path).map_err(io_err(&path))?;
+        let mut created = CheckpointFile { path, file, len: 0 };
+        created.write(wal, &HEADER)?;
+        Ok(created)
+    }
+
+    fn write(&mut self, wal: &Wal, bytes: &[u8]) -> Result<(), WalError> {
+        self.file
+            .write_all(bytes)
+            .map_err(|source| wal.poison_unlocked(WalError::Io { path: self.path.clone(), source }))?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Fsyncs the file and returns its length.
+    fn finish(self, wal: &Wal) -> Result<u64, WalError> {
+        self.file.sync().map_err(|source| wal.poison_unlocked(WalError::Io { path: self.path, source }))?;
+        Ok(self.len)
     }
 }
 

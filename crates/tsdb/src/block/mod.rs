@@ -32,7 +32,7 @@ pub use layout::FORMAT_VERSION;
 pub use meta::{BlockMeta, BlockStats, META_VERSION, RAW_RESOLUTION};
 pub use reader::Block;
 pub use series::ChunkRef;
-pub use writer::{tmp_dir, BlockParams, BlockWriter, ChunkData};
+pub use writer::{tmp_dir, BlockParams, BlockWriter, ChunkData, WrittenChunk};
 
 use crate::backend::{self, Backend};
 use error::io_err;

@@ -31,6 +31,13 @@ pub struct ChunkData {
     pub bytes: Vec<u8>,
 }
 
+/// A chunk written ahead of its series by [`BlockWriter::write_chunk`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WrittenChunk {
+    pub chunk_ref: ChunkRef,
+    pub samples: u64,
+}
+
 /// What a new block covers and where it comes from; its statistics are counted while it is written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockParams {
@@ -190,6 +197,44 @@ impl BlockWriter {
             self.failed = Some(e.to_string());
             return Err(e);
         }
+        self.record_series(labels, samples);
+        Ok(())
+    }
+
+    /// Writes one chunk now, for a series added later with [`BlockWriter::add_written_series`]; for callers that
+    /// produce chunks in another order than their series' label order. The chunk must lie inside the block.
+    pub fn write_chunk(&mut self, chunk: &ChunkData) -> Result<WrittenChunk, BlockError> {
+        self.check_usable()?;
+        let samples = self.check_chunks(&Labels::default(), std::slice::from_ref(chunk))?;
+        match self.write_chunks(std::slice::from_ref(chunk)) {
+            Ok(()) => Ok(WrittenChunk { chunk_ref: self.refs[0], samples }),
+            Err(e) => {
+                self.failed = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// Adds a series whose chunks `write_chunk` wrote, in time order and in the order they were written.
+    pub fn add_written_series(&mut self, labels: &Labels, chunks: &[WrittenChunk]) -> Result<(), BlockError> {
+        self.check_usable()?;
+        let bad = |reason: &str| Err(BlockError::InvalidInput(format!("series {labels}: {reason}")));
+        for pair in chunks.windows(2) {
+            let (a, b) = (pair[0].chunk_ref, pair[1].chunk_ref);
+            if b.min_t <= a.max_t || b.offset <= a.offset {
+                return bad("written chunks are not in time and write order");
+            }
+        }
+        if chunks.iter().any(|c| c.chunk_ref.offset >= self.chunks.len()) {
+            return bad("a chunk was not written by this writer");
+        }
+        let samples = chunks.iter().map(|c| c.samples).sum();
+        self.check_series(labels, &[])?;
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        self.refs.clear();
+        self.refs.extend(chunks.iter().map(|c| c.chunk_ref));
         self.record_series(labels, samples);
         Ok(())
     }

@@ -175,31 +175,55 @@ fn fold_points(points: &[RawSample], width: i64, aggregate: Aggregate) -> Vec<Ra
     out
 }
 
-/// Downsamples one input series into the series of a block at `resolution`: from raw, five series (one per
-/// aggregate); from 5-minute data, the same aggregate at the coarser width.
+/// Downsamples one input series into the series of a block at `resolution`: from raw, one point list per
+/// aggregate, for series named by the input's labels plus the aggregate label; from 5-minute data, the same
+/// aggregate at the coarser width, for a series with the input's labels (`None`).
 pub(crate) fn downsample_series(
     labels: &Labels,
     input: Resolution,
     resolution: Resolution,
     samples: &[RawSample],
-) -> Vec<(Labels, Vec<RawSample>)> {
+) -> Vec<(Option<Aggregate>, Vec<RawSample>)> {
     if input == Resolution::Raw {
         let buckets = buckets(samples, resolution.ms());
-        if buckets.is_empty() {
+        // A raw series carrying the reserved aggregate label cannot be told from its aggregates; skip it.
+        if buckets.is_empty() || labels.get(AGGREGATE_LABEL).is_some() {
             return Vec::new();
         }
         return Aggregate::ALL
             .into_iter()
-            .map(|a| {
-                let points = buckets.iter().map(|b| (b.t, b.get(a).to_bits())).collect();
-                (with_aggregate(labels, a), points)
-            })
+            .map(|a| (Some(a), buckets.iter().map(|b| (b.t, b.get(a).to_bits())).collect()))
             .collect();
     }
     let Some(aggregate) = labels.get(AGGREGATE_LABEL).and_then(Aggregate::from_name) else {
         return Vec::new();
     };
-    vec![(labels.clone(), fold_points(samples, resolution.ms(), aggregate))]
+    vec![(None, fold_points(samples, resolution.ms(), aggregate))]
+}
+
+/// The labels of a downsampled series: the input's, plus the aggregate label when there is one.
+pub(crate) fn output_labels(labels: &Labels, aggregate: Option<Aggregate>) -> Labels {
+    match aggregate {
+        Some(a) => with_aggregate(labels, a),
+        None => labels.clone(),
+    }
+}
+
+/// Compares the labels `output_labels` would build, without building them, in `Labels` order.
+pub(crate) fn cmp_output(a: (&Labels, Option<Aggregate>), b: (&Labels, Option<Aggregate>)) -> std::cmp::Ordering {
+    fn pairs(labels: &Labels, aggregate: Option<Aggregate>) -> impl Iterator<Item = (&str, &str)> {
+        let extra = aggregate.map(|a| (AGGREGATE_LABEL, a.name()));
+        let mut inserted = extra.is_none();
+        let mut rest = labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).peekable();
+        std::iter::from_fn(move || {
+            if !inserted && rest.peek().is_none_or(|next| next.0 > AGGREGATE_LABEL) {
+                inserted = true;
+                return extra;
+            }
+            rest.next()
+        })
+    }
+    pairs(a.0, a.1).cmp(pairs(b.0, b.1))
 }
 
 /// The points of `aggregate` at `resolution` computed from raw samples, exactly as compaction computes them.
@@ -287,5 +311,36 @@ impl Db {
                 Series { labels, samples }
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_order_matches_the_built_labels() {
+        let sets = [
+            vec![("__name__", "up")],
+            vec![("A", "x"), ("__name__", "up")],
+            vec![("_", "1")],
+            vec![("__aggr", "y"), ("job", "j")],
+            vec![("__name__", "up"), ("zone", "a")],
+            vec![],
+        ];
+        let mut keys = Vec::new();
+        for pairs in &sets {
+            let labels = Labels::from_pairs(pairs.iter().copied()).unwrap();
+            keys.push((labels.clone(), None));
+            for a in Aggregate::ALL {
+                keys.push((labels.clone(), Some(a)));
+            }
+        }
+        for x in &keys {
+            for y in &keys {
+                let built = output_labels(&x.0, x.1).cmp(&output_labels(&y.0, y.1));
+                assert_eq!(cmp_output((&x.0, x.1), (&y.0, y.1)), built, "{x:?} vs {y:?}");
+            }
+        }
     }
 }

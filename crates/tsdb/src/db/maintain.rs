@@ -10,10 +10,10 @@ use std::sync::{Arc, PoisonError};
 
 use vigil_model::Labels;
 
-use super::downsample::{self, Resolution};
+use super::downsample::{self, Aggregate, Resolution};
 use super::{io_err, Counters, Db, DbError, Quarantined};
 use crate::backend::{self, Backend};
-use crate::block::{Block, BlockError, BlockParams, BlockWriter, ChunkData, ChunkRef};
+use crate::block::{Block, BlockError, BlockParams, BlockWriter, ChunkData, ChunkRef, WrittenChunk};
 use crate::chunk::ChunkAppender;
 use crate::head::{self, RawSample};
 
@@ -197,27 +197,38 @@ impl Db {
             level: 1,
             sources: group.iter().map(|b| dir_name(b.dir())).collect(),
         };
-        let mut out = std::collections::BTreeMap::new();
+        // Output series sort differently from their inputs (the aggregate label moves them), so chunks are
+        // written as inputs are read, and the series are added afterwards in output order: memory holds the
+        // input labels and chunk references, not the data.
+        let mut writer = BlockWriter::create(Arc::clone(&self.backend), &self.blocks_dir().join(&name), new)?;
+        let mut inputs: Vec<Labels> = Vec::new();
+        let mut outputs: Vec<(u32, Option<Aggregate>, Vec<WrittenChunk>)> = Vec::new();
         merge_series(&group, &mut |labels, parts| {
             let mut samples = Vec::new();
             for (block, chunks) in parts {
                 super::query::decode_block_chunks(block, chunks, i64::MIN, i64::MAX, &mut samples)
                     .map_err(|e| MergeError::Source(Arc::clone(block), e))?;
             }
-            for (labels, points) in downsample::downsample_series(labels, input, resolution, &samples) {
-                out.insert(labels, chunk_data(head::encode_samples(&points)));
+            for (aggregate, points) in downsample::downsample_series(labels, input, resolution, &samples) {
+                let mut written = Vec::new();
+                for chunk in chunk_data(head::encode_samples(&points)) {
+                    written.push(writer.write_chunk(&chunk).map_err(MergeError::Output)?);
+                }
+                outputs.push((inputs.len() as u32, aggregate, written));
             }
+            inputs.push(labels.clone());
             Ok(())
         })
         .map_err(|e| self.merge_failed(e))?;
-        let mut writer = BlockWriter::create(Arc::clone(&self.backend), &self.blocks_dir().join(&name), new)?;
-        for (labels, chunks) in &out {
-            writer.add_series(labels, chunks)?;
+        outputs.sort_by(|a, b| downsample::cmp_output((&inputs[a.0 as usize], a.1), (&inputs[b.0 as usize], b.1)));
+        for (input, aggregate, chunks) in &outputs {
+            let labels = downsample::output_labels(&inputs[*input as usize], *aggregate);
+            writer.add_written_series(&labels, chunks)?;
         }
         writer.finish()?;
         // Downsampled blocks replace nothing; their `sources` are informational.
         self.install_block(&name, &[])?;
-        tracing::info!(block = %name, series = out.len(), "downsampled blocks");
+        tracing::info!(block = %name, series = outputs.len(), "downsampled blocks");
         Ok(())
     }
 

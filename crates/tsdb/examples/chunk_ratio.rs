@@ -12,218 +12,18 @@ use std::time::{Duration, Instant};
 
 use vigil_tsdb::chunk::{Chunk, ChunkAppender, Encoding};
 
+#[path = "support/node_like.rs"]
+mod node_like;
+
+use node_like::{Kind, Rng, INTERVAL_MS, KINDS};
+
 /// Samples per series: 24 hours at one sample every 10 seconds.
 const SAMPLES: usize = 8640;
-const INTERVAL_MS: i64 = 10_000;
+/// The first scrape's time in milliseconds since the epoch.
+const START_MS: i64 = 1_700_000_000_000;
 /// Simulated hosts; each has every series of the mix with its own random parameters.
 const HOSTS: u64 = 4;
 const CHUNK_SIZES: [usize; 3] = [120, 240, 480];
-
-/// A tiny deterministic xorshift64* generator, so that every run measures the same data.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in [lo, hi).
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
-
-    /// Roughly normal with mean 0 and standard deviation 1 (a sum of uniforms).
-    fn normal(&mut self) -> f64 {
-        (0..6).map(|_| self.unit()).sum::<f64>() * std::f64::consts::SQRT_2 - 3.0 * std::f64::consts::SQRT_2
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-}
-
-/// The kinds of series, with how many of each one host exposes (roughly node_exporter's default collectors on a
-/// 4-CPU machine with 2 disks, 3 network interfaces and 5 filesystems).
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    /// `node_cpu_seconds_total`: jiffies divided by 100, 8 modes per CPU.
-    CpuSeconds,
-    /// `node_network_{receive,transmit}_{bytes,packets}_total`, bursty traffic.
-    NetBytes,
-    /// `node_disk_*`: operations, bytes in 512-byte sectors, milliseconds times 0.001.
-    Disk,
-    /// `node_memory_*_bytes` that move by whole pages.
-    MemBytes,
-    /// `node_load1/5/15` with two decimals.
-    Load,
-    /// `node_filesystem_{avail,free}_bytes`, moving by 4 KiB blocks now and then.
-    FsBytes,
-    /// Error, drop and event counters that rarely move.
-    RareCounter,
-    /// Info metrics, sizes, limits, flags.
-    Constant,
-    /// `node_scrape_collector_duration_seconds`: nanoseconds divided by 1e9, as Go reports durations.
-    Duration,
-    /// Arbitrary floats; not node_exporter-like, shown for the XOR fallback only.
-    RandomFloat,
-}
-
-const KINDS: [(Kind, &str, usize); 10] = [
-    (Kind::CpuSeconds, "cpu seconds (counter, 0.01)", 32),
-    (Kind::NetBytes, "network bytes/packets (counter)", 12),
-    (Kind::Disk, "disk ops/bytes/seconds (counter)", 24),
-    (Kind::MemBytes, "memory bytes (gauge, pages)", 24),
-    (Kind::Load, "load average (gauge, 0.01)", 3),
-    (Kind::FsBytes, "filesystem bytes (gauge)", 10),
-    (Kind::RareCounter, "rarely-moving counters", 60),
-    (Kind::Constant, "constants (info, sizes, flags)", 150),
-    (Kind::Duration, "scrape durations (gauge, ns)", 40),
-    (Kind::RandomFloat, "random floats (not in the mix)", 10),
-];
-
-/// Generates the values of series number `index` of `kind`.
-fn values(kind: Kind, index: usize, rng: &mut Rng) -> Vec<f64> {
-    let mut out = Vec::with_capacity(SAMPLES);
-    match kind {
-        Kind::CpuSeconds => {
-            // Mean and spread of the jiffies (1/100 s) each mode gains per 10 s scrape.
-            const MODES: [(f64, f64); 8] = [
-                (850.0, 60.0),
-                (80.0, 50.0),
-                (30.0, 15.0),
-                (3.0, 3.0),
-                (0.3, 0.5),
-                (4.0, 3.0),
-                (0.02, 0.2),
-                (1.0, 1.0),
-            ];
-            let (mean, spread) = MODES[index % MODES.len()];
-            let mut ticks = (rng.range(0.5, 2.0) * 2.6e8 * mean / 1000.0).round();
-            for _ in 0..SAMPLES {
-                ticks += (mean + spread * rng.normal()).round().max(0.0);
-                out.push(ticks / 100.0);
-            }
-        }
-        Kind::NetBytes => {
-            let rate = rng.range(2e3, 2e5) * 10.0;
-            let packet_size = rng.range(300.0, 1200.0);
-            let packets = index % 2 == 1;
-            let mut total = rng.range(1e9, 1e12).round();
-            for _ in 0..SAMPLES {
-                let burst = if rng.chance(0.05) { rng.range(5.0, 20.0) } else { 1.0 };
-                let bytes = (rate * rng.range(0.3, 1.7) * burst).round();
-                total += if packets { (bytes / packet_size).round() } else { bytes };
-                out.push(total);
-            }
-        }
-        Kind::Disk => {
-            let ops_rate = rng.range(1.0, 60.0);
-            let mut total = rng.range(1e6, 1e9).round();
-            for _ in 0..SAMPLES {
-                let ops = (ops_rate * rng.range(0.0, 2.0)).round();
-                let v = match index % 3 {
-                    // Operations.
-                    0 => {
-                        total += ops;
-                        total
-                    }
-                    // Bytes: sectors of 512 bytes, mostly in whole 4 KiB pages (8 sectors).
-                    1 => {
-                        let odd_sector = if rng.chance(0.1) { 1.0 } else { 0.0 };
-                        total += ops * 8.0 * rng.range(1.0, 16.0).round() + odd_sector;
-                        total * 512.0
-                    }
-                    // Seconds: milliseconds times 0.001, as node_exporter computes them.
-                    _ => {
-                        total += (ops * rng.range(0.1, 4.0)).round();
-                        total * 0.001
-                    }
-                };
-                out.push(v);
-            }
-        }
-        Kind::MemBytes => {
-            let step_pages = rng.range(1.0, 2000.0);
-            let moves = rng.range(0.3, 1.0);
-            let mut pages = rng.range(1e4, 4e6).round();
-            for _ in 0..SAMPLES {
-                if rng.chance(moves) {
-                    pages = (pages + (step_pages * rng.normal()).round()).max(0.0);
-                }
-                out.push(pages * 4096.0);
-            }
-        }
-        Kind::Load => {
-            let decay = (-10.0 / [60.0f64, 300.0, 900.0][index % 3]).exp();
-            let mut runnable: f64 = rng.range(0.0, 4.0);
-            let mut load = runnable;
-            for _ in 0..SAMPLES {
-                runnable = (runnable + rng.normal() * 0.5).clamp(0.0, 8.0);
-                let now = (runnable + rng.normal()).max(0.0).round();
-                load = load * decay + now * (1.0 - decay);
-                out.push((load * 100.0).round() / 100.0);
-            }
-        }
-        Kind::FsBytes => {
-            let mut blocks = rng.range(1e5, 1e8).round();
-            let moves = rng.range(0.05, 0.5);
-            let step = rng.range(1.0, 5000.0);
-            for _ in 0..SAMPLES {
-                if rng.chance(moves) {
-                    blocks = (blocks + (step * rng.normal()).round()).max(0.0);
-                }
-                out.push(blocks * 4096.0);
-            }
-        }
-        Kind::RareCounter => {
-            let p = rng.range(0.001, 0.05);
-            let mut total = if rng.chance(0.5) { 0.0 } else { rng.range(1.0, 1e5).round() };
-            for _ in 0..SAMPLES {
-                if rng.chance(p) {
-                    total += rng.range(1.0, 4.0).round();
-                }
-                out.push(total);
-            }
-        }
-        Kind::Constant => {
-            const VALUES: [f64; 8] = [1.0, 0.0, 1500.0, 8_345_178_112.0, 1.712e9, 2.4e9, 65536.0, 0.5];
-            out.resize(SAMPLES, VALUES[index % VALUES.len()]);
-        }
-        Kind::Duration => {
-            let typical_ns = rng.range(1e4, 5e6);
-            for _ in 0..SAMPLES {
-                let ns = (typical_ns * rng.range(0.5, 1.5) * if rng.chance(0.02) { 10.0 } else { 1.0 }).round();
-                out.push(ns / 1e9);
-            }
-        }
-        Kind::RandomFloat => {
-            let mut v = rng.range(0.0, 100.0);
-            for _ in 0..SAMPLES {
-                v += rng.normal();
-                out.push(v);
-            }
-        }
-    }
-    out
-}
-
-/// Scrape timestamps: a 10 s grid plus a few milliseconds of scheduling delay (`jitter_ms` at most).
-fn timestamps(rng: &mut Rng, jitter_ms: u64) -> Vec<i64> {
-    let start = 1_700_000_000_000i64;
-    (0..SAMPLES as i64).map(|n| start + n * INTERVAL_MS + (rng.next_u64() % (jitter_ms + 1)) as i64).collect()
-}
 
 /// Totals for one encoding and chunk size.
 #[derive(Clone, Copy, Default)]
@@ -288,10 +88,10 @@ fn measure(jitter_ms: u64) -> Table {
     let mut table = vec![[[Totals::default(); 2]; CHUNK_SIZES.len()]; KINDS.len()];
     for host in 0..HOSTS {
         let mut rng = Rng::new(host + 1);
-        let ts = timestamps(&mut rng, jitter_ms);
+        let ts = node_like::timestamps(START_MS, SAMPLES, &mut rng, jitter_ms);
         for (k, &(kind, _, count)) in KINDS.iter().enumerate() {
             for index in 0..count {
-                let vs = values(kind, index, &mut rng);
+                let vs = node_like::values(kind, index, &mut rng, SAMPLES);
                 for (c, &size) in CHUNK_SIZES.iter().enumerate() {
                     for (e, &encoding) in ENCODINGS.iter().enumerate() {
                         table[k][c][e].add(encode_series(&ts, &vs, size, encoding));

@@ -7,6 +7,7 @@
 mod series;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 use vigil_model::{Labels, Matcher};
@@ -48,7 +49,7 @@ pub struct HeadLimits {
 #[derive(Debug)]
 pub struct PersistSeries {
     pub labels: Labels,
-    pub chunks: Vec<Box<[u8]>>,
+    pub chunks: Vec<Arc<[u8]>>,
     pub ooo: Vec<RawSample>,
 }
 
@@ -216,11 +217,11 @@ impl Head {
         let mut out = BTreeMap::new();
         for (id, series) in self.series.iter().enumerate() {
             let Some(series) = series else { continue };
-            let mut chunks: Vec<Box<[u8]>> =
+            let mut chunks: Vec<Arc<[u8]>> =
                 series.closed.iter().filter(|c| c.min_t >= lo && c.max_t < hi).map(|c| c.bytes.clone()).collect();
             let open = &series.open;
             if open.num_samples() > 0 && open.min_time() >= lo && open.max_time() < hi {
-                chunks.push(open.bytes().into());
+                chunks.push(Arc::from(open.bytes()));
             }
             let ooo: Vec<RawSample> = series.ooo.iter().copied().filter(|s| (lo..hi).contains(&s.0)).collect();
             if chunks.is_empty() && ooo.is_empty() {
@@ -263,8 +264,8 @@ impl Head {
             let Some(labels) = self.index.labels(id as SeriesId) else { continue };
             let series_id = id as u64;
             records.push(Record::Series { id: series_id, labels });
-            for bytes in series.chunk_bytes() {
-                records.push(Record::Chunk { series_id, bytes: bytes.to_vec() });
+            for bytes in series.chunks() {
+                records.push(Record::Chunk { series_id, bytes });
             }
             if !series.ooo.is_empty() {
                 let samples = series.ooo.iter().map(|&(t, bits)| RefSample { series_id, t_ms: t, value_bits: bits });
@@ -290,7 +291,7 @@ impl Head {
 }
 
 /// Re-encodes a series' head chunks and out-of-order samples into as few chunks as possible, for a block.
-pub fn merge_into_chunks(chunks: &[Box<[u8]>], ooo: &[RawSample]) -> Result<Vec<ChunkAppender>, String> {
+pub fn merge_into_chunks(chunks: &[Arc<[u8]>], ooo: &[RawSample]) -> Result<Vec<ChunkAppender>, String> {
     let mut samples: Vec<RawSample> = Vec::new();
     for bytes in chunks {
         let chunk = Chunk::from_bytes(bytes).map_err(|e| e.to_string())?;

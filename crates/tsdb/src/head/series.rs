@@ -1,5 +1,7 @@
 //! One series in the head: its closed chunks, the chunk being appended to, and out-of-order samples.
 
+use std::sync::Arc;
+
 use crate::chunk::{Chunk, ChunkAppender, ChunkError};
 
 /// Samples per head chunk before a new one is started. Bigger chunks compress better; smaller ones cost less
@@ -15,7 +17,8 @@ pub type RawSample = (i64, u64);
 pub(crate) struct ClosedChunk {
     pub min_t: i64,
     pub max_t: i64,
-    pub bytes: Box<[u8]>,
+    /// Shared with checkpoints and block writing, which take the head's chunks without copying them.
+    pub bytes: Arc<[u8]>,
 }
 
 /// The head's data of one series.
@@ -118,10 +121,11 @@ impl MemSeries {
         self.closed.is_empty() && self.open.num_samples() == 0 && self.ooo.is_empty()
     }
 
-    /// The bytes of every chunk, closed ones first; what a checkpoint needs besides `ooo`.
-    pub fn chunk_bytes(&self) -> impl Iterator<Item = &[u8]> {
-        let open = (self.open.num_samples() > 0).then(|| self.open.bytes());
-        self.closed.iter().map(|c| &*c.bytes).chain(open)
+    /// Every chunk, closed ones first (shared), then a copy of the open one; what a checkpoint needs besides
+    /// `ooo`.
+    pub fn chunks(&self) -> impl Iterator<Item = Arc<[u8]>> + '_ {
+        let open = (self.open.num_samples() > 0).then(|| Arc::from(self.open.bytes()));
+        self.closed.iter().map(|c| Arc::clone(&c.bytes)).chain(open)
     }
 
     /// Heap bytes held, for self-metrics and the memory benchmark.

@@ -915,3 +915,35 @@ fn copied_series_keep_sharing_their_columns() {
     let chunks = |dir: &str| mem.file_len(&Path::new(dir).join("chunks")).unwrap();
     assert_eq!(chunks(copy), chunks(BLOCK), "the copy stores the shared column once, as the source does");
 }
+
+#[test]
+fn series_added_from_samples_read_back_the_same() {
+    let mem = mem_backend();
+    let mut writer = BlockWriter::create(Arc::new(mem.clone()), Path::new(BLOCK), params()).unwrap();
+    let name = |i: u32| Labels::from_pairs([("__name__", "m"), ("i", &*i.to_string())]).unwrap();
+    let long: Vec<(i64, u64)> = (0..300).map(|i| (MIN_T + i * 10_000 + i % 4, (i as f64 * 0.25).to_bits())).collect();
+    let short: Vec<(i64, u64)> = long[..5].to_vec();
+    writer.add_series_samples(&name(1), &long).unwrap();
+    writer.add_series_samples(&name(2), &short).unwrap();
+    // Refused input changes nothing.
+    let backwards = [(MIN_T + 20, 0), (MIN_T + 10, 0)];
+    assert!(matches!(writer.add_series_samples(&name(3), &backwards), Err(BlockError::InvalidInput(_))));
+    let outside = [(MIN_T - 1, 0)];
+    assert!(matches!(writer.add_series_samples(&name(3), &outside), Err(BlockError::InvalidInput(_))));
+    writer.add_series_samples(&name(3), &long).unwrap();
+    writer.finish().unwrap();
+
+    let block = open(&mem).unwrap();
+    block.verify().unwrap();
+    for (ord, want) in [(0, &long), (1, &short), (2, &long)] {
+        let (_, refs) = block.series(ord).unwrap();
+        let mut got = Vec::new();
+        for r in &refs {
+            block.decode(r, i64::MIN, i64::MAX, &mut got).unwrap();
+        }
+        assert_eq!(&got, want, "series {ord}");
+        assert_eq!(refs[0].timestamps.is_some(), want.len() >= 8, "series {ord}");
+    }
+    let column = |ord| block.series(ord).unwrap().1[0].timestamps;
+    assert_eq!(column(0), column(2), "equal timestamps share a column");
+}

@@ -30,6 +30,24 @@ pub(super) fn split(bytes: &[u8]) -> Result<Option<Split>, ChunkError> {
     Ok(Some(Split { timestamps, values: values.bytes().to_vec() }))
 }
 
+/// A whole chunk of samples (strictly increasing in time, at most `MAX_SAMPLES`).
+pub(super) fn whole_chunk(samples: &[(i64, u64)]) -> Result<Vec<u8>, ChunkError> {
+    let mut chunk = ChunkAppender::new();
+    for &(t, bits) in samples {
+        chunk.append(t, f64::from_bits(bits))?;
+    }
+    Ok(chunk.bytes().to_vec())
+}
+
+/// The values chunk of samples (at most `MAX_SAMPLES`), to be read with their timestamp column.
+pub(super) fn values_chunk(samples: &[(i64, u64)]) -> Result<Vec<u8>, ChunkError> {
+    let mut chunk = ChunkAppender::new();
+    for (i, &(_, bits)) in samples.iter().enumerate() {
+        chunk.append(i as i64, f64::from_bits(bits))?;
+    }
+    Ok(chunk.bytes().to_vec())
+}
+
 /// The column chunk holding `timestamps` (strictly increasing).
 pub(super) fn timestamp_column(timestamps: &[i64]) -> Result<Vec<u8>, ChunkError> {
     let mut column = ChunkAppender::new();

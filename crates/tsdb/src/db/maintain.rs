@@ -55,9 +55,8 @@ impl Db {
                 let new = BlockParams { min_t: lo, max_t: hi, resolution_ms: 0, level: 1, sources: Vec::new() };
                 let mut writer = BlockWriter::create(Arc::clone(&self.backend), &self.blocks_dir().join(&name), new)?;
                 for series in &data {
-                    let chunks =
-                        head::merge_into_chunks(&series.chunks, &series.ooo).map_err(DbError::CorruptRecord)?;
-                    writer.add_series(&series.labels, &chunk_data(chunks))?;
+                    let samples = head::merge_samples(&series.chunks, &series.ooo).map_err(DbError::CorruptRecord)?;
+                    writer.add_series_samples(&series.labels, &samples)?;
                 }
                 writer.finish()?;
                 self.install_block(&name, &[])?;
@@ -516,7 +515,7 @@ fn write_merged(writer: &mut BlockWriter, labels: &Labels, parts: &[Part]) -> Re
     }
     samples.sort_by_key(|s| s.0);
     samples.dedup_by_key(|s| s.0);
-    writer.add_series(labels, &chunk_data(head::encode_samples(&samples))).map_err(MergeError::Output)
+    writer.add_series_samples(labels, &samples).map_err(MergeError::Output)
 }
 
 /// Attributes an error of copying to the source block whose file it names, if any.

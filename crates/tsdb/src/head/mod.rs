@@ -290,8 +290,8 @@ impl Head {
     }
 }
 
-/// Re-encodes a series' head chunks and out-of-order samples into as few chunks as possible, for a block.
-pub fn merge_into_chunks(chunks: &[Arc<[u8]>], ooo: &[RawSample]) -> Result<Vec<ChunkAppender>, String> {
+/// The samples of a series' head chunks and out-of-order samples, merged in time order, for a block.
+pub fn merge_samples(chunks: &[Arc<[u8]>], ooo: &[RawSample]) -> Result<Vec<RawSample>, String> {
     let mut samples: Vec<RawSample> = Vec::new();
     for bytes in chunks {
         let chunk = Chunk::from_bytes(bytes).map_err(|e| e.to_string())?;
@@ -305,7 +305,7 @@ pub fn merge_into_chunks(chunks: &[Arc<[u8]>], ooo: &[RawSample]) -> Result<Vec<
         samples.sort_by_key(|s| s.0);
         samples.dedup_by_key(|s| s.0);
     }
-    Ok(encode_samples(&samples))
+    Ok(samples)
 }
 
 /// Encodes time-sorted samples with distinct timestamps into full chunks.

@@ -68,6 +68,38 @@ impl Labels {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The labels as a sorted slice.
+    pub fn as_slice(&self) -> &[Label] {
+        &self.0
+    }
+
+    pub fn into_vec(self) -> Vec<Label> {
+        self.0
+    }
+
+    /// Sets `name` to `value`, replacing any previous value; an empty value removes the label.
+    pub fn set(&mut self, name: &str, value: &str) {
+        match self.0.binary_search_by(|l| l.name.as_str().cmp(name)) {
+            Ok(i) if value.is_empty() => {
+                self.0.remove(i);
+            }
+            Ok(i) => self.0[i].value = value.to_string(),
+            Err(_) if value.is_empty() || name.is_empty() => {}
+            Err(i) => self.0.insert(i, Label { name: name.to_string(), value: value.to_string() }),
+        }
+    }
+
+    /// Removes `name`, returning its value.
+    pub fn remove(&mut self, name: &str) -> Option<String> {
+        let i = self.0.binary_search_by(|l| l.name.as_str().cmp(name)).ok()?;
+        Some(self.0.remove(i).value)
+    }
+
+    /// Keeps only the labels for which `keep` returns true.
+    pub fn retain(&mut self, keep: impl FnMut(&Label) -> bool) {
+        self.0.retain(keep)
+    }
 }
 
 impl fmt::Display for Labels {
@@ -104,5 +136,21 @@ mod tests {
         assert_eq!(names, ["__name__", "job"]);
         assert_eq!(Labels::from_pairs([("a", "1"), ("a", "2")]), Err(LabelsError::Duplicate("a".into())));
         assert_eq!(Labels::from_pairs([("", "1")]), Err(LabelsError::EmptyName));
+    }
+
+    #[test]
+    fn set_remove_and_retain_keep_the_set_sorted() {
+        let mut l = Labels::from_pairs([("b", "2")]).unwrap();
+        l.set("c", "3");
+        l.set("a", "1");
+        l.set("b", "two");
+        l.set("ignored", "");
+        assert_eq!(l.to_string(), "{a=\"1\", b=\"two\", c=\"3\"}");
+        l.set("a", "");
+        assert_eq!(l.remove("c"), Some("3".to_string()));
+        assert_eq!(l.remove("c"), None);
+        l.set("d", "4");
+        l.retain(|l| l.name != "d");
+        assert_eq!(l.as_slice(), &[Label { name: "b".into(), value: "two".into() }]);
     }
 }

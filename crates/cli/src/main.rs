@@ -20,6 +20,10 @@ struct Cli {
 enum Command {
     /// Collect host metrics and serve them on /metrics, like node_exporter.
     Agent(AgentArgs),
+    /// Store metrics and answer queries: the Prometheus-compatible API, remote_write ingest and scraping.
+    Server(ServerArgs),
+    /// Server and agent in one process: monitors this machine with sane defaults (data in ./vigil-data).
+    Up(ServerArgs),
     /// Validate files without running anything.
     Check {
         #[command(subcommand)]
@@ -55,11 +59,26 @@ struct AgentArgs {
     collectors: Option<Vec<String>>,
 }
 
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// Configuration file (YAML). Without one, every default applies.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Address of the HTTP API; overrides `server.listen` (default 127.0.0.1:9090).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// Data directory; overrides `server.data_dir` (default ./vigil-data).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let result = match cli.command {
         Command::Agent(args) => run_agent(args),
+        Command::Server(args) => run_server(args, false),
+        Command::Up(args) => run_server(args, true),
         Command::Check { what: CheckCommand::Config { file } } => check_config(&file),
     };
     match result {
@@ -138,6 +157,62 @@ fn run_agent(args: AgentArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// How often `vigil up` collects this host's metrics and its own.
+const UP_COLLECT_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// `vigil server`, or with `with_agent` `vigil up`: the server plus this host's collectors, ingested in-process.
+fn run_server(args: ServerArgs, with_agent: bool) -> anyhow::Result<ExitCode> {
+    let config = match &args.config {
+        Some(path) => load_config(path).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => Config::default(),
+    };
+    let listen = args.listen.unwrap_or_else(|| config.server.listen());
+    let data_dir = args.data.unwrap_or_else(|| PathBuf::from(config.server.data_dir()));
+    let mut options = vigil_server::ServerOptions::new(&data_dir);
+    if let Some(retention) = config.server.retention_ms() {
+        options.db.retention = (retention > 0).then_some(retention);
+    }
+    options.db.max_bytes = config.server.retention_bytes();
+    tracing::info!(data_dir = %data_dir.display(), "opening the metric store (replaying its log)");
+    let mut server = vigil_server::Server::open(options)?;
+    if with_agent {
+        let settings = AgentSettings::from_config(&config.agent)?;
+        let mut set = CollectorSet::new(settings.options, settings.enabled.as_deref())?;
+        let host = hostname();
+        let node =
+            vigil_server::local::LocalTarget::new("node", &host, move |sink: &mut dyn vigil_model::MetricSink| {
+                set.collect(sink)
+            });
+        let own = vigil_server::local::LocalTarget::new(
+            "vigil",
+            &listen.to_string(),
+            vigil_server::local::DbMetrics(server.db().clone()),
+        );
+        server.add_local_targets([node, own], UP_COLLECT_EVERY);
+        tracing::info!(instance = host, "collecting this host's metrics in-process as job \"node\"");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async move {
+        let listener =
+            tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        let address = listener.local_addr()?;
+        tracing::info!(%address, "serving the API");
+        println!("vigil listening on http://{address} (try http://{address}/api/v1/query?query=up)");
+        server.serve(listener, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// This machine's name, for the `instance` label of its own metrics.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
 }
 
 async fn shutdown_signal() {

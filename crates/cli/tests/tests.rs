@@ -6,3 +6,4 @@ mod check_config;
 mod metrics_endpoint;
 mod node_exporter_parity;
 mod prometheus_scrape;
+mod server_kill;

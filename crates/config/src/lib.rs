@@ -3,9 +3,11 @@
 
 mod agent;
 mod load;
+mod server;
 
 pub use agent::{AgentConfig, CollectorsConfig, PathsConfig, DEFAULT_METRICS_LISTEN};
 pub use load::{ConfigError, Located};
+pub use server::{parse_bytes, ServerConfig, DEFAULT_DATA_DIR, DEFAULT_SERVER_LISTEN};
 
 use serde::Deserialize;
 
@@ -16,6 +18,9 @@ pub struct Config {
     /// Settings of `vigil agent`.
     #[serde(default)]
     pub agent: AgentConfig,
+    /// Settings of `vigil server` and `vigil up`.
+    #[serde(default)]
+    pub server: ServerConfig,
 }
 
 impl Config {
@@ -74,6 +79,20 @@ mod tests {
         assert!(e.starts_with("vigil.yml:2:19: metrics_listen: \"nowhere\" is not an address"), "{e}");
         let e = err("agent:\n  collectors:\n    netstat_fields: '(unclosed'\n");
         assert_eq!(e, "vigil.yml:3:21: netstat_fields: invalid regex \"(unclosed\": error: unclosed group");
+    }
+
+    #[test]
+    fn reads_the_server_section() {
+        let c = Config::parse("server:\n  listen: 127.0.0.1:19090\n  data_dir: /var/lib/vigil\n  retention: 30d\n  retention_size: 10GB\n", "x").unwrap();
+        assert_eq!(c.server.listen().port(), 19090);
+        assert_eq!(c.server.data_dir(), "/var/lib/vigil");
+        assert_eq!(c.server.retention_ms(), Some(30 * 86_400_000));
+        assert_eq!(c.server.retention_bytes(), Some(10 << 30));
+        let d = Config::parse("", "x").unwrap();
+        assert_eq!((d.server.listen().to_string().as_str(), d.server.data_dir()), ("127.0.0.1:9090", "./vigil-data"));
+        assert_eq!(err("server:\n  retention: 30days\n"), "vigil.yml:2:14: retention: invalid duration \"30days\": unknown unit \"days\" (use y, w, d, h, m, s or ms)");
+        assert!(err("server:\n  listen: here\n").starts_with("vigil.yml:2:11: listen:"));
+        assert!(err("server:\n  retention_size: 10\n").starts_with("vigil.yml:2:19: retention_size:"));
     }
 
     #[test]

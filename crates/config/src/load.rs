@@ -67,6 +67,7 @@ pub(crate) fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError>
         ConfigError { origin: origin.to_owned(), line: loc.line(), column: loc.column(), message: first_line(&e) }
     })?;
     config.agent.validate(origin)?;
+    config.server.validate(origin)?;
     Ok(config)
 }
 

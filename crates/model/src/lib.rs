@@ -3,6 +3,7 @@
 pub mod labels;
 pub mod matcher;
 pub mod metric;
+pub mod time;
 
 pub use labels::{Label, Labels, LabelsError, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, MatcherError};

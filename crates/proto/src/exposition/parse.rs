@@ -9,7 +9,7 @@ use vigil_model::MetricKind;
 
 /// Lines longer than this are rejected rather than parsed.
 pub const MAX_LINE_LEN: usize = 64 * 1024;
-const MAX_LABELS: usize = 256;
+pub(super) const MAX_LABELS: usize = 256;
 
 /// One family: its name, help, type and samples (including `_sum`/`_count`/`_bucket` children).
 #[derive(Clone, Debug, PartialEq)]
@@ -19,6 +19,8 @@ pub struct Family {
     pub kind: Option<MetricKind>,
     /// The raw `# TYPE` word, kept for types this crate does not model (histogram, summary).
     pub type_word: Option<String>,
+    /// The OpenMetrics `# UNIT`; always `None` in the Prometheus text format.
+    pub unit: Option<String>,
     pub samples: Vec<Sample>,
 }
 
@@ -92,11 +94,18 @@ pub fn parse(text: &str) -> Result<Vec<Family>, ParseError> {
     Ok(families)
 }
 
-fn family_for(families: &mut Vec<Family>, index: &mut HashMap<String, usize>, name: &str) -> usize {
+pub(super) fn family_for(families: &mut Vec<Family>, index: &mut HashMap<String, usize>, name: &str) -> usize {
     if let Some(&i) = index.get(name) {
         return i;
     }
-    families.push(Family { name: name.to_owned(), help: None, kind: None, type_word: None, samples: Vec::new() });
+    families.push(Family {
+        name: name.to_owned(),
+        help: None,
+        kind: None,
+        type_word: None,
+        unit: None,
+        samples: Vec::new(),
+    });
     index.insert(name.to_owned(), families.len() - 1);
     families.len() - 1
 }
@@ -122,13 +131,13 @@ fn split_word(s: &str) -> (&str, &str) {
     }
 }
 
-fn is_metric_name(s: &str) -> bool {
+pub(super) fn is_metric_name(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
-fn is_label_name(s: &str) -> bool {
+pub(super) fn is_label_name(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -207,7 +216,7 @@ fn parse_labels<'a>(mut s: &'a str, labels: &mut Vec<(String, String)>) -> Resul
     }
 }
 
-fn parse_float(s: &str) -> Option<f64> {
+pub(super) fn parse_float(s: &str) -> Option<f64> {
     match s {
         "NaN" | "nan" => Some(f64::NAN),
         "+Inf" | "+inf" | "Inf" | "inf" => Some(f64::INFINITY),

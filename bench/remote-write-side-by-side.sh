@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Side-by-side remote_write benchmark: the same vigil-loadgen load (node_exporter-like series) sent to
+# `vigil server`, Prometheus 2.42 and VictoriaMetrics 1.79 on this machine, one after the other. Reports accepted
+# samples/s, CPU seconds of the receiving process, its peak RSS, disk bytes per sample after the load, and the
+# median latency of a fixed set of dashboard queries over the last 1 h (and 24 h when DURATION covers it).
+#   usage: bench/remote-write-side-by-side.sh
+#   env:   HOSTS=100 (each ~700 series)  DURATION=3h (simulated, 10 s interval)  CONCURRENCY=4
+#          TARGETS="vigil prometheus victoria-metrics"  QUERY_RUNS=5
+# Needs ../shared/peers/install.sh to have run. Builds vigil and vigil-loadgen in release mode first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HOSTS=${HOSTS:-100}
+DURATION=${DURATION:-3h}
+CONCURRENCY=${CONCURRENCY:-4}
+TARGETS=${TARGETS:-vigil prometheus victoria-metrics}
+QUERY_RUNS=${QUERY_RUNS:-5}
+PEERS_HOME=${PEERS_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/vigil-peers}
+BIN=$PEERS_HOME/root/usr/bin
+[[ -x $BIN/prometheus && -x $BIN/victoria-metrics ]] || { echo "peers missing: run ../shared/peers/install.sh" >&2; exit 1; }
+
+cargo build --release -q -p vigil -p vigil-loadgen
+TARGET_DIR=${CARGO_TARGET_DIR:-target}/release
+RUN=$(mktemp -d /tmp/vigil-rw-bench.XXXXXX)
+pid=
+trap '[[ -n $pid ]] && kill $pid 2>/dev/null; rm -rf "$RUN"' EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_up() { for _ in $(seq 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+hz=$(getconf CLK_TCK)
+
+# Dashboard queries: rate, sum by, ratio, quantile, topk.
+QUERIES=(
+  'sum by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[5m]))'
+  'node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes'
+  'sum by (instance) (rate(node_network_receive_bytes_total[5m]))'
+  'quantile(0.9, rate(node_disk_io_time_seconds_total[5m]))'
+  'topk(5, node_load1)'
+)
+
+# median_latency URL_BASE QUERY START END STEP EXTRA -> median seconds of QUERY_RUNS range queries
+median_latency() {
+  local base=$1 q=$2 start=$3 end=$4 step=$5 extra=$6 times=() i
+  for ((i = 0; i < QUERY_RUNS; i++)); do
+    times+=("$(curl -s -o /dev/null -w '%{time_total}' --get "$base/api/v1/query_range" \
+      --data-urlencode "query=$q" --data-urlencode "start=$start" --data-urlencode "end=$end" \
+      --data-urlencode "step=$step" $extra)")
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+start_target() { # name port dir
+  case $1 in
+    vigil)
+      VIGIL_LOG=warn "$TARGET_DIR/vigil" server --listen "127.0.0.1:$2" --data "$3" >"$3.log" 2>&1 &
+      pid=$!; wait_up "http://127.0.0.1:$2/-/ready" ;;
+    prometheus)
+      printf 'global:\n  scrape_interval: 1m\nscrape_configs: []\n' >"$3.yml"
+      "$BIN/prometheus" --config.file="$3.yml" --storage.tsdb.path="$3" --web.listen-address="127.0.0.1:$2" \
+        --web.enable-remote-write-receiver --storage.tsdb.retention.time=30d >"$3.log" 2>&1 &
+      pid=$!; wait_up "http://127.0.0.1:$2/-/ready" ;;
+    victoria-metrics)
+      "$BIN/victoria-metrics" -httpListenAddr="127.0.0.1:$2" -storageDataPath="$3" -retentionPeriod=1 \
+        -search.latencyOffset=1s >"$3.log" 2>&1 &
+      pid=$!; wait_up "http://127.0.0.1:$2/health" ;;
+  esac
+}
+
+results=()
+for name in $TARGETS; do
+  port=$(free_port); dir=$RUN/$name
+  start_target "$name" "$port" "$dir"
+  cpu0=$(cpu_ticks "$pid")
+  summary=$("$TARGET_DIR/vigil-loadgen" --url "http://127.0.0.1:$port/api/v1/write" --hosts "$HOSTS" \
+    --duration "$DURATION" --concurrency "$CONCURRENCY" --start now-"$DURATION")
+  cpu1=$(cpu_ticks "$pid")
+  [[ $name == victoria-metrics ]] && curl -sf "http://127.0.0.1:$port/internal/force_flush" >/dev/null
+  extra=""; [[ $name == victoria-metrics ]] && extra="--data-urlencode nocache=1"
+  end=$(date +%s); lat1=0; lat24=-
+  for q in "${QUERIES[@]}"; do
+    l=$(median_latency "http://127.0.0.1:$port" "$q" $((end - 3600)) "$end" 15 "$extra")
+    lat1=$(awk -v a="$lat1" -v b="$l" 'BEGIN {print a + b}')
+  done
+  if [[ $DURATION == *d || $DURATION == 24h ]]; then
+    lat24=0
+    for q in "${QUERIES[@]}"; do
+      l=$(median_latency "http://127.0.0.1:$port" "$q" $((end - 86400)) "$end" 300 "$extra")
+      lat24=$(awk -v a="$lat24" -v b="$l" 'BEGIN {print a + b}')
+    done
+  fi
+  hwm=$(hwm_kib "$pid")
+  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+  bytes=$(du -sb "$dir" | cut -f1)
+  accepted=$(sed -n 's/.*"samples_accepted":\([0-9]*\).*/\1/p' <<<"$summary")
+  rate=$(sed -n 's/.*"samples_per_second":\([0-9.]*\).*/\1/p' <<<"$summary")
+  cpu=$(awk -v a="$cpu0" -v b="$cpu1" -v hz="$hz" 'BEGIN {printf "%.1f", (b - a) / hz}')
+  results+=("$(printf '%-17s %12.0f %10s %12.0f %10.1f %10.3f %10s %10s %12d' "$name" "$rate" "$cpu" \
+    "$(awk -v a="$accepted" -v c="$cpu" 'BEGIN {print (c > 0) ? a / c : 0}')" "$((hwm / 1024))" \
+    "$(awk -v b="$bytes" -v a="$accepted" 'BEGIN {print (a > 0) ? b / a : 0}')" "$lat1" "$lat24" "$accepted")")
+  echo "$name: $summary" >&2
+done
+echo "load: $HOSTS hosts, $DURATION at 10s, concurrency $CONCURRENCY; query latency = sum of ${#QUERIES[@]} median range queries (s)"
+printf '%-17s %12s %10s %12s %10s %10s %10s %10s %12s\n' target samples/s cpu_s samples/cpu_s peak_MiB disk_B/smp q_1h_s q_24h_s \
+  accepted
+printf '%s\n' "${results[@]}"
+echo "(q_24h_s needs DURATION of 24h or more)"

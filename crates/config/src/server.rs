@@ -1,0 +1,96 @@
+//! The `server:` section: where the API listens, where data lives, and how long it is kept.
+
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+
+use crate::{ConfigError, Located};
+
+/// The API binds here unless told otherwise: loopback only, Prometheus' port.
+pub const DEFAULT_SERVER_LISTEN: &str = "127.0.0.1:9090";
+/// Data lives here unless told otherwise, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "./vigil-data";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address of the HTTP API and UI (default `127.0.0.1:9090`).
+    pub listen: Option<Located<String>>,
+    /// Where the metric store and other state live (default `./vigil-data`).
+    pub data_dir: Option<String>,
+    /// How long raw samples are kept, as a Prometheus duration (default `15d`); `0s` keeps them forever.
+    pub retention: Option<Located<String>>,
+    /// The most disk the metric store may take (`512MB`, `20GB`; base 2, as Prometheus); oldest blocks go first.
+    pub retention_size: Option<Located<String>>,
+}
+
+impl ServerConfig {
+    pub fn listen(&self) -> SocketAddr {
+        self.listen
+            .as_ref()
+            .and_then(|l| l.value.parse().ok())
+            .unwrap_or_else(|| DEFAULT_SERVER_LISTEN.parse().expect("default address is valid"))
+    }
+
+    pub fn data_dir(&self) -> &str {
+        self.data_dir.as_deref().unwrap_or(DEFAULT_DATA_DIR)
+    }
+
+    /// The retention in milliseconds: `None` when not configured, `Some(0)` for "forever".
+    pub fn retention_ms(&self) -> Option<i64> {
+        self.retention.as_ref().and_then(|r| vigil_model::time::parse_duration(&r.value).ok())
+    }
+
+    pub fn retention_bytes(&self) -> Option<u64> {
+        self.retention_size.as_ref().and_then(|r| parse_bytes(&r.value).ok())
+    }
+
+    pub(crate) fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        if let Some(l) = &self.listen {
+            l.value.parse::<SocketAddr>().map_err(|e| {
+                ConfigError::at(origin, &l.referenced, format!("listen: {:?} is not an address: {e}", l.value))
+            })?;
+        }
+        if let Some(r) = &self.retention {
+            vigil_model::time::parse_duration(&r.value)
+                .map_err(|e| ConfigError::at(origin, &r.referenced, format!("retention: {e}")))?;
+        }
+        if let Some(r) = &self.retention_size {
+            parse_bytes(&r.value)
+                .map_err(|e| ConfigError::at(origin, &r.referenced, format!("retention_size: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses a byte size with a base-2 unit (`B`, `KB`, `MB`, `GB`, `TB`, `PB`), as Prometheus' retention size.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = text.split_at(digits);
+    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a size like 512MB or 20GB"))?;
+    let shift = match unit {
+        "B" => 0,
+        "KB" => 10,
+        "MB" => 20,
+        "GB" => 30,
+        "TB" => 40,
+        "PB" => 50,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (use B, KB, MB, GB, TB or PB)")),
+    };
+    number.checked_mul(1u64 << shift).ok_or_else(|| format!("{text:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("512MB"), Ok(512 << 20));
+        assert_eq!(parse_bytes("20GB"), Ok(20 << 30));
+        assert_eq!(parse_bytes("7B"), Ok(7));
+        assert!(parse_bytes("20").unwrap_err().contains("unknown unit"));
+        assert!(parse_bytes("GB").is_err());
+        assert!(parse_bytes("99999999PB").unwrap_err().contains("too large"));
+    }
+}

@@ -1,0 +1,48 @@
+//! Query limits checked while evaluating: the deadline and the number of samples held in memory.
+
+use std::time::Instant;
+
+use super::QueryError;
+
+/// How many [`Limits::tick`] calls pass between two clock reads.
+const TICKS_PER_CLOCK_READ: u32 = 64;
+
+pub(crate) struct Limits {
+    deadline: Instant,
+    max_samples: usize,
+    /// Samples currently held by intermediate results.
+    pub current: usize,
+    ticks: u32,
+}
+
+impl Limits {
+    pub fn new(deadline: Instant, max_samples: usize) -> Limits {
+        Limits { deadline, max_samples, current: 0, ticks: 0 }
+    }
+
+    /// Called from loops; fails once the deadline has passed.
+    pub fn tick(&mut self) -> Result<(), QueryError> {
+        self.ticks += 1;
+        if self.ticks >= TICKS_PER_CLOCK_READ {
+            self.ticks = 0;
+            if Instant::now() >= self.deadline {
+                return Err(QueryError::Timeout);
+            }
+        }
+        Ok(())
+    }
+
+    /// Accounts for `n` more samples held.
+    pub fn add(&mut self, n: usize) -> Result<(), QueryError> {
+        self.current = self.current.saturating_add(n);
+        self.check(0)
+    }
+
+    /// Fails if `extra` more samples would exceed the limit, without accounting for them.
+    pub fn check(&self, extra: usize) -> Result<(), QueryError> {
+        if self.current.saturating_add(extra) > self.max_samples {
+            return Err(QueryError::TooManySamples { limit: self.max_samples });
+        }
+        Ok(())
+    }
+}

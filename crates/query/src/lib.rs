@@ -1,0 +1,10 @@
+//! PromQL evaluation (on the `promql-parser` crate's AST) over any storage implementing [`Storage`].
+
+pub mod engine;
+pub mod functions;
+pub mod storage;
+pub mod value;
+
+pub use engine::{Engine, EngineOptions, QueryError, QueryResult};
+pub use storage::{MemStorage, Storage, StorageError, StoredSeries};
+pub use value::{Sample, Series, Value};

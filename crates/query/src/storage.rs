@@ -1,0 +1,167 @@
+//! What the engine reads from: series selected by matchers over a time range, and label names/values.
+
+use vigil_model::{Labels, Matcher};
+
+/// A series as stored: its labels and its raw samples, ascending by time. Values are raw, so the staleness
+/// marker (Prometheus' stale NaN, bits `0x7ff0000000000002`) comes through as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredSeries {
+    pub labels: Labels,
+    pub samples: Vec<(i64, f64)>,
+}
+
+/// A storage failure, passed through to the caller of the query.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("storage: {0}")]
+pub struct StorageError(pub String);
+
+/// The read side of a metric store. Times are milliseconds since the Unix epoch, bounds inclusive.
+pub trait Storage: Send + Sync {
+    /// Every series matching all `matchers` that has a sample in `[mint, maxt]`, with those samples.
+    fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<StoredSeries>, StorageError>;
+    /// Label names of the series matching `matchers` (all series when empty) with samples in `[mint, maxt]`, sorted.
+    fn label_names(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<String>, StorageError>;
+    /// Values of label `name` over those series, sorted and unique.
+    fn label_values(&self, name: &str, mint: i64, maxt: i64, matchers: &[Matcher])
+        -> Result<Vec<String>, StorageError>;
+}
+
+/// An in-memory [`Storage`], for tests and for rule unit tests.
+#[derive(Clone, Debug, Default)]
+pub struct MemStorage {
+    series: Vec<StoredSeries>,
+    index: std::collections::HashMap<Labels, usize>,
+}
+
+impl MemStorage {
+    pub fn new() -> MemStorage {
+        MemStorage::default()
+    }
+
+    /// Adds samples to the series `labels`, creating it if needed. Samples are kept sorted by time; a sample at
+    /// an already stored timestamp replaces the old one.
+    pub fn add(&mut self, labels: Labels, samples: impl IntoIterator<Item = (i64, f64)>) {
+        let idx = match self.index.get(&labels) {
+            Some(&i) => i,
+            None => {
+                self.index.insert(labels.clone(), self.series.len());
+                self.series.push(StoredSeries { labels, samples: Vec::new() });
+                self.series.len() - 1
+            }
+        };
+        let stored = &mut self.series[idx].samples;
+        let was_sorted_len = stored.len();
+        stored.extend(samples);
+        if stored[..].windows(2).skip(was_sorted_len.saturating_sub(1)).any(|w| w[0].0 >= w[1].0) {
+            // Stable sort keeps the later of two samples with the same timestamp last; dedup keeps that one.
+            stored.sort_by_key(|s| s.0);
+            let mut out: Vec<(i64, f64)> = Vec::with_capacity(stored.len());
+            for s in stored.drain(..) {
+                match out.last_mut() {
+                    Some(last) if last.0 == s.0 => *last = s,
+                    _ => out.push(s),
+                }
+            }
+            *stored = out;
+        }
+    }
+
+    /// Removes every series.
+    pub fn clear(&mut self) {
+        self.series.clear();
+        self.index.clear();
+    }
+
+    /// Number of stored series.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    fn matching<'a>(&'a self, mint: i64, maxt: i64, matchers: &'a [Matcher]) -> impl Iterator<Item = &'a StoredSeries> {
+        self.series.iter().filter(move |s| {
+            matchers.iter().all(|m| m.matches(s.labels.get(m.name()).unwrap_or("")))
+                && s.samples.iter().any(|&(t, _)| t >= mint && t <= maxt)
+        })
+    }
+}
+
+impl Storage for MemStorage {
+    fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<StoredSeries>, StorageError> {
+        let mut out: Vec<StoredSeries> = self
+            .matching(mint, maxt, matchers)
+            .map(|s| StoredSeries {
+                labels: s.labels.clone(),
+                samples: s.samples.iter().copied().filter(|&(t, _)| t >= mint && t <= maxt).collect(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(out)
+    }
+
+    fn label_names(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        let mut names: Vec<String> =
+            self.matching(mint, maxt, matchers).flat_map(|s| s.labels.iter().map(|l| l.name.clone())).collect();
+        names.sort_unstable();
+        names.dedup();
+        Ok(names)
+    }
+
+    fn label_values(
+        &self,
+        name: &str,
+        mint: i64,
+        maxt: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        let mut values: Vec<String> =
+            self.matching(mint, maxt, matchers).filter_map(|s| s.labels.get(name).map(str::to_string)).collect();
+        values.sort_unstable();
+        values.dedup();
+        Ok(values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_model::MatchOp;
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        Labels::from_pairs(pairs.iter().copied()).unwrap()
+    }
+
+    #[test]
+    fn select_applies_matchers_and_time_bounds() {
+        let mut s = MemStorage::new();
+        s.add(labels(&[("__name__", "up"), ("job", "a")]), [(10, 1.0), (20, 2.0)]);
+        s.add(labels(&[("__name__", "up"), ("job", "b")]), [(30, 3.0)]);
+        s.add(labels(&[("__name__", "down")]), [(10, 4.0)]);
+        let up = Matcher::new(MatchOp::Equal, "__name__", "up").unwrap();
+        let got = s.select(0, 25, std::slice::from_ref(&up)).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].samples, vec![(10, 1.0), (20, 2.0)]);
+        let no_job = Matcher::new(MatchOp::Equal, "job", "").unwrap();
+        let got = s.select(0, 100, &[no_job]).unwrap();
+        assert_eq!(got.len(), 1, "a missing label matches the empty string");
+        let re = Matcher::new(MatchOp::NotRegex, "job", "a|").unwrap();
+        assert_eq!(s.select(0, 100, &[up, re]).unwrap()[0].labels.get("job"), Some("b"));
+        assert_eq!(s.label_names(0, 100, &[]).unwrap(), vec!["__name__".to_string(), "job".into()]);
+        assert_eq!(s.label_values("job", 0, 15, &[]).unwrap(), vec!["a".to_string()]);
+    }
+
+    #[test]
+    fn add_keeps_samples_sorted_and_unique() {
+        let mut s = MemStorage::new();
+        let l = labels(&[("__name__", "x")]);
+        s.add(l.clone(), [(30, 3.0), (10, 1.0)]);
+        s.add(l, [(10, 9.0), (20, 2.0)]);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.select(0, 100, &[]).unwrap()[0].samples, vec![(10, 9.0), (20, 2.0), (30, 3.0)]);
+        s.clear();
+        assert!(s.is_empty());
+    }
+}

@@ -1,0 +1,90 @@
+//! Tests of the engine's public API: result shapes, query limits and hostile queries.
+
+use vigil_model::Labels;
+use vigil_query::{Engine, EngineOptions, MemStorage, QueryError, Value};
+
+fn storage() -> MemStorage {
+    let mut s = MemStorage::new();
+    for (job, scale) in [("a", 1.0), ("b", 2.0)] {
+        let labels = Labels::from_pairs([("__name__", "up_total"), ("job", job)]).unwrap();
+        s.add(labels, (0..100).map(|i| (i * 15_000, i as f64 * scale)));
+    }
+    s
+}
+
+#[test]
+fn instant_selector_returns_a_vector_at_the_evaluation_time() {
+    let engine = Engine::new(EngineOptions::default());
+    let res = engine.instant_query(&storage(), "up_total", 60_000).unwrap();
+    let Value::Vector(v) = res.value else { panic!("expected vector, got {:?}", res.value) };
+    assert_eq!(v.len(), 2);
+    assert!(v.iter().all(|s| s.t == 60_000));
+    assert_eq!(v.iter().map(|s| s.v).sum::<f64>(), 4.0 + 8.0);
+}
+
+#[test]
+fn range_query_returns_a_sorted_matrix_without_names_after_arithmetic() {
+    let engine = Engine::new(EngineOptions::default());
+    let res = engine.range_query(&storage(), "up_total * 2", 0, 60_000, 30_000).unwrap();
+    let Value::Matrix(m) = res.value else { panic!("expected matrix") };
+    assert_eq!(m.len(), 2);
+    assert!(m[0].labels < m[1].labels);
+    assert_eq!(m[0].labels.metric_name(), None);
+    assert_eq!(m[1].points, vec![(0, 0.0), (30_000, 8.0), (60_000, 16.0)]);
+}
+
+#[test]
+fn range_query_validates_its_grid() {
+    let engine = Engine::new(EngineOptions::default());
+    let s = storage();
+    assert!(matches!(engine.range_query(&s, "up_total", 0, 10, 0), Err(QueryError::BadRequest(_))));
+    assert!(matches!(engine.range_query(&s, "up_total", 10, 0, 1), Err(QueryError::BadRequest(_))));
+    assert!(matches!(engine.range_query(&s, "up_total", 0, 11_000, 1), Err(QueryError::BadRequest(_))));
+    assert!(matches!(engine.range_query(&s, "up_total[5m]", 0, 10, 1), Err(QueryError::BadRequest(_))));
+    assert!(engine.range_query(&s, "up_total", 0, 10_999, 1).is_ok());
+    assert!(matches!(engine.range_query(&s, "up_total", i64::MIN, i64::MAX, i64::MAX), Err(QueryError::BadRequest(_))));
+    assert!(engine.range_query(&s, "rate(up_total[5m:1m] offset -1h)", i64::MAX - 10, i64::MAX, 5).is_ok());
+    assert!(engine.instant_query(&s, "up_total offset 1h", i64::MIN).is_ok());
+}
+
+#[test]
+fn too_many_samples_is_an_error() {
+    let engine = Engine::new(EngineOptions { max_samples: 10, ..EngineOptions::default() });
+    let err = engine.range_query(&storage(), "up_total", 0, 600_000, 15_000).unwrap_err();
+    assert_eq!(err, QueryError::TooManySamples { limit: 10 });
+    let err = engine.instant_query(&storage(), "count_over_time(up_total[1h:1s])", 600_000).unwrap_err();
+    assert_eq!(err, QueryError::TooManySamples { limit: 10 });
+}
+
+#[test]
+fn timeout_is_an_error() {
+    let engine = Engine::new(EngineOptions { timeout: std::time::Duration::ZERO, ..EngineOptions::default() });
+    let err = engine.range_query(&storage(), "sum(up_total) by (job)", 0, 1_000_000, 100).unwrap_err();
+    assert_eq!(err, QueryError::Timeout);
+}
+
+#[test]
+fn concurrency_limit_refuses_queries() {
+    let engine = Engine::new(EngineOptions { max_concurrent: 0, ..EngineOptions::default() });
+    assert_eq!(engine.instant_query(&storage(), "1", 0).unwrap_err(), QueryError::TooManyConcurrent);
+}
+
+#[test]
+fn hostile_queries_fail_cleanly() {
+    let engine = Engine::new(EngineOptions::default());
+    let s = storage();
+    let deep = format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000));
+    assert!(matches!(engine.instant_query(&s, &deep, 0), Err(QueryError::BadRequest(_))));
+    let chain = vec!["1"; 50_000].join(" + ");
+    assert!(matches!(engine.instant_query(&s, &chain, 0), Err(QueryError::BadRequest(_))));
+    let unary = format!("{}1", "-".repeat(50_000));
+    assert!(matches!(engine.instant_query(&s, &unary, 0), Err(QueryError::BadRequest(_))));
+    assert!(engine.instant_query(&s, "up_total offset 1000000000y", 0).is_err());
+    assert!(engine.instant_query(&s, "rate(up_total[1000000000y])", 0).is_err());
+    assert!(engine.instant_query(&s, "up_total{job=~\"(.{1000}){1000}\"}", 0).is_err());
+    assert!(matches!(engine.instant_query(&s, "", 0), Err(QueryError::Parse(_))));
+    assert!(matches!(engine.instant_query(&s, "sum(", 0), Err(QueryError::Parse(_))));
+    // Moderately nested queries still work.
+    let nested = format!("{}up_total{}", "abs(".repeat(100), ")".repeat(100));
+    assert!(engine.instant_query(&s, &nested, 60_000).is_ok());
+}

@@ -1,0 +1,5 @@
+//! A reader for Prometheus' promqltest script language (`load`, `clear`, `eval ...`) and result comparison.
+
+pub mod compare;
+pub mod script;
+pub mod series;

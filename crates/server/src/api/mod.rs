@@ -1,0 +1,88 @@
+//! The HTTP API: Prometheus' query API under `/api/v1`, health endpoints, one router.
+
+mod error;
+pub mod json;
+mod params;
+mod prometheus;
+mod selector;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use vigil_query::Engine;
+use vigil_tsdb::Db;
+
+pub use error::{ApiError, ErrorType};
+pub use params::{parse_duration_param, parse_time};
+
+use crate::metadata::MetadataStore;
+use crate::storage::TsdbStorage;
+
+/// What the handlers share.
+pub struct ApiState {
+    pub db: Arc<Db>,
+    pub storage: TsdbStorage,
+    pub engine: Arc<Engine>,
+    pub metadata: MetadataStore,
+    /// When the server started, milliseconds since the Unix epoch.
+    pub started_at_ms: i64,
+    /// The retention as shown by `status/runtimeinfo`, e.g. `15d`.
+    pub retention: String,
+}
+
+impl ApiState {
+    pub fn new(db: Arc<Db>, engine: Arc<Engine>, retention: String) -> ApiState {
+        ApiState {
+            storage: TsdbStorage::new(db.clone()),
+            db,
+            engine,
+            metadata: MetadataStore::default(),
+            started_at_ms: now_ms(),
+            retention,
+        }
+    }
+}
+
+/// The router for every API route.
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/api/v1/write", post(crate::ingest::remote_write::write))
+        .route("/api/v1/query", get(prometheus::query).post(prometheus::query))
+        .route("/api/v1/query_range", get(prometheus::query_range).post(prometheus::query_range))
+        .route("/api/v1/series", get(prometheus::series).post(prometheus::series))
+        .route("/api/v1/labels", get(prometheus::labels).post(prometheus::labels))
+        .route("/api/v1/label/{name}/values", get(prometheus::label_values))
+        .route("/api/v1/metadata", get(prometheus::metadata))
+        .route("/api/v1/query_exemplars", get(prometheus::exemplars).post(prometheus::exemplars))
+        .route("/api/v1/format_query", get(prometheus::format_query).post(prometheus::format_query))
+        .route("/api/v1/status/buildinfo", get(prometheus::buildinfo))
+        .route("/api/v1/status/runtimeinfo", get(prometheus::runtimeinfo))
+        .route("/metrics", get(self_metrics))
+        .route("/-/healthy", get(|| async { "vigil is healthy.\n" }))
+        .route("/-/ready", get(|| async { "vigil is ready.\n" }))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .with_state(state)
+}
+
+/// The server's own metrics in the Prometheus text format, for scraping itself and being scraped.
+async fn self_metrics(axum::extract::State(state): axum::extract::State<Arc<ApiState>>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let text = tokio::task::spawn_blocking(move || {
+        let mut encoder = vigil_proto::exposition::TextEncoder::new();
+        state.db.collect_metrics(&mut encoder);
+        let mut out = String::new();
+        encoder.finish(&mut out);
+        out
+    })
+    .await;
+    match text {
+        Ok(text) => ([(axum::http::header::CONTENT_TYPE, vigil_proto::exposition::CONTENT_TYPE)], text).into_response(),
+        Err(err) => ApiError::internal(format!("collecting metrics failed: {err}")).into_response(),
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,3 @@
+//! Ingest endpoints: data pushed to the server in the ecosystem's protocols.
+
+pub mod remote_write;

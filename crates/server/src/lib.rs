@@ -1,0 +1,10 @@
+//! The vigil server: the Prometheus-compatible HTTP API and ingest endpoints over the embedded tsdb.
+
+pub mod api;
+pub mod ingest;
+pub mod local;
+pub mod metadata;
+mod server;
+pub mod storage;
+
+pub use server::{Server, ServerError, ServerOptions};

@@ -1,0 +1,140 @@
+//! The server process: opens the tsdb (replaying its log), serves the API, runs maintenance in the background,
+//! and flushes on shutdown.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use vigil_query::{Engine, EngineOptions};
+use vigil_tsdb::{Db, DbError, DbOptions};
+
+use crate::api::{self, ApiState};
+use crate::local::{self, LocalTarget};
+
+/// How the server runs.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    pub data_dir: PathBuf,
+    pub db: DbOptions,
+    pub engine: EngineOptions,
+    /// How often maintenance (persisting the head, compaction, retention) runs.
+    pub maintain_every: Duration,
+}
+
+impl ServerOptions {
+    pub fn new(data_dir: impl Into<PathBuf>) -> ServerOptions {
+        ServerOptions {
+            data_dir: data_dir.into(),
+            db: DbOptions::default(),
+            engine: EngineOptions::default(),
+            maintain_every: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("opening the metric store in {dir}: {source}")]
+    Open { dir: PathBuf, source: DbError },
+    #[error("serving http: {0}")]
+    Http(std::io::Error),
+    #[error("closing the metric store: {0}")]
+    Close(DbError),
+}
+
+/// A started server: the database is open; [`Server::serve`] answers requests until shutdown.
+pub struct Server {
+    db: Arc<Db>,
+    state: Arc<ApiState>,
+    options: ServerOptions,
+    local: Vec<LocalTarget>,
+    local_every: Duration,
+}
+
+impl Server {
+    /// Opens the database under `data_dir/tsdb`, replaying its write-ahead log.
+    pub fn open(options: ServerOptions) -> Result<Server, ServerError> {
+        let dir = options.data_dir.join("tsdb");
+        let db = Db::open(&dir, options.db.clone()).map_err(|source| ServerError::Open { dir, source })?;
+        let db = Arc::new(db);
+        let engine = Arc::new(Engine::new(options.engine.clone()));
+        let retention = options.db.retention.map_or_else(|| "0s".to_string(), vigil_model::time::format_duration);
+        let state = Arc::new(ApiState::new(db.clone(), engine, retention));
+        Ok(Server { db, state, options, local: Vec::new(), local_every: Duration::from_secs(15) })
+    }
+
+    pub fn db(&self) -> &Arc<Db> {
+        &self.db
+    }
+
+    /// Adds in-process sources collected every `every` (as `vigil up` does with the host collectors).
+    pub fn add_local_targets(&mut self, targets: impl IntoIterator<Item = LocalTarget>, every: Duration) {
+        self.local.extend(targets);
+        self.local_every = every;
+    }
+
+    /// Every HTTP route of the server.
+    pub fn router(&self) -> Router {
+        api::router(self.state.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then stops maintenance and syncs the database.
+    pub async fn serve(
+        mut self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let maintenance = tokio::spawn(maintain_loop(self.db.clone(), self.options.maintain_every, stop_rx.clone()));
+        let local_targets = std::mem::take(&mut self.local);
+        let local = (!local_targets.is_empty())
+            .then(|| tokio::spawn(local::run(self.db.clone(), local_targets, self.local_every, stop_rx)));
+        let served = axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await;
+        let _ = stop_tx.send(true);
+        let _ = maintenance.await;
+        if let Some(local) = local {
+            let _ = local.await;
+        }
+        let Server { db, state, .. } = self;
+        drop(state);
+        match Arc::try_unwrap(db) {
+            Ok(db) => tokio::task::spawn_blocking(move || db.close())
+                .await
+                .map_err(|e| ServerError::Http(std::io::Error::other(e)))?
+                .map_err(ServerError::Close)?,
+            Err(_) => tracing::warn!("metric store still in use at shutdown; its log is synced on every append anyway"),
+        }
+        served.map_err(ServerError::Http)
+    }
+}
+
+async fn maintain_loop(db: Arc<Db>, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let db = db.clone();
+        match tokio::task::spawn_blocking(move || db.maintain()).await {
+            Ok(Ok(report)) if report.persisted + report.compacted + report.downsampled + report.deleted > 0 => {
+                tracing::info!(
+                    persisted = report.persisted,
+                    compacted = report.compacted,
+                    downsampled = report.downsampled,
+                    deleted = report.deleted,
+                    "maintenance done"
+                );
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::error!(%err, "maintenance failed"),
+            Err(err) => tracing::error!(%err, "maintenance task failed"),
+        }
+    }
+}

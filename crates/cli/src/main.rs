@@ -175,6 +175,8 @@ fn run_server(args: ServerArgs, with_agent: bool) -> anyhow::Result<ExitCode> {
         options.db.retention = (retention > 0).then_some(retention);
     }
     options.db.max_bytes = config.server.retention_bytes();
+    options.global = config.global.clone();
+    options.scrape_configs = config.scrape_configs.clone();
     tracing::info!(data_dir = %data_dir.display(), "opening the metric store (replaying its log)");
     let mut server = vigil_server::Server::open(options)?;
     if with_agent {

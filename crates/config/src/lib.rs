@@ -3,6 +3,7 @@
 
 mod agent;
 mod load;
+pub mod scrape;
 mod server;
 
 pub use agent::{AgentConfig, CollectorsConfig, PathsConfig, DEFAULT_METRICS_LISTEN};
@@ -21,6 +22,12 @@ pub struct Config {
     /// Settings of `vigil server` and `vigil up`.
     #[serde(default)]
     pub server: ServerConfig,
+    /// Prometheus' `global:` section, in Prometheus' own syntax.
+    #[serde(default)]
+    pub global: scrape::GlobalConfig,
+    /// Prometheus' `scrape_configs:`, in Prometheus' own syntax, so existing jobs paste in.
+    #[serde(default)]
+    pub scrape_configs: Vec<scrape::ScrapeConfig>,
 }
 
 impl Config {
@@ -93,6 +100,16 @@ mod tests {
         assert_eq!(err("server:\n  retention: 30days\n"), "vigil.yml:2:14: retention: invalid duration \"30days\": unknown unit \"days\" (use y, w, d, h, m, s or ms)");
         assert!(err("server:\n  listen: here\n").starts_with("vigil.yml:2:11: listen:"));
         assert!(err("server:\n  retention_size: 10\n").starts_with("vigil.yml:2:19: retention_size:"));
+    }
+
+    #[test]
+    fn reads_prometheus_scrape_sections() {
+        let text = "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:9100']\n";
+        let c = Config::parse(text, "x").unwrap();
+        assert_eq!(c.scrape_configs.len(), 1);
+        assert_eq!(c.scrape_configs[0].job_name.value, "node");
+        let e = err("scrape_configs:\n  - job_name: a\n  - job_name: a\n");
+        assert!(e.starts_with("vigil.yml:3:15: found multiple scrape configs"), "{e}");
     }
 
     #[test]

@@ -50,7 +50,13 @@ pub(crate) fn load_file(path: &Path) -> Result<Config, ConfigError> {
     if text.len() as u64 > MAX_CONFIG_BYTES {
         return Err(whole(format!("file is larger than {MAX_CONFIG_BYTES} bytes")));
     }
-    parse_str(&text, &origin)
+    let mut config = parse_str(&text, &origin)?;
+    if let Some(dir) = path.parent() {
+        for job in &mut config.scrape_configs {
+            job.set_directory(dir);
+        }
+    }
+    Ok(config)
 }
 
 pub(crate) fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
@@ -62,17 +68,18 @@ pub(crate) fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError>
     if !has_content {
         return Ok(Config::default());
     }
-    let config: Config = serde_saphyr::from_str(text).map_err(|e| {
+    let mut config: Config = serde_saphyr::from_str(text).map_err(|e| {
         let loc = e.location().unwrap_or(Location::UNKNOWN);
         ConfigError { origin: origin.to_owned(), line: loc.line(), column: loc.column(), message: first_line(&e) }
     })?;
     config.agent.validate(origin)?;
     config.server.validate(origin)?;
+    crate::scrape::prepare(&mut config.global, &mut config.scrape_configs, origin)?;
     Ok(config)
 }
 
 /// The parser's message without its source snippet, which we replace by `file:line:col`.
-fn first_line(e: &serde_saphyr::Error) -> String {
+pub(crate) fn first_line(e: &serde_saphyr::Error) -> String {
     let text = e.without_snippet().to_string();
     let msg = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid YAML").trim();
     // The parser may prefix its own position ("line 3 column 5: ..."); drop it, ours is in front.

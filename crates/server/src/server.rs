@@ -11,7 +11,11 @@ use tokio::net::TcpListener;
 use vigil_query::{Engine, EngineOptions};
 use vigil_tsdb::{Db, DbError, DbOptions};
 
+use vigil_config::scrape::{GlobalConfig, ScrapeConfig};
+use vigil_scrape::Manager;
+
 use crate::api::{self, ApiState};
+use crate::ingest::scrape::DbAppender;
 use crate::local::{self, LocalTarget};
 
 /// How the server runs.
@@ -22,6 +26,9 @@ pub struct ServerOptions {
     pub engine: EngineOptions,
     /// How often maintenance (persisting the head, compaction, retention) runs.
     pub maintain_every: Duration,
+    /// Prometheus' `global:` and `scrape_configs:`: the jobs to scrape (validated by the config loader).
+    pub global: GlobalConfig,
+    pub scrape_configs: Vec<ScrapeConfig>,
 }
 
 impl ServerOptions {
@@ -31,6 +38,8 @@ impl ServerOptions {
             db: DbOptions::default(),
             engine: EngineOptions::default(),
             maintain_every: Duration::from_secs(60),
+            global: GlobalConfig::default(),
+            scrape_configs: Vec::new(),
         }
     }
 }
@@ -42,6 +51,8 @@ pub enum ServerError {
     Open { dir: PathBuf, source: DbError },
     #[error("serving http: {0}")]
     Http(std::io::Error),
+    #[error("starting the scrape jobs: {0}")]
+    Scrape(#[from] vigil_scrape::ManagerError),
     #[error("closing the metric store: {0}")]
     Close(DbError),
 }
@@ -88,18 +99,25 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
+        let appender = Arc::new(DbAppender(self.db.clone()));
+        let scrapes = Manager::start(&self.options.global, &self.options.scrape_configs, appender).await?;
+        let scrapes = Arc::new(scrapes);
+        *self.state.scrapes.write().unwrap_or_else(|e| e.into_inner()) = Some(scrapes.clone());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let maintenance = tokio::spawn(maintain_loop(self.db.clone(), self.options.maintain_every, stop_rx.clone()));
         let local_targets = std::mem::take(&mut self.local);
         let local = (!local_targets.is_empty())
             .then(|| tokio::spawn(local::run(self.db.clone(), local_targets, self.local_every, stop_rx)));
         let served = axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await;
+        scrapes.stop().await;
         let _ = stop_tx.send(true);
         let _ = maintenance.await;
         if let Some(local) = local {
             let _ = local.await;
         }
         let Server { db, state, .. } = self;
+        state.scrapes.write().unwrap_or_else(|e| e.into_inner()).take();
+        drop(scrapes);
         drop(state);
         match Arc::try_unwrap(db) {
             Ok(db) => tokio::task::spawn_blocking(move || db.close())

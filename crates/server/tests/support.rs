@@ -19,8 +19,15 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start() -> TestServer {
+        TestServer::start_with(|_| {})
+    }
+
+    /// Starts a server after `configure` adjusted its options.
+    pub fn start_with(configure: impl FnOnce(&mut ServerOptions)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let server = Server::open(ServerOptions::new(dir.path())).unwrap();
+        let mut options = ServerOptions::new(dir.path());
+        configure(&mut options);
+        let server = Server::open(options).unwrap();
         let db = server.db().clone();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -58,6 +65,18 @@ impl Drop for TestServer {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// Polls `f` until it returns `Some`, failing with `what` after `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -2,4 +2,5 @@
 
 mod api;
 mod remote_write;
+mod scrape;
 mod support;

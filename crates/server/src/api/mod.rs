@@ -5,6 +5,7 @@ pub mod json;
 mod params;
 mod prometheus;
 mod selector;
+mod targets;
 
 use std::sync::Arc;
 
@@ -26,6 +27,8 @@ pub struct ApiState {
     pub storage: TsdbStorage,
     pub engine: Arc<Engine>,
     pub metadata: MetadataStore,
+    /// The scrape manager, once started; for `/api/v1/targets`.
+    pub scrapes: std::sync::RwLock<Option<Arc<vigil_scrape::Manager>>>,
     /// When the server started, milliseconds since the Unix epoch.
     pub started_at_ms: i64,
     /// The retention as shown by `status/runtimeinfo`, e.g. `15d`.
@@ -39,6 +42,7 @@ impl ApiState {
             db,
             engine,
             metadata: MetadataStore::default(),
+            scrapes: std::sync::RwLock::new(None),
             started_at_ms: now_ms(),
             retention,
         }
@@ -57,6 +61,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/metadata", get(prometheus::metadata))
         .route("/api/v1/query_exemplars", get(prometheus::exemplars).post(prometheus::exemplars))
         .route("/api/v1/format_query", get(prometheus::format_query).post(prometheus::format_query))
+        .route("/api/v1/targets", get(targets::targets))
         .route("/api/v1/status/buildinfo", get(prometheus::buildinfo))
         .route("/api/v1/status/runtimeinfo", get(prometheus::runtimeinfo))
         .route("/metrics", get(self_metrics))

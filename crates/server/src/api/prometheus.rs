@@ -53,7 +53,7 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::internal(format!("query task failed: {e}")))?
 }
 
-fn success(data: impl FnOnce(&mut Json), warnings: &[String], infos: &[String]) -> Response {
+pub(super) fn success(data: impl FnOnce(&mut Json), warnings: &[String], infos: &[String]) -> Response {
     let mut body = Json::with_capacity(256);
     body.raw(r#"{"status":"success","data":"#);
     data(&mut body);
@@ -410,7 +410,7 @@ pub async fn runtimeinfo(State(state): Shared) -> Response {
 }
 
 /// `2024-05-01T10:00:00.000Z`.
-fn rfc3339(t_ms: i64) -> String {
+pub(super) fn rfc3339(t_ms: i64) -> String {
     let days = t_ms.div_euclid(86_400_000);
     let ms_of_day = t_ms.rem_euclid(86_400_000);
     let (y, m, d) = civil_from_days(days);

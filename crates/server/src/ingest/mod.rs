@@ -1,3 +1,4 @@
 //! Ingest endpoints: data pushed to the server in the ecosystem's protocols.
 
 pub mod remote_write;
+pub mod scrape;

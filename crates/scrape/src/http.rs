@@ -1,0 +1,191 @@
+//! One HTTP/1.1 GET per scrape over a kept-alive connection: timeout, gzip, and a hard cap on the body.
+
+use std::io::Write;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// Only the text format for now. Format negotiation plugs in here: once OpenMetrics parses, ask for
+/// `application/openmetrics-text;version=1.0.0` first (as Prometheus does) and dispatch on the response's
+/// `Content-Type` in `ingest`.
+use vigil_proto::exposition::ACCEPT_HEADER;
+const USER_AGENT_HEADER: &str = concat!("vigil/", env!("CARGO_PKG_VERSION"));
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FetchError {
+    #[error("Get {url:?}: context deadline exceeded")]
+    Timeout { url: String },
+    #[error("Get {url:?}: {source}")]
+    Connect { url: String, source: std::io::Error },
+    #[error("Get {url:?}: {source}")]
+    Http { url: String, source: hyper::Error },
+    #[error("invalid request for {url:?}: {source}")]
+    Request { url: String, source: hyper::http::Error },
+    #[error("server returned HTTP status {0}")]
+    Status(String),
+    #[error("body size limit exceeded")]
+    BodyTooLarge,
+    #[error("invalid gzip body: {0}")]
+    Gzip(std::io::Error),
+}
+
+/// A successful response, still encoded: decoding is CPU work for a blocking thread.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    raw: Vec<u8>,
+    gzip: bool,
+    limit: u64,
+    /// What the exporter says it sent; the parser will be picked by it once there is more than one.
+    #[allow(dead_code)]
+    pub content_type: Option<String>,
+}
+
+impl Fetched {
+    /// The body, gunzipped when it came compressed, refused when it decodes to more than the limit. Blocking.
+    pub fn into_body(self) -> Result<Vec<u8>, FetchError> {
+        if !self.gzip {
+            return Ok(self.raw);
+        }
+        let mut decoder = flate2::write::GzDecoder::new(Capped::new(self.limit));
+        let decoded = decoder.write_all(&self.raw).and_then(|()| decoder.try_finish());
+        match decoded {
+            Ok(()) => Ok(std::mem::take(&mut decoder.get_mut().buf)),
+            Err(_) if decoder.get_ref().exceeded => Err(FetchError::BodyTooLarge),
+            Err(e) => Err(FetchError::Gzip(e)),
+        }
+    }
+}
+
+/// What to fetch.
+pub(crate) struct Get<'a> {
+    pub address: &'a str,
+    pub path_and_query: &'a str,
+    pub url: &'a str,
+    pub timeout: Duration,
+    pub body_limit: u64,
+}
+
+/// A per-target client holding at most one idle connection.
+#[derive(Default)]
+pub(crate) struct Client {
+    conn: Option<SendRequest<Empty<Bytes>>>,
+}
+
+impl Client {
+    pub async fn get(&mut self, req: &Get<'_>) -> Result<Fetched, FetchError> {
+        match tokio::time::timeout(req.timeout, self.get_within(req)).await {
+            Ok(result) => {
+                if result.is_err() {
+                    self.conn = None;
+                }
+                result
+            }
+            Err(_) => {
+                // The connection may hold half a response.
+                self.conn = None;
+                Err(FetchError::Timeout { url: req.url.to_owned() })
+            }
+        }
+    }
+
+    async fn get_within(&mut self, req: &Get<'_>) -> Result<Fetched, FetchError> {
+        let reused = self.conn.as_ref().is_some_and(|c| !c.is_closed());
+        if reused {
+            match self.attempt(req).await {
+                // A kept-alive connection the server closed meanwhile: retry once on a new one, as Go's client does.
+                Err(FetchError::Http { source, .. }) if source.is_canceled() || source.is_incomplete_message() => {
+                    self.conn = None;
+                }
+                other => return other,
+            }
+        }
+        self.attempt(req).await
+    }
+
+    async fn attempt(&mut self, req: &Get<'_>) -> Result<Fetched, FetchError> {
+        let url = || req.url.to_owned();
+        let mut conn = match self.conn.take().filter(|c| !c.is_closed()) {
+            Some(c) => c,
+            None => connect(req.address).await.map_err(|source| FetchError::Connect { url: url(), source })?,
+        };
+        conn.ready().await.map_err(|source| FetchError::Http { url: url(), source })?;
+        let timeout = format!("{}", req.timeout.as_secs_f64());
+        let request = Request::get(req.path_and_query)
+            .header(HOST, req.address)
+            .header(ACCEPT, ACCEPT_HEADER)
+            .header(ACCEPT_ENCODING, "gzip")
+            .header(USER_AGENT, USER_AGENT_HEADER)
+            .header("X-Prometheus-Scrape-Timeout-Seconds", timeout)
+            .body(Empty::<Bytes>::new())
+            .map_err(|source| FetchError::Request { url: url(), source })?;
+        let response = conn.send_request(request).await.map_err(|source| FetchError::Http { url: url(), source })?;
+        let status = response.status();
+        if status != StatusCode::OK {
+            return Err(FetchError::Status(format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""))));
+        }
+        let headers = response.headers();
+        let gzip = headers.get(CONTENT_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+        let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        if !gzip && declared.is_some_and(|n| n > req.body_limit) {
+            return Err(FetchError::BodyTooLarge);
+        }
+        // Compressed or not, more bytes than the limit on the wire cannot fit once decoded either.
+        let mut raw = Capped::new(req.body_limit);
+        let mut body = response.into_body();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|source| FetchError::Http { url: url(), source })?;
+            if let Ok(data) = frame.into_data() {
+                raw.write_all(&data).map_err(|_| FetchError::BodyTooLarge)?;
+            }
+        }
+        self.conn = Some(conn);
+        Ok(Fetched { raw: raw.buf, gzip, limit: req.body_limit, content_type })
+    }
+}
+
+async fn connect(address: &str) -> std::io::Result<SendRequest<Empty<Bytes>>> {
+    let stream = TcpStream::connect(address).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(std::io::Error::other)?;
+    // Drives the connection; ends when the sender is dropped or the peer closes.
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// A buffer that refuses to grow past its limit.
+struct Capped {
+    buf: Vec<u8>,
+    limit: u64,
+    exceeded: bool,
+}
+
+impl Capped {
+    fn new(limit: u64) -> Capped {
+        Capped { buf: Vec::new(), limit, exceeded: false }
+    }
+}
+
+impl Write for Capped {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if (self.buf.len() + data.len()) as u64 > self.limit {
+            self.exceeded = true;
+            return Err(std::io::Error::other("body size limit exceeded"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

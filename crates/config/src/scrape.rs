@@ -367,16 +367,6 @@ fn is_relabel_target(s: &str) -> bool {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PromDuration(u64);
 
-const DURATION_UNITS: [(&str, u64); 7] = [
-    ("y", 365 * 24 * 3_600_000),
-    ("w", 7 * 24 * 3_600_000),
-    ("d", 24 * 3_600_000),
-    ("h", 3_600_000),
-    ("m", 60_000),
-    ("s", 1_000),
-    ("ms", 1),
-];
-
 impl PromDuration {
     pub const fn from_millis(ms: u64) -> Self {
         PromDuration(ms)
@@ -392,50 +382,14 @@ impl PromDuration {
 
     /// Units in decreasing order, each at most once; `0` alone is allowed.
     pub fn parse(s: &str) -> Result<PromDuration, String> {
-        if s == "0" {
-            return Ok(PromDuration(0));
-        }
-        if s.is_empty() {
-            return Err("empty duration string".into());
-        }
-        let bad = || format!("not a valid duration string: {s:?}");
-        let (mut rest, mut total, mut next_unit) = (s, 0u64, 0usize);
-        while !rest.is_empty() {
-            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            let letters = rest[digits..].bytes().take_while(u8::is_ascii_alphabetic).count();
-            if digits == 0 || letters == 0 {
-                return Err(bad());
-            }
-            let unit = &rest[digits..digits + letters];
-            let pos = DURATION_UNITS[next_unit..].iter().position(|(u, _)| *u == unit).ok_or_else(bad)?;
-            let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-            let ms = n.checked_mul(DURATION_UNITS[next_unit + pos].1).and_then(|ms| total.checked_add(ms));
-            total = ms.ok_or_else(|| format!("duration out of range: {s:?}"))?;
-            next_unit += pos + 1;
-            rest = &rest[digits + letters..];
-        }
-        Ok(PromDuration(total))
+        vigil_model::time::parse_duration(s).map(|ms| PromDuration(ms.unsigned_abs()))
     }
 }
 
 impl fmt::Display for PromDuration {
     /// As Prometheus prints it: largest units first, years and weeks only when exact (`90d`, not `12w6d`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut ms = self.0;
-        if ms == 0 {
-            return f.write_str("0s");
-        }
-        for (i, (unit, mult)) in DURATION_UNITS.iter().enumerate() {
-            if i < 2 && !ms.is_multiple_of(*mult) {
-                continue;
-            }
-            let n = ms / mult;
-            if n > 0 {
-                write!(f, "{n}{unit}")?;
-                ms -= n * mult;
-            }
-        }
-        Ok(())
+        f.write_str(&vigil_model::time::format_duration(self.0.min(i64::MAX as u64) as i64))
     }
 }
 
@@ -885,7 +839,7 @@ mod tests {
     fn bad_values_point_at_them() {
         let e = err("scrape_configs:\n  - job_name: a\n    scrape_interval: 5 minutes\n");
         assert!(e.starts_with("prom.yml:3:22: "), "{e}");
-        assert!(e.contains("not a valid duration string"), "{e}");
+        assert!(e.contains("invalid duration \"5 minutes\""), "{e}");
         let e = err("scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['h:1/x']\n");
         assert_eq!(e, "prom.yml:4:19: \"h:1/x\" is not a valid hostname");
         let e = err("scrape_configs:\n  - job_name: a\n    file_sd_configs:\n      - files: ['a/*/b.json']\n");

@@ -32,6 +32,9 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
             text[pos..pos + digits].parse().map_err(|_| format!("invalid duration {text:?}: number too large"))?;
         pos += digits;
         let unit_len = bytes[pos..].iter().take_while(|b| b.is_ascii_alphabetic()).count();
+        if unit_len == 0 {
+            return Err(format!("invalid duration {text:?}: expected a unit (y, w, d, h, m, s or ms) at byte {pos}"));
+        }
         let unit = &text[pos..pos + unit_len];
         pos += unit_len;
         let Some(index) = MS_PER.iter().position(|(name, _)| *name == unit) else {
@@ -129,11 +132,12 @@ pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
     Ok(seconds * 1_000 + millis)
 }
 
-fn is_leap(year: i64) -> bool {
+pub fn is_leap(year: i64) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
 
-fn days_in_month(year: i64, month: i64) -> i64 {
+/// Days in `month` (1-12) of `year`, proleptic Gregorian.
+pub fn days_in_month(year: i64, month: i64) -> i64 {
     match month {
         2 if is_leap(year) => 29,
         2 => 28,
@@ -143,7 +147,7 @@ fn days_in_month(year: i64, month: i64) -> i64 {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -151,6 +155,28 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+/// `(year, month, day)` of the day `days` after 1970-01-01 (the inverse of [`days_from_civil`]).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    // Counts in 400-year cycles starting on March 1st, so the leap day ends its (shifted) year.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// `2024-05-01T10:00:00.000Z`.
+pub fn format_rfc3339(t_ms: i64) -> String {
+    let (y, m, d) = civil_from_days(t_ms.div_euclid(86_400_000));
+    let ms = t_ms.rem_euclid(86_400_000);
+    let (h, min, s, frac) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{frac:03}Z")
 }
 
 #[cfg(test)]
@@ -165,7 +191,8 @@ mod tests {
         assert_eq!(parse_duration("1d2h"), Ok(93_600_000));
         assert_eq!(parse_duration("0"), Ok(0));
         assert!(parse_duration("").is_err());
-        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("5").unwrap_err().contains("expected a unit"));
+        assert!(parse_duration("5 minutes").unwrap_err().contains("expected a unit"));
         assert!(parse_duration("5x").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("1m1h").unwrap_err().contains("largest first"));
         assert!(parse_duration("99999999999999999y").unwrap_err().contains("too large"));
@@ -188,6 +215,10 @@ mod tests {
         assert_eq!(parse_rfc3339("2015-07-01T22:10:51.781+02:00"), Ok(1_435_781_451_781));
         assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), Ok(-1_000));
         assert_eq!(parse_rfc3339("2024-02-29T00:00:00Z"), Ok(1_709_164_800_000));
+        for t in [0, 1_435_781_451_781, -1_000, 1_709_164_800_000, 253_402_300_799_999] {
+            assert_eq!(parse_rfc3339(&format_rfc3339(t)), Ok(t));
+        }
+        assert_eq!(format_rfc3339(1_435_781_451_781), "2015-07-01T20:10:51.781Z");
         for bad in ["2023-02-29T00:00:00Z", "2024-13-01T00:00:00Z", "2024-01-01", "2024-01-01T00:00:00", "x"] {
             assert!(parse_rfc3339(bad).is_err(), "{bad}");
         }

@@ -1,5 +1,7 @@
 //! UTC calendar fields of a Unix time in seconds, for `year()`, `month()`, `day_of_week()` and friends.
 
+use vigil_model::time::{civil_from_days, days_in_month};
+
 const SECONDS_PER_DAY: i64 = 86_400;
 
 /// The calendar fields of one instant (proleptic Gregorian calendar, UTC).
@@ -21,7 +23,7 @@ impl Civil {
     pub fn from_unix(seconds: i64) -> Civil {
         let days = seconds.div_euclid(SECONDS_PER_DAY);
         let second_of_day = seconds.rem_euclid(SECONDS_PER_DAY);
-        let (year, month, day) = date_from_days(days);
+        let (year, month, day) = civil_from_days(days);
         Civil {
             year,
             month,
@@ -42,37 +44,6 @@ impl Civil {
     pub fn days_in_month(&self) -> i64 {
         days_in_month(self.year, self.month)
     }
-}
-
-fn is_leap_year(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// (year, month, day) of the day `days` after 1970-01-01.
-///
-/// Counts in 400-year cycles of 146097 days that start on March 1st, so that the leap day is the last day of its
-/// (shifted) year and month lengths follow a fixed 153-day pattern for each five months from March.
-fn date_from_days(days: i64) -> (i64, i64, i64) {
-    // 0000-03-01 is 719468 days before 1970-01-01.
-    let since_epoch_0 = days + 719_468;
-    let cycle = since_epoch_0.div_euclid(146_097);
-    let day_of_cycle = since_epoch_0.rem_euclid(146_097);
-    let year_of_cycle = (day_of_cycle - day_of_cycle / 1460 + day_of_cycle / 36_524 - day_of_cycle / 146_096) / 365;
-    let day_of_year = day_of_cycle - (365 * year_of_cycle + year_of_cycle / 4 - year_of_cycle / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153; // 0 is March.
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
-    let year = cycle * 400 + year_of_cycle + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -122,9 +93,9 @@ mod tests {
 
     #[test]
     fn every_day_follows_the_previous_one() {
-        let mut prev = date_from_days(-800_000);
+        let mut prev = civil_from_days(-800_000);
         for days in -799_999..800_000 {
-            let (y, m, d) = date_from_days(days);
+            let (y, m, d) = civil_from_days(days);
             let next_of_prev = if prev.2 < days_in_month(prev.0, prev.1) {
                 (prev.0, prev.1, prev.2 + 1)
             } else if prev.1 < 12 {

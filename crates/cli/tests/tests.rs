@@ -5,5 +5,6 @@ mod support;
 mod check_config;
 mod metrics_endpoint;
 mod node_exporter_parity;
+mod prometheus_interop;
 mod prometheus_scrape;
 mod server_kill;

@@ -4,12 +4,12 @@
 //! and value is interned once ([`symbols`]); a series stores its labels as symbol pairs. Postings are roaring
 //! bitmaps kept per name in a `BTreeMap` ordered by value, so a literal prefix is a cheap range.
 
+mod hash;
 mod symbols;
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::mem::size_of;
 use std::ops::Bound;
 use std::sync::Arc;
@@ -19,6 +19,7 @@ use vigil_model::{Labels, Matcher};
 
 use crate::matching::{self, Filter, Plan, Postings};
 
+use self::hash::{Fingerprint, LabelHasher};
 use self::symbols::{hash_map_bytes, IntHash, Sym, Symbols};
 
 /// The id of a series in the head.
@@ -38,6 +39,8 @@ pub enum IndexError {
     IdOutOfRange(SeriesId),
     #[error("series id {id} already belongs to {existing}")]
     IdInUse { id: SeriesId, existing: String },
+    #[error("labels {0} are not sorted by name, unique and non-empty")]
+    NotCanonical(String),
     #[error("series {labels} already has id {existing}")]
     SeriesExists { labels: String, existing: SeriesId },
 }
@@ -45,16 +48,24 @@ pub enum IndexError {
 /// Postings of one label name: value → ids of the series with that pair, ordered by value.
 type Values = BTreeMap<Arc<str>, RoaringBitmap>;
 
+/// A series in the fingerprint table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Slot {
+    check: u64,
+    id: SeriesId,
+}
+
 /// The in-memory inverted index. Not synchronised; the head wraps it in a lock.
 #[derive(Debug, Default)]
 pub struct Index {
     symbols: Symbols,
     /// Each live series' labels as `[name, value, name, value, ...]` symbols, sorted by name.
     series: HashMap<SeriesId, Box<[Sym]>, IntHash>,
-    /// Label-set hash → series id. Ids whose hash is already taken go to `collisions`.
-    by_hash: HashMap<u64, SeriesId, IntHash>,
-    collisions: HashMap<u64, Vec<SeriesId>, IntHash>,
-    hasher: RandomState,
+    /// Fingerprint bucket → the series with it; series whose bucket is already taken go to `collisions`.
+    /// Equal fingerprints mean equal label sets (see `hash.rs`).
+    by_hash: HashMap<u64, Slot, IntHash>,
+    collisions: HashMap<u64, Vec<Slot>, IntHash>,
+    hasher: LabelHasher,
     /// Label name → value → series ids. Names and values without live series are removed.
     postings: BTreeMap<Arc<str>, Values>,
     /// Every live series.
@@ -93,21 +104,34 @@ impl Index {
 
     /// The id of the series with exactly these labels.
     pub fn get(&self, labels: &Labels) -> Option<SeriesId> {
-        let hash = self.hash_labels(labels);
-        self.candidates(hash).find(|&id| self.series_equals(id, labels))
+        self.find(self.hasher.hash(pairs(labels)))
     }
 
     /// The id of the series with these labels, adding it with a new id if needed; `true` when it was added.
     pub fn get_or_create(&mut self, labels: &Labels) -> Result<(SeriesId, bool), IndexError> {
-        let hash = self.hash_labels(labels);
-        if let Some(id) = self.candidates(hash).find(|&id| self.series_equals(id, labels)) {
+        self.get_or_create_pairs(pairs(labels))
+    }
+
+    /// [`Index::get_or_create`] for labels given as `(name, value)` pairs, which must form a valid [`Labels`]:
+    /// sorted by name, names unique and not empty, values not empty. Nothing is allocated for a known series.
+    pub fn get_or_create_pairs<'p, I>(&mut self, pairs: I) -> Result<(SeriesId, bool), IndexError>
+    where
+        I: Iterator<Item = (&'p str, &'p str)> + Clone,
+    {
+        let hash = self.hasher.hash(pairs.clone());
+        if let Some(id) = self.find(hash) {
             return Ok((id, false));
+        }
+        // Checked only for a new series: one found is equal to a stored, checked one.
+        if !is_canonical(pairs.clone()) {
+            let shown: Vec<String> = pairs.map(|(n, v)| format!("{n}={v:?}")).collect();
+            return Err(IndexError::NotCanonical(shown.join(", ")));
         }
         if self.next_id > MAX_SERIES_ID {
             return Err(IndexError::IdsExhausted);
         }
         let id = self.next_id;
-        self.insert(id, hash, labels)?;
+        self.insert(id, hash, pairs)?;
         self.next_id = id + 1;
         Ok((id, true))
     }
@@ -119,8 +143,8 @@ impl Index {
         if id > MAX_SERIES_ID {
             return Err(IndexError::IdOutOfRange(id));
         }
-        let hash = self.hash_labels(labels);
-        if let Some(existing) = self.candidates(hash).find(|&other| self.series_equals(other, labels)) {
+        let hash = self.hasher.hash(pairs(labels));
+        if let Some(existing) = self.find(hash) {
             if existing == id {
                 return Ok(());
             }
@@ -129,7 +153,7 @@ impl Index {
         if let Some(existing) = self.labels(id) {
             return Err(IndexError::IdInUse { id, existing: existing.to_string() });
         }
-        self.insert(id, hash, labels)?;
+        self.insert(id, hash, pairs(labels))?;
         self.next_id = self.next_id.max(id + 1);
         Ok(())
     }
@@ -226,7 +250,7 @@ impl Index {
     /// Approximate heap bytes used by the index, for self-metrics and the memory budget.
     pub fn heap_bytes(&self) -> usize {
         let series: usize = self.series.values().map(|s| (s.len() * size_of::<Sym>()).next_multiple_of(16)).sum();
-        let collisions: usize = self.collisions.values().map(|v| v.capacity() * size_of::<SeriesId>()).sum();
+        let collisions: usize = self.collisions.values().map(|v| v.capacity() * size_of::<Slot>()).sum();
         // A B-tree node holds up to 11 entries; count each entry with a share of its node's overhead.
         let btree_entry = (size_of::<Arc<str>>() + size_of::<RoaringBitmap>()) * 3 / 2;
         let postings: usize = self
@@ -237,8 +261,8 @@ impl Index {
         self.symbols.heap_bytes()
             + hash_map_bytes(self.series.capacity(), size_of::<(SeriesId, Box<[Sym]>)>())
             + series
-            + hash_map_bytes(self.by_hash.capacity(), size_of::<(u64, SeriesId)>())
-            + hash_map_bytes(self.collisions.capacity(), size_of::<(u64, Vec<SeriesId>)>())
+            + hash_map_bytes(self.by_hash.capacity(), size_of::<(u64, Slot)>())
+            + hash_map_bytes(self.collisions.capacity(), size_of::<(u64, Vec<Slot>)>())
             + collisions
             + postings
             + bitmap_bytes(&self.all)
@@ -249,80 +273,68 @@ impl Index {
         self.symbols.len()
     }
 
-    fn insert(&mut self, id: SeriesId, hash: u64, labels: &Labels) -> Result<(), IndexError> {
-        if self.symbols.room() < 2 * labels.len() {
+    fn insert<'p>(
+        &mut self,
+        id: SeriesId,
+        hash: Fingerprint,
+        pairs: impl Iterator<Item = (&'p str, &'p str)> + Clone,
+    ) -> Result<(), IndexError> {
+        let count = pairs.clone().count();
+        if self.symbols.room() < 2 * count {
             return Err(IndexError::SymbolsExhausted);
         }
-        let mut syms = Vec::with_capacity(2 * labels.len());
-        for label in labels.iter() {
-            let name = self.symbols.acquire(&label.name);
-            let value = self.symbols.acquire(&label.value);
+        let mut syms = Vec::with_capacity(2 * count);
+        for (name, value) in pairs {
+            let name = self.symbols.acquire(name);
+            let value = self.symbols.acquire(value);
             syms.extend([name, value]);
             let values = self.postings.entry(self.symbols.arc(name).clone()).or_default();
             values.entry(self.symbols.arc(value).clone()).or_default().insert(id);
         }
         self.series.insert(id, syms.into_boxed_slice());
         self.all.insert(id);
-        match self.by_hash.entry(hash) {
+        let slot = Slot { check: hash.check, id };
+        match self.by_hash.entry(hash.bucket) {
             Entry::Vacant(e) => {
-                e.insert(id);
+                e.insert(slot);
             }
-            Entry::Occupied(_) => self.collisions.entry(hash).or_default().push(id),
+            Entry::Occupied(_) => self.collisions.entry(hash.bucket).or_default().push(slot),
         }
         Ok(())
     }
 
-    /// Ids of series whose labels hash to `hash`.
-    fn candidates(&self, hash: u64) -> impl Iterator<Item = SeriesId> + '_ {
-        let first = self.by_hash.get(&hash).copied();
-        let rest = self.collisions.get(&hash).into_iter().flatten().copied();
-        first.into_iter().chain(rest)
+    /// The series with this fingerprint.
+    fn find(&self, hash: Fingerprint) -> Option<SeriesId> {
+        let first = self.by_hash.get(&hash.bucket)?;
+        if first.check == hash.check {
+            return Some(first.id);
+        }
+        let rest = self.collisions.get(&hash.bucket)?;
+        rest.iter().find(|slot| slot.check == hash.check).map(|slot| slot.id)
     }
 
-    fn forget_hash(&mut self, hash: u64, id: SeriesId) {
-        if self.by_hash.get(&hash) == Some(&id) {
-            let next = self.collisions.get_mut(&hash).and_then(Vec::pop);
-            match next {
+    fn forget_hash(&mut self, hash: Fingerprint, id: SeriesId) {
+        let slot = Slot { check: hash.check, id };
+        if self.by_hash.get(&hash.bucket) == Some(&slot) {
+            match self.collisions.get_mut(&hash.bucket).and_then(Vec::pop) {
                 Some(other) => {
-                    self.by_hash.insert(hash, other);
+                    self.by_hash.insert(hash.bucket, other);
                 }
                 None => {
-                    self.by_hash.remove(&hash);
+                    self.by_hash.remove(&hash.bucket);
                 }
             }
-        } else if let Some(ids) = self.collisions.get_mut(&hash) {
-            ids.retain(|&other| other != id);
+        } else if let Some(slots) = self.collisions.get_mut(&hash.bucket) {
+            slots.retain(|&other| other != slot);
         }
-        if self.collisions.get(&hash).is_some_and(Vec::is_empty) {
-            self.collisions.remove(&hash);
+        if self.collisions.get(&hash.bucket).is_some_and(Vec::is_empty) {
+            self.collisions.remove(&hash.bucket);
         }
     }
 
-    /// Hashes a label set by its strings, so a lookup needs no symbol lookups.
-    fn hash_labels(&self, labels: &Labels) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        for label in labels.iter() {
-            label.name.as_str().hash(&mut h);
-            label.value.as_str().hash(&mut h);
-        }
-        h.finish()
-    }
-
-    /// The same hash as [`Index::hash_labels`], from a stored series.
-    fn hash_syms(&self, syms: &[Sym]) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        for &sym in syms {
-            self.symbols.get(sym).hash(&mut h);
-        }
-        h.finish()
-    }
-
-    fn series_equals(&self, id: SeriesId, labels: &Labels) -> bool {
-        let Some(syms) = self.series.get(&id) else { return false };
-        syms.len() == 2 * labels.len()
-            && syms.chunks_exact(2).zip(labels.iter()).all(|(pair, label)| {
-                self.symbols.get(pair[0]) == label.name && self.symbols.get(pair[1]) == label.value
-            })
+    /// The fingerprint of a stored series, as computed from its labels when it was added.
+    fn hash_syms(&self, syms: &[Sym]) -> Fingerprint {
+        self.hasher.hash(syms.chunks_exact(2).map(|p| (self.symbols.get(p[0]), self.symbols.get(p[1]))))
     }
 
     /// The value symbol of label `name` of series `id`.
@@ -414,6 +426,23 @@ fn bitmap_bytes(ids: &RoaringBitmap) -> usize {
         + stats.n_bytes_run_containers as usize
 }
 
+/// A label set as `(name, value)` pairs.
+fn pairs(labels: &Labels) -> impl Iterator<Item = (&str, &str)> + Clone {
+    labels.as_slice().iter().map(|l| (l.name.as_str(), l.value.as_str()))
+}
+
+/// Whether pairs form a valid [`Labels`]: sorted by name, names unique and not empty, values not empty.
+fn is_canonical<'p>(pairs: impl Iterator<Item = (&'p str, &'p str)>) -> bool {
+    let mut previous: Option<&str> = None;
+    for (name, value) in pairs {
+        if name.is_empty() || value.is_empty() || previous.is_some_and(|p| p >= name) {
+            return false;
+        }
+        previous = Some(name);
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -480,18 +509,19 @@ mod tests {
     }
 
     #[test]
-    fn hash_collisions_are_resolved_by_comparing_labels() {
+    fn series_sharing_a_bucket_are_told_apart_by_their_check() {
         let mut index = sample_index();
         let a = labels(&[("x", "1")]);
         let b = labels(&[("x", "2")]);
-        // Force both series under one hash, as a collision would.
+        // Force b into a's bucket, as a 64-bit collision would.
         let (ia, _) = index.get_or_create(&a).unwrap();
-        let hash = index.hash_labels(&a);
-        index.insert(1000, hash, &b).unwrap();
-        assert_eq!(index.candidates(hash).collect::<Vec<_>>(), [ia, 1000]);
-        assert!(index.series_equals(1000, &b) && !index.series_equals(1000, &a));
+        let fa = index.hasher.hash(pairs(&a));
+        let fb = Fingerprint { bucket: fa.bucket, check: index.hasher.hash(pairs(&b)).check };
+        index.insert(1000, fb, pairs(&b)).unwrap();
+        assert_eq!((index.find(fa), index.find(fb)), (Some(ia), Some(1000)));
+        assert_eq!(index.collisions[&fa.bucket], [Slot { check: fb.check, id: 1000 }]);
         index.remove(&[ia].into_iter().collect());
-        assert_eq!(index.candidates(hash).collect::<Vec<_>>(), [1000]);
+        assert_eq!((index.find(fa), index.find(fb)), (None, Some(1000)));
         assert!(index.collisions.is_empty());
     }
 }

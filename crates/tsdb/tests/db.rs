@@ -7,7 +7,7 @@ use std::sync::Arc;
 use vigil_model::metric::VecSink;
 use vigil_model::{Labels, MatchOp, Matcher};
 use vigil_tsdb::backend::MemBackend;
-use vigil_tsdb::{Db, DbError, DbOptions, Rejection, Sample, SeriesBatch};
+use vigil_tsdb::{Db, DbError, DbOptions, Rejection, Sample, SeriesBatch, SeriesSamples};
 
 const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 const MIN: i64 = 60_000;
@@ -82,6 +82,49 @@ fn appended_samples_survive_a_restart_with_their_exact_bits() {
     assert_eq!(db.replay_summary().samples, values.len() as u64);
     // Inclusive bounds on both ends.
     assert_eq!(dump(&db, 1000, 3000)[0].1.len(), 3);
+}
+
+#[test]
+fn borrowed_and_owned_appends_find_the_same_series_and_survive_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Db::open(tmp.path(), options()).unwrap();
+    db.append(&one(&labels("up", "a"), 1000, 1.0)).unwrap();
+    let a = [("__name__", "up"), ("host", "a")];
+    let b = [("__name__", "up"), ("host", "b")];
+    let report = db
+        .append_samples(&[
+            SeriesSamples { labels: &a, samples: &[(2000, 2.0), (1000, 1.0)] },
+            SeriesSamples { labels: &b, samples: &[(2000, 5.0)] },
+        ])
+        .unwrap();
+    // 1000 for host a is already there with the same value.
+    assert_eq!((report.appended, report.unchanged), (2, 1));
+    let before = dump(&db, i64::MIN, i64::MAX);
+    assert_eq!(before.len(), 2);
+    assert_eq!(before[0], (labels("up", "a"), vec![(1000, 1f64.to_bits()), (2000, 2f64.to_bits())]));
+    db.close().unwrap();
+    let db = Db::open(tmp.path(), options()).unwrap();
+    assert_eq!(dump(&db, i64::MIN, i64::MAX), before);
+}
+
+#[test]
+fn labels_that_are_not_a_label_set_fail_the_append_but_what_came_before_is_logged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Db::open(tmp.path(), options()).unwrap();
+    let good = [("__name__", "up"), ("host", "a")];
+    for bad in
+        [&[("host", "a"), ("__name__", "up")][..], &[("__name__", "up"), ("host", "")], &[("a", "1"), ("a", "2")]]
+    {
+        let batch = [
+            SeriesSamples { labels: &good, samples: &[(1000, 1.0)] },
+            SeriesSamples { labels: bad, samples: &[(1000, 1.0)] },
+        ];
+        let err = db.append_samples(&batch).unwrap_err();
+        assert!(err.to_string().contains("not sorted by name, unique and non-empty"), "{err}");
+    }
+    db.close().unwrap();
+    let db = Db::open(tmp.path(), options()).unwrap();
+    assert_eq!(dump(&db, i64::MIN, i64::MAX), vec![(labels("up", "a"), vec![(1000, 1f64.to_bits())])]);
 }
 
 #[test]

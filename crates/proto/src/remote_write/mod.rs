@@ -1,15 +1,20 @@
 //! Prometheus remote_write 1.0: snappy block-compressed protobuf `WriteRequest`s, decoded under size limits.
 //!
-//! Receiving: [`decode_write_request`] then [`to_series`] (or [`into_series`]). Sending: [`encode_write_request`].
+//! Receiving: [`decompress`], then [`RequestView::parse`] and [`RequestView::validate`], which borrow the body
+//! (the server's path); or [`decode_write_request`] then [`to_series`] for owned messages. Sending:
+//! [`encode_write_request`].
 //! Every error is the sender's fault and maps to HTTP 400.
 
 mod limits;
 mod messages;
 mod series;
+mod view;
+mod wire;
 
 pub use limits::DecodeLimits;
 pub use messages::{Exemplar, Histogram, Label, MetricMetadata, MetricType, Sample, TimeSeries, WriteRequest};
 pub use series::{into_series, to_series, DecodedSeries, SeriesProblem};
+pub use view::{RequestView, SeriesView};
 
 use prost::Message as _;
 
@@ -48,8 +53,8 @@ pub enum RemoteWriteError {
     InvalidSeries { index: usize, problem: SeriesProblem },
 }
 
-/// Decompresses and decodes one request body. Nothing is allocated for a body that breaks a limit.
-pub fn decode_write_request(body: &[u8], limits: &DecodeLimits) -> Result<WriteRequest, RemoteWriteError> {
+/// Decompresses one request body, checking the limits before allocating.
+pub fn decompress(body: &[u8], limits: &DecodeLimits) -> Result<Vec<u8>, RemoteWriteError> {
     if body.len() > limits.max_compressed_bytes {
         return Err(RemoteWriteError::BodyTooLarge { size: body.len(), limit: limits.max_compressed_bytes });
     }
@@ -63,7 +68,14 @@ pub fn decode_write_request(body: &[u8], limits: &DecodeLimits) -> Result<WriteR
     let mut raw = vec![0u8; size];
     let n = snap::raw::Decoder::new().decompress(body, &mut raw).map_err(RemoteWriteError::Snappy)?;
     raw.truncate(n);
-    limits::check_shape(&raw, limits)?;
+    Ok(raw)
+}
+
+/// Decompresses and decodes one request body into owned messages. The wire format and the limits are checked
+/// by [`RequestView::parse`] first, so what decoding allocates is bounded by the limits.
+pub fn decode_write_request(body: &[u8], limits: &DecodeLimits) -> Result<WriteRequest, RemoteWriteError> {
+    let raw = decompress(body, limits)?;
+    RequestView::parse(&raw, limits)?;
     Ok(WriteRequest::decode(raw.as_slice())?)
 }
 

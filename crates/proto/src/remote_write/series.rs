@@ -57,19 +57,7 @@ pub fn into_series(req: WriteRequest) -> Result<Vec<DecodedSeries>, RemoteWriteE
 
 fn convert(index: usize, mut pairs: Vec<(String, String)>, ts: &TimeSeries) -> Result<DecodedSeries, RemoteWriteError> {
     let invalid = |problem| RemoteWriteError::InvalidSeries { index, problem };
-    if let Some((name, _)) = pairs.iter().find(|(n, _)| !is_label_name(n)) {
-        return Err(invalid(SeriesProblem::InvalidLabelName(name.clone())));
-    }
-    pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
-        return Err(invalid(SeriesProblem::DuplicateLabel(w[0].0.clone())));
-    }
-    match pairs.iter().find(|(n, _)| n == METRIC_NAME) {
-        None => return Err(invalid(SeriesProblem::MissingMetricName)),
-        Some((_, v)) if v.is_empty() => return Err(invalid(SeriesProblem::MissingMetricName)),
-        Some((_, v)) if !is_metric_name(v) => return Err(invalid(SeriesProblem::InvalidMetricName(v.clone()))),
-        Some(_) => {}
-    }
+    check_pairs(&mut pairs).map_err(invalid)?;
     // Names are valid and unique, so this cannot fail; map the error anyway rather than unwrap.
     let labels = Labels::from_pairs(pairs).map_err(|e| invalid(SeriesProblem::InvalidLabelName(e.to_string())))?;
     Ok(DecodedSeries {
@@ -78,6 +66,26 @@ fn convert(index: usize, mut pairs: Vec<(String, String)>, ts: &TimeSeries) -> R
         exemplars: ts.exemplars.len(),
         histograms: ts.histograms.len(),
     })
+}
+
+/// Sorts one series' label pairs by name and checks them, in Prometheus' order: every name valid, then no
+/// name twice (empty values included), then a valid metric name. Already sorted pairs (what Prometheus sends)
+/// are not moved.
+pub(crate) fn check_pairs<S: AsRef<str>>(pairs: &mut [(S, S)]) -> Result<(), SeriesProblem> {
+    if let Some((name, _)) = pairs.iter().find(|(n, _)| !is_label_name(n.as_ref())) {
+        return Err(SeriesProblem::InvalidLabelName(name.as_ref().to_string()));
+    }
+    if !pairs.is_sorted_by(|a, b| a.0.as_ref() <= b.0.as_ref()) {
+        pairs.sort_unstable_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
+    }
+    if let Some(w) = pairs.windows(2).find(|w| w[0].0.as_ref() == w[1].0.as_ref()) {
+        return Err(SeriesProblem::DuplicateLabel(w[0].0.as_ref().to_string()));
+    }
+    match pairs.iter().find(|(n, _)| n.as_ref() == METRIC_NAME).map(|(_, v)| v.as_ref()) {
+        None | Some("") => Err(SeriesProblem::MissingMetricName),
+        Some(v) if !is_metric_name(v) => Err(SeriesProblem::InvalidMetricName(v.to_string())),
+        Some(_) => Ok(()),
+    }
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`: the legacy charset Prometheus 2.x requires of label names.

@@ -178,15 +178,25 @@ fn truncated_snappy_is_an_error() {
 #[test]
 fn garbage_protobuf_is_an_error() {
     for (raw, needle) in [
-        (&[0xffu8; 12][..], "malformed protobuf at byte 0: varint longer than 10 bytes"),
+        (&[0xffu8; 12][..], "malformed protobuf at byte 0: varint overflows 64 bits"),
         (&[0x0a, 0x05, 0x01][..], "malformed protobuf at byte 2: field runs past the end"),
         (&[0x0a, 0x02, 0x0a, 0x09][..], "malformed protobuf at byte 4: field runs past the end"),
         (&[0x0b][..], "unsupported wire type"),
         (&[0x00, 0x01][..], "field number 0"),
+        (&[0x80, 0x80, 0x80, 0x80, 0x10][..], "field key beyond 32 bits"),
         // Well-formed on the wire, but field 1 of a Label is a varint instead of a string.
-        (&[0x0a, 0x04, 0x0a, 0x02, 0x08, 0x01][..], "invalid protobuf"),
+        (&[0x0a, 0x04, 0x0a, 0x02, 0x08, 0x01][..], "byte 4: a label name or value is not a string"),
         // Label name that is not UTF-8.
-        (&[0x0a, 0x05, 0x0a, 0x03, 0x0a, 0x01, 0xff][..], "invalid protobuf"),
+        (&[0x0a, 0x05, 0x0a, 0x03, 0x0a, 0x01, 0xff][..], "byte 4: a label name or value is not UTF-8"),
+        // A sample whose value is a varint, and one whose timestamp is a double.
+        (&[0x0a, 0x04, 0x12, 0x02, 0x08, 0x01][..], "byte 4: a sample value is not a double"),
+        (&[0x0a, 0x0b, 0x12, 0x09, 0x11, 0, 0, 0, 0, 0, 0, 0, 0][..], "byte 4: a sample timestamp is not a varint"),
+        // A series that is a varint instead of a message.
+        (&[0x08, 0x01][..], "byte 0: a message field is not length-delimited"),
+        // A 10-byte varint beyond 64 bits.
+        (&[0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02][..], "byte 1: varint overflows 64 bits"),
+        // Metadata that prost cannot decode: a string where the type enum belongs.
+        (&[0x1a, 0x03, 0x0a, 0x01, b'x'][..], "invalid protobuf"),
     ] {
         let err = decode_write_request(&compress(raw), &DecodeLimits::default()).unwrap_err();
         assert!(err.to_string().contains(needle), "{raw:?}: {err}");
@@ -283,7 +293,128 @@ fn random_and_mutated_bodies_never_panic() {
             ok += 1;
             let _ = to_series(&req);
         }
+        // The view must agree with prost on what is acceptable, and never panic validating.
+        if let Ok(mut view) = RequestView::parse(&raw, &DecodeLimits::default()) {
+            assert!(WriteRequest::decode(raw.as_slice()).is_ok(), "{raw:?}");
+            let _ = view.validate();
+        }
     }
     // Some mutations only change values, so part of them must decode.
     assert!(ok > 100, "{ok}");
+}
+
+/// One series' labels and samples, owned.
+type OwnedSeries = (Vec<(String, String)>, Vec<(i64, f64)>);
+
+/// A request as the view sees it.
+fn view_series(view: &RequestView<'_>) -> Vec<OwnedSeries> {
+    view.series()
+        .map(|s| {
+            let labels = s.labels.iter().map(|&(n, v)| (n.to_string(), v.to_string())).collect();
+            (labels, s.samples.to_vec())
+        })
+        .collect()
+}
+
+#[test]
+fn the_view_agrees_with_the_owned_decoding() {
+    let req = WriteRequest {
+        timeseries: vec![
+            series(&[("job", "node"), ("__name__", "node_load1"), ("empty", "")], &[(1, 0.5), (-2, f64::INFINITY)]),
+            series(&[("__name__", "up"), ("instance", "h:9100")], &[(3, 1.0)]),
+            series(&[("__name__", "no_samples")], &[]),
+        ],
+        metadata: golden_request().metadata,
+    };
+    let raw = req.encode_to_vec();
+    let mut view = RequestView::parse(&raw, &DecodeLimits::default()).unwrap();
+    assert_eq!((view.len(), view.sample_count(), view.metadata.clone()), (3, 3, req.metadata.clone()));
+    view.validate().unwrap();
+    let owned: Vec<_> = to_series(&req)
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect(), s.samples))
+        .collect();
+    assert_eq!(view_series(&view), owned);
+    // Sorted, with the empty label dropped.
+    assert_eq!(view.series().next().unwrap().labels, &[("__name__", "node_load1"), ("job", "node")]);
+}
+
+#[test]
+fn the_view_counts_exemplars_and_histograms_and_checks_their_labels() {
+    let ts = TimeSeries {
+        labels: vec![label("__name__", "a")],
+        samples: vec![Sample { value: 1.0, timestamp: 1 }],
+        exemplars: vec![Exemplar { labels: vec![label("trace_id", "abc")], value: 0.5, timestamp: 2 }],
+        histograms: vec![Histogram { timestamp: 3 }, Histogram { timestamp: 4 }],
+    };
+    let raw = WriteRequest { timeseries: vec![ts], metadata: vec![] }.encode_to_vec();
+    let view = RequestView::parse(&raw, &DecodeLimits::default()).unwrap();
+    assert_eq!((view.exemplars, view.histograms, view.sample_count()), (1, 2, 1));
+    let limits = DecodeLimits { max_label_bytes: 2, ..DecodeLimits::default() };
+    let err = RequestView::parse(&raw, &limits).unwrap_err();
+    assert_eq!(err.to_string(), "series 0: a label name or value of 8 bytes, more than the limit of 2");
+}
+
+#[test]
+fn the_view_validates_like_to_series() {
+    let cases: [&[(&str, &str)]; 6] = [
+        &[("__name__", "ok"), ("bad-name", "x")],
+        &[("__name__", "ok"), ("a", "1"), ("a", "2")],
+        &[("__name__", "ok"), ("a", ""), ("a", "2")],
+        &[("job", "x")],
+        &[("__name__", "")],
+        &[("__name__", "1up")],
+    ];
+    for labels in cases {
+        let req = WriteRequest {
+            timeseries: vec![series(&[("__name__", "fine")], &[]), series(labels, &[(1, 1.0)])],
+            metadata: Vec::new(),
+        };
+        let raw = req.encode_to_vec();
+        let mut view = RequestView::parse(&raw, &DecodeLimits::default()).unwrap();
+        assert_eq!(view.validate().unwrap_err().to_string(), to_series(&req).unwrap_err().to_string());
+    }
+}
+
+#[test]
+fn random_requests_read_the_same_through_the_view() {
+    let mut rng = Rng(0xfeed_beef_0bad_cafe);
+    let names = ["__name__", "job", "instance", "a", "zz", "_x"];
+    for _ in 0..500 {
+        let timeseries = (0..rng.below(6))
+            .map(|_| {
+                let mut labels: Vec<(String, String)> = vec![("__name__".into(), format!("m{}", rng.below(3)))];
+                for _ in 0..rng.below(4) {
+                    let name = names[1 + rng.below(names.len() - 1)];
+                    if labels.iter().all(|(n, _)| n != name) {
+                        labels.push((name.into(), ["", "v", "é", "long value"][rng.below(4)].into()));
+                    }
+                }
+                if rng.below(2) == 0 {
+                    labels.reverse();
+                }
+                let pairs: Vec<(&str, &str)> = labels.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+                let samples: Vec<(i64, f64)> =
+                    (0..rng.below(4)).map(|_| (rng.next() as i64, f64::from_bits(rng.next()))).collect();
+                series(&pairs, &samples)
+            })
+            .collect();
+        let req = WriteRequest { timeseries, metadata: vec![] };
+        let raw = req.encode_to_vec();
+        let mut view = RequestView::parse(&raw, &DecodeLimits::default()).unwrap();
+        view.validate().unwrap();
+        let owned: Vec<_> = to_series(&req)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect::<Vec<_>>(), s.samples))
+            .collect();
+        let got = view_series(&view);
+        assert_eq!(got.len(), owned.len());
+        for (g, o) in got.iter().zip(&owned) {
+            assert_eq!(g.0, o.0);
+            let bits = |s: &[(i64, f64)]| s.iter().map(|&(t, v)| (t, v.to_bits())).collect::<Vec<_>>();
+            assert_eq!(bits(&g.1), bits(&o.1));
+        }
+    }
 }

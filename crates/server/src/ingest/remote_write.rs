@@ -6,8 +6,8 @@ use axum::body::{to_bytes, Body};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use vigil_proto::remote_write::{decode_write_request, into_series, DecodeLimits, MetricType};
-use vigil_tsdb::{Sample, SeriesBatch};
+use vigil_proto::remote_write::{decompress, DecodeLimits, MetricType, RemoteWriteError, RequestView};
+use vigil_tsdb::SeriesSamples;
 
 use crate::api::ApiState;
 use crate::metadata::Metadata;
@@ -36,21 +36,15 @@ pub async fn write(State(state): State<Arc<ApiState>>, body: Body) -> Response {
     }
 }
 
-/// Decodes and appends one request. A request with refused samples (out of order, too old) keeps the accepted
+/// Decodes and appends one request. The labels are read in place from the decompressed body: a series the
+/// head knows costs no allocation. A request with refused samples (out of order, too old) keeps the accepted
 /// ones and answers 400, so the sender does not retry what can never be accepted.
 fn ingest(state: &ApiState, body: &[u8], limits: &DecodeLimits) -> Result<(), (StatusCode, String)> {
-    let bad = |e: vigil_proto::remote_write::RemoteWriteError| (StatusCode::BAD_REQUEST, e.to_string());
-    let mut request = decode_write_request(body, limits).map_err(bad)?;
+    let bad = |e: RemoteWriteError| (StatusCode::BAD_REQUEST, e.to_string());
+    let raw = decompress(body, limits).map_err(bad)?;
+    let mut request = RequestView::parse(&raw, limits).map_err(bad)?;
+    request.validate().map_err(bad)?;
     let metadata = std::mem::take(&mut request.metadata);
-    let series = into_series(request).map_err(bad)?;
-    let batches: Vec<SeriesBatch> = series
-        .into_iter()
-        .filter(|s| !s.samples.is_empty())
-        .map(|s| SeriesBatch {
-            labels: s.labels,
-            samples: s.samples.into_iter().map(|(t, v)| Sample { t, v }).collect(),
-        })
-        .collect();
     if !metadata.is_empty() {
         state.metadata.record(metadata.into_iter().map(|m| Metadata {
             family: m.metric_family_name,
@@ -59,10 +53,15 @@ fn ingest(state: &ApiState, body: &[u8], limits: &DecodeLimits) -> Result<(), (S
             unit: m.unit,
         }));
     }
-    if batches.is_empty() {
+    let batch: Vec<SeriesSamples> = request
+        .series()
+        .filter(|s| !s.samples.is_empty())
+        .map(|s| SeriesSamples { labels: s.labels, samples: s.samples })
+        .collect();
+    if batch.is_empty() {
         return Ok(());
     }
-    let report = state.db.append(&batches).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let report = state.db.append_samples(&batch).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     match &report.first_error {
         Some(first) => Err((
             StatusCode::BAD_REQUEST,

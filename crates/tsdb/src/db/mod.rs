@@ -50,6 +50,41 @@ pub struct SeriesBatch {
     pub samples: Vec<Sample>,
 }
 
+/// The samples of one series in an append, borrowing its labels: what a request decoded in place gives.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SeriesSamples<'a> {
+    /// A valid [`Labels`] as pairs: sorted by name, names unique and not empty, values not empty.
+    pub labels: &'a [(&'a str, &'a str)],
+    /// `(timestamp ms, value)`.
+    pub samples: &'a [(i64, f64)],
+}
+
+/// What [`Db::append`] needs of one series of a batch, whatever holds its labels.
+trait AppendSeries {
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + Clone;
+    fn samples(&self) -> impl Iterator<Item = (i64, f64)>;
+}
+
+impl AppendSeries for SeriesBatch {
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
+        self.labels.as_slice().iter().map(|l| (l.name.as_str(), l.value.as_str()))
+    }
+
+    fn samples(&self) -> impl Iterator<Item = (i64, f64)> {
+        self.samples.iter().map(|s| (s.t, s.v))
+    }
+}
+
+impl AppendSeries for SeriesSamples<'_> {
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
+        self.labels.iter().copied()
+    }
+
+    fn samples(&self) -> impl Iterator<Item = (i64, f64)> {
+        self.samples.iter().copied()
+    }
+}
+
 /// How the database behaves. Times are in milliseconds.
 #[derive(Clone, Debug)]
 pub struct DbOptions {
@@ -327,29 +362,47 @@ impl Db {
     }
 
     /// Appends samples and returns once they are durable (group commit with concurrent appenders). Samples the
-    /// head refuses are counted in the report and do not fail the rest. An error means nothing in this call
-    /// was acknowledged; after a WAL failure every later append fails too.
+    /// head refuses are counted in the report and do not fail the rest. An error means the call was not
+    /// acknowledged, though series before a failing one may be stored; after a WAL failure every later append
+    /// fails too.
     pub fn append(&self, batch: &[SeriesBatch]) -> Result<AppendReport, DbError> {
+        self.append_each(batch)
+    }
+
+    /// [`Db::append`] for series with borrowed labels; a known series costs no allocation.
+    pub fn append_samples(&self, batch: &[SeriesSamples<'_>]) -> Result<AppendReport, DbError> {
+        self.append_each(batch)
+    }
+
+    fn append_each(&self, batch: &[impl AppendSeries]) -> Result<AppendReport, DbError> {
         let mut report = AppendReport::default();
         let mut records = Vec::new();
         let mut samples = Vec::new();
+        let mut failure = None;
         let lsn = {
             let mut head = self.head_mut();
             for series in batch {
-                let (id, created) = head.get_or_create(&series.labels)?;
+                let (id, created) = match head.get_or_create_pairs(series.pairs()) {
+                    Ok(found) => found,
+                    Err(err) => {
+                        // What the head took so far is still logged, so the head never holds unlogged data.
+                        failure = Some(err);
+                        break;
+                    }
+                };
                 if created {
                     self.counters.series_created.fetch_add(1, Ordering::Relaxed);
-                    records.push(Record::Series { id: u64::from(id), labels: series.labels.clone() });
+                    records.push(Record::Series { id: u64::from(id), labels: labels_of(series) });
                 }
-                for s in &series.samples {
-                    let bits = s.v.to_bits();
-                    match head.add(id, s.t, bits, false) {
+                for (t, v) in series.samples() {
+                    let bits = v.to_bits();
+                    match head.add(id, t, bits, false) {
                         Ok(Added::Appended) => {
                             report.appended += 1;
-                            samples.push(RefSample { series_id: u64::from(id), t_ms: s.t, value_bits: bits });
+                            samples.push(RefSample { series_id: u64::from(id), t_ms: t, value_bits: bits });
                         }
                         Ok(Added::Unchanged) => report.unchanged += 1,
-                        Err(reason) => self.count_rejection(&mut report, &series.labels, s.t, reason),
+                        Err(reason) => self.count_rejection(&mut report, series, t, reason),
                     }
                 }
             }
@@ -357,14 +410,14 @@ impl Db {
                 records.push(Record::Samples(run.to_vec()));
             }
             if records.is_empty() {
-                return Ok(report);
+                return failure.map_or(Ok(report), |err| Err(err.into()));
             }
             // Logged under the head lock, so the log's order is the order the head applied.
             self.wal.append_nosync(&records)?
         };
         self.wal.wait_durable(lsn)?;
         self.counters.appended.fetch_add(report.appended, Ordering::Relaxed);
-        Ok(report)
+        failure.map_or(Ok(report), |err| Err(err.into()))
     }
 
     /// A view of the samples in `[mint, maxt]` (both inclusive), at full resolution.
@@ -383,7 +436,7 @@ impl Db {
         Ok(())
     }
 
-    fn count_rejection(&self, report: &mut AppendReport, labels: &Labels, t: i64, reason: Rejection) {
+    fn count_rejection(&self, report: &mut AppendReport, series: &impl AppendSeries, t: i64, reason: Rejection) {
         let counter = match reason {
             Rejection::OutOfOrder { .. } => {
                 report.out_of_order += 1;
@@ -400,7 +453,7 @@ impl Db {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         if report.first_error.is_none() {
-            report.first_error = Some(SampleError { labels: labels.clone(), t, reason });
+            report.first_error = Some(SampleError { labels: labels_of(series), t, reason });
         }
     }
 
@@ -415,6 +468,12 @@ impl Db {
     pub(crate) fn blocks(&self) -> Vec<Arc<Block>> {
         self.blocks.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
+}
+
+/// The labels of a series of a batch, owned; for new series and errors only.
+fn labels_of(series: &impl AppendSeries) -> Labels {
+    // The pairs form a valid label set (the callers' contract), so building one cannot fail.
+    Labels::from_pairs(series.pairs()).unwrap_or_default()
 }
 
 /// Applies one replayed WAL record to the head. `aliases` maps ids of repeated series records to the id the

@@ -102,8 +102,12 @@ impl Head {
     }
 
     /// The id of the series with these labels, created if new; `true` when created.
-    pub fn get_or_create(&mut self, labels: &Labels) -> Result<(SeriesId, bool), IndexError> {
-        let (id, created) = self.index.get_or_create(labels)?;
+    /// The labels are pairs forming a valid [`Labels`]; see [`Index::get_or_create_pairs`].
+    pub fn get_or_create_pairs<'p>(
+        &mut self,
+        pairs: impl Iterator<Item = (&'p str, &'p str)> + Clone,
+    ) -> Result<(SeriesId, bool), IndexError> {
+        let (id, created) = self.index.get_or_create_pairs(pairs)?;
         if created {
             self.slot(id).get_or_insert_with(MemSeries::default);
         }

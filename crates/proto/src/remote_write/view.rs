@@ -1,0 +1,236 @@
+//! A remote_write request parsed in place: label strings borrow the decompressed body and every series' labels
+//! and samples live in two shared vectors, so a request of thousands of series costs a handful of allocations.
+//!
+//! [`RequestView::parse`] checks the wire format and the [`DecodeLimits`] as it goes; [`RequestView::validate`]
+//! then checks the series as Prometheus does (see `series.rs`). Exemplars and native histograms are checked for
+//! shape and counted, not kept.
+
+use prost::Message as _;
+
+use super::limits::{too_many, Totals};
+use super::series::check_pairs;
+use super::wire::{Field, Fields};
+use super::{DecodeLimits, MetricMetadata, RemoteWriteError};
+
+/// Where one series' labels and samples end in the shared vectors.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    labels_end: usize,
+    samples_end: usize,
+}
+
+/// One series of a [`RequestView`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SeriesView<'v, 'a> {
+    /// As sent until [`RequestView::validate`]; then sorted by name, names unique, empty values dropped.
+    pub labels: &'v [(&'a str, &'a str)],
+    /// `(timestamp ms, value)` in request order.
+    pub samples: &'v [(i64, f64)],
+}
+
+/// A parsed `WriteRequest` borrowing the decompressed body.
+#[derive(Debug, Default)]
+pub struct RequestView<'a> {
+    labels: Vec<(&'a str, &'a str)>,
+    samples: Vec<(i64, f64)>,
+    series: Vec<Span>,
+    /// Exemplars that came with the series; vigil does not store them.
+    pub exemplars: usize,
+    /// Native histogram samples that came with the series; vigil does not store them.
+    pub histograms: usize,
+    pub metadata: Vec<MetricMetadata>,
+}
+
+impl<'a> RequestView<'a> {
+    /// Parses a decompressed request, failing on the first malformed field or exceeded limit.
+    pub fn parse(raw: &'a [u8], limits: &DecodeLimits) -> Result<RequestView<'a>, RemoteWriteError> {
+        let mut view = RequestView::default();
+        let mut totals = Totals::default();
+        let mut top = Fields::new(raw, 0);
+        while let Some((num, field)) = top.next_field()? {
+            match (num, field) {
+                (1, Field::Len(body, at)) => {
+                    if view.series.len() >= limits.max_series_per_request {
+                        return Err(too_many("series", limits.max_series_per_request));
+                    }
+                    view.parse_series(Fields::new(body, at), limits, &mut totals)?;
+                }
+                (3, Field::Len(body, _)) => {
+                    if view.metadata.len() >= limits.max_metadata_per_request {
+                        return Err(too_many("metadata entries", limits.max_metadata_per_request));
+                    }
+                    view.metadata.push(MetricMetadata::decode(body)?);
+                }
+                (1 | 3, _) => return Err(top.malformed_field("a message field is not length-delimited")),
+                _ => {}
+            }
+        }
+        Ok(view)
+    }
+
+    /// Sorts every series' labels and checks them: legacy-charset names, no duplicate names, a valid metric
+    /// name. Labels with empty values are dropped afterwards, as Prometheus does. Fails on the first bad series.
+    pub fn validate(&mut self) -> Result<(), RemoteWriteError> {
+        let mut start = 0;
+        let mut kept = 0;
+        for (index, span) in self.series.iter_mut().enumerate() {
+            let pairs = &mut self.labels[start..span.labels_end];
+            check_pairs(pairs).map_err(|problem| RemoteWriteError::InvalidSeries { index, problem })?;
+            for i in start..span.labels_end {
+                if !self.labels[i].1.is_empty() {
+                    self.labels[kept] = self.labels[i];
+                    kept += 1;
+                }
+            }
+            start = span.labels_end;
+            span.labels_end = kept;
+        }
+        self.labels.truncate(kept);
+        Ok(())
+    }
+
+    /// How many series the request has.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    /// How many float samples the request has.
+    pub fn sample_count(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// The series in request order.
+    pub fn series(&self) -> impl ExactSizeIterator<Item = SeriesView<'_, 'a>> + '_ {
+        let mut labels_start = 0;
+        let mut samples_start = 0;
+        self.series.iter().map(move |span| {
+            let view = SeriesView {
+                labels: &self.labels[labels_start..span.labels_end],
+                samples: &self.samples[samples_start..span.samples_end],
+            };
+            labels_start = span.labels_end;
+            samples_start = span.samples_end;
+            view
+        })
+    }
+
+    fn parse_series(
+        &mut self,
+        mut fields: Fields<'a>,
+        limits: &DecodeLimits,
+        totals: &mut Totals,
+    ) -> Result<(), RemoteWriteError> {
+        let index = self.series.len();
+        let mut labels = 0usize;
+        while let Some((num, field)) = fields.next_field()? {
+            let Field::Len(body, at) = field else {
+                if (1..=4).contains(&num) {
+                    return Err(fields.malformed_field("a message field is not length-delimited"));
+                }
+                continue;
+            };
+            match num {
+                1 => {
+                    labels += 1;
+                    if labels > limits.max_labels_per_series {
+                        return Err(RemoteWriteError::TooManyLabels {
+                            series: index,
+                            limit: limits.max_labels_per_series,
+                        });
+                    }
+                    totals.add_label(limits)?;
+                    self.labels.push(parse_label(index, Fields::new(body, at), limits)?);
+                }
+                2 => {
+                    totals.add_sample(limits)?;
+                    self.samples.push(parse_sample(Fields::new(body, at))?);
+                }
+                3 => {
+                    totals.add_sample(limits)?;
+                    check_exemplar(index, Fields::new(body, at), limits, totals)?;
+                    self.exemplars += 1;
+                }
+                4 => {
+                    totals.add_sample(limits)?;
+                    self.histograms += 1;
+                }
+                _ => {}
+            }
+        }
+        self.series.push(Span { labels_end: self.labels.len(), samples_end: self.samples.len() });
+        Ok(())
+    }
+}
+
+/// A `Label`: name (1) and value (2), both UTF-8 strings; absent fields are empty.
+fn parse_label<'a>(
+    series: usize,
+    mut fields: Fields<'a>,
+    limits: &DecodeLimits,
+) -> Result<(&'a str, &'a str), RemoteWriteError> {
+    let (mut name, mut value) = ("", "");
+    while let Some((num, field)) = fields.next_field()? {
+        if !matches!(num, 1 | 2) {
+            continue;
+        }
+        let Field::Len(bytes, _) = field else {
+            return Err(fields.malformed_field("a label name or value is not a string"));
+        };
+        if bytes.len() > limits.max_label_bytes {
+            return Err(RemoteWriteError::LabelTooLong { series, bytes: bytes.len(), limit: limits.max_label_bytes });
+        }
+        let text =
+            std::str::from_utf8(bytes).map_err(|_| fields.malformed_field("a label name or value is not UTF-8"))?;
+        if num == 1 {
+            name = text;
+        } else {
+            value = text;
+        }
+    }
+    Ok((name, value))
+}
+
+/// A `Sample`: value (1, double) and timestamp (2, int64); absent fields are zero.
+fn parse_sample(mut fields: Fields<'_>) -> Result<(i64, f64), RemoteWriteError> {
+    let (mut t, mut v) = (0i64, 0f64);
+    while let Some((num, field)) = fields.next_field()? {
+        match (num, field) {
+            (1, Field::Fixed64(bits)) => v = f64::from_bits(bits),
+            // int64 travels as its two's complement in a varint.
+            (2, Field::Varint(n)) => t = n as i64,
+            (1, _) => return Err(fields.malformed_field("a sample value is not a double")),
+            (2, _) => return Err(fields.malformed_field("a sample timestamp is not a varint")),
+            _ => {}
+        }
+    }
+    Ok((t, v))
+}
+
+/// An `Exemplar`: its labels count against the limits and must be well formed.
+fn check_exemplar(
+    series: usize,
+    mut fields: Fields<'_>,
+    limits: &DecodeLimits,
+    totals: &mut Totals,
+) -> Result<(), RemoteWriteError> {
+    let mut labels = 0usize;
+    while let Some((num, field)) = fields.next_field()? {
+        match (num, field) {
+            (1, Field::Len(body, at)) => {
+                labels += 1;
+                if labels > limits.max_labels_per_series {
+                    return Err(RemoteWriteError::TooManyLabels { series, limit: limits.max_labels_per_series });
+                }
+                totals.add_label(limits)?;
+                parse_label(series, Fields::new(body, at), limits)?;
+            }
+            (1, _) => return Err(fields.malformed_field("a message field is not length-delimited")),
+            _ => {}
+        }
+    }
+    Ok(())
+}

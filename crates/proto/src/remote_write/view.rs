@@ -169,6 +169,27 @@ impl<'a> RequestView<'a> {
 /// A `Label`: name (1) and value (2), both UTF-8 strings; absent fields are empty.
 fn parse_label<'a>(
     series: usize,
+    fields: Fields<'a>,
+    limits: &DecodeLimits,
+) -> Result<(&'a str, &'a str), RemoteWriteError> {
+    // What every encoder writes: name then value, each shorter than 128 bytes, nothing else.
+    if let [0x0a, name_len, rest @ ..] = fields.rest() {
+        let name_len = usize::from(*name_len);
+        if let Some((name, [0x12, value_len, value @ ..])) = rest.split_at_checked(name_len) {
+            let short = name_len < 128 && *value_len < 128 && value.len() == usize::from(*value_len);
+            if short && name_len.max(value.len()) <= limits.max_label_bytes {
+                if let (Ok(name), Ok(value)) = (std::str::from_utf8(name), std::str::from_utf8(value)) {
+                    return Ok((name, value));
+                }
+            }
+        }
+    }
+    parse_label_fields(series, fields, limits)
+}
+
+/// [`parse_label`] for any encoding, with the error naming what is wrong.
+fn parse_label_fields<'a>(
+    series: usize,
     mut fields: Fields<'a>,
     limits: &DecodeLimits,
 ) -> Result<(&'a str, &'a str), RemoteWriteError> {
@@ -195,7 +216,27 @@ fn parse_label<'a>(
 }
 
 /// A `Sample`: value (1, double) and timestamp (2, int64); absent fields are zero.
-fn parse_sample(mut fields: Fields<'_>) -> Result<(i64, f64), RemoteWriteError> {
+fn parse_sample(fields: Fields<'_>) -> Result<(i64, f64), RemoteWriteError> {
+    // What every encoder writes: the value, then the timestamp, nothing else.
+    if let [0x09, b0, b1, b2, b3, b4, b5, b6, b7, 0x10, varint @ ..] = fields.rest() {
+        if let Some(t) = whole_varint(varint) {
+            return Ok((t as i64, f64::from_le_bytes([*b0, *b1, *b2, *b3, *b4, *b5, *b6, *b7])));
+        }
+    }
+    parse_sample_fields(fields)
+}
+
+/// The value of a varint that fills `bytes` exactly and fits in 64 bits.
+fn whole_varint(bytes: &[u8]) -> Option<u64> {
+    let (last, init) = bytes.split_last()?;
+    if bytes.len() > 10 || *last & 0x80 != 0 || init.iter().any(|b| b & 0x80 == 0) || (bytes.len() == 10 && *last > 1) {
+        return None;
+    }
+    Some(bytes.iter().enumerate().fold(0u64, |v, (i, b)| v | (u64::from(b & 0x7f) << (7 * i))))
+}
+
+/// [`parse_sample`] for any encoding, with the error naming what is wrong.
+fn parse_sample_fields(mut fields: Fields<'_>) -> Result<(i64, f64), RemoteWriteError> {
     let (mut t, mut v) = (0i64, 0f64);
     while let Some((num, field)) = fields.next_field()? {
         match (num, field) {

@@ -26,6 +26,11 @@ impl<'a> Fields<'a> {
         Fields { buf, pos: 0, base, field_start: 0 }
     }
 
+    /// The bytes not read yet.
+    pub(super) fn rest(&self) -> &'a [u8] {
+        &self.buf[self.pos..]
+    }
+
     /// An error at the start of the field returned last.
     pub(super) fn malformed_field(&self, reason: &'static str) -> RemoteWriteError {
         self.malformed_at(self.field_start, reason)

@@ -418,3 +418,25 @@ fn random_requests_read_the_same_through_the_view() {
         }
     }
 }
+
+#[test]
+fn fields_in_any_order_read_like_the_usual_order() {
+    // Label value before name, a 200-byte value (two-byte length), sample timestamp before value.
+    let long = "v".repeat(200);
+    let mut label = vec![0x12, 0xc8, 0x01];
+    label.extend(long.as_bytes());
+    label.extend([0x0a, 8]);
+    label.extend(b"__name__");
+    let sample: &[u8] = &[0x10, 0xe8, 0x07, 0x09, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f];
+    let mut series = vec![0x0a, 0xd5, 0x01];
+    series.extend(&label);
+    series.extend([0x12, sample.len() as u8]);
+    series.extend(sample);
+    let mut raw = vec![0x0a, series.len() as u8, 0x01];
+    raw.extend(&series);
+    let view = RequestView::parse(&raw, &DecodeLimits::default()).unwrap();
+    let only = view.series().next().unwrap();
+    assert_eq!(only.labels, &[("__name__", long.as_str())]);
+    assert_eq!(only.samples, &[(1000, 1.0)]);
+    assert_eq!(view_series(&view).len(), WriteRequest::decode(raw.as_slice()).unwrap().timeseries.len());
+}

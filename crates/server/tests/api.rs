@@ -140,3 +140,21 @@ fn query_and_query_range_shapes() {
     let r = server.get("/api/v1/query?query=node_load1%20%2B%20on(job)%20node_load1&time=1135");
     assert_eq!((r.status, r.json()["errorType"].as_str()), (422, Some("execution")), "{}", r.body);
 }
+
+#[test]
+fn the_timeout_parameter_bounds_a_query() {
+    let server = TestServer::start();
+    load(&server);
+    for path in [
+        "/api/v1/query?query=sum(node_load1)&time=1135&timeout=0s",
+        "/api/v1/query_range?query=rate(node_load1%5B1m%5D)&start=1060&end=1120&step=30&timeout=0s",
+    ] {
+        let r = server.get(path);
+        assert_eq!((r.status, r.json()["errorType"].as_str()), (503, Some("timeout")), "{path}: {}", r.body);
+    }
+    let r = server.get("/api/v1/query?query=sum(node_load1)&time=1135&timeout=1m");
+    assert_eq!(r.json()["data"]["result"][0]["value"], serde_json::json!([1135, "29"]), "{}", r.body);
+    let r = server.get("/api/v1/query?query=up&timeout=soon");
+    assert_eq!((r.status, r.json()["errorType"].as_str()), (400, Some("bad_data")));
+    assert!(r.body.contains("timeout"), "{}", r.body);
+}

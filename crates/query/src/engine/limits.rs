@@ -17,7 +17,8 @@ pub(crate) struct Limits {
 
 impl Limits {
     pub fn new(deadline: Instant, max_samples: usize) -> Limits {
-        Limits { deadline, max_samples, current: 0, ticks: 0 }
+        // The first tick reads the clock, so a deadline already passed fails every query that does any work.
+        Limits { deadline, max_samples, current: 0, ticks: TICKS_PER_CLOCK_READ - 1 }
     }
 
     /// Called from loops; fails once the deadline has passed.

@@ -104,6 +104,10 @@ impl Engine {
         &self.opts
     }
 
+    fn deadline(&self, timeout: Duration) -> Instant {
+        Instant::now() + timeout.min(self.opts.timeout)
+    }
+
     fn acquire(&self) -> Result<Slot<'_>, QueryError> {
         let before = self.running.fetch_add(1, Ordering::AcqRel);
         let slot = Slot(&self.running);
@@ -115,9 +119,20 @@ impl Engine {
 
     /// Evaluates `query` at `t_ms`. The value has the expression's own type.
     pub fn instant_query(&self, storage: &dyn Storage, query: &str, t_ms: i64) -> Result<QueryResult, QueryError> {
+        self.instant_query_within(storage, query, t_ms, self.opts.timeout)
+    }
+
+    /// [`Engine::instant_query`] with a timeout of its own, capped by the engine's (Prometheus' `timeout`).
+    pub fn instant_query_within(
+        &self,
+        storage: &dyn Storage,
+        query: &str,
+        t_ms: i64,
+        timeout: Duration,
+    ) -> Result<QueryResult, QueryError> {
         let _slot = self.acquire()?;
         let expr = parse::parse_query(query)?;
-        let mut ev = Evaluator::new(storage, &self.opts, Instant::now() + self.opts.timeout, t_ms, t_ms);
+        let mut ev = Evaluator::new(storage, &self.opts, self.deadline(timeout), t_ms, t_ms);
         let value = match ev.eval(&expr, Grid::instant(t_ms))? {
             Val::Scalar(v) => Value::Scalar { t: t_ms, v: v.first().copied().unwrap_or(f64::NAN) },
             Val::String(s) => Value::String { t: t_ms, s },
@@ -141,6 +156,18 @@ impl Engine {
         start_ms: i64,
         end_ms: i64,
         step_ms: i64,
+    ) -> Result<QueryResult, QueryError> {
+        self.range_query_within(storage, query, (start_ms, end_ms, step_ms), self.opts.timeout)
+    }
+
+    /// [`Engine::range_query`] over `(start_ms, end_ms, step_ms)` with a timeout of its own, capped by the
+    /// engine's (Prometheus' `timeout`).
+    pub fn range_query_within(
+        &self,
+        storage: &dyn Storage,
+        query: &str,
+        (start_ms, end_ms, step_ms): (i64, i64, i64),
+        timeout: Duration,
     ) -> Result<QueryResult, QueryError> {
         if step_ms <= 0 {
             return Err(QueryError::BadRequest(
@@ -167,7 +194,7 @@ impl Engine {
             )));
         }
         let grid = Grid { start: start_ms, end: end_ms, step: step_ms };
-        let mut ev = Evaluator::new(storage, &self.opts, Instant::now() + self.opts.timeout, start_ms, end_ms);
+        let mut ev = Evaluator::new(storage, &self.opts, self.deadline(timeout), start_ms, end_ms);
         let series = match ev.eval(&expr, grid)? {
             Val::Scalar(v) => vec![Series { labels: Default::default(), points: grid.times().zip(v).collect() }],
             Val::Vector(series) => to_matrix(series)?,

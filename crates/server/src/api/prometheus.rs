@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::to_bytes;
 use axum::extract::{Path, Request, State};
@@ -127,10 +128,11 @@ pub async fn query(State(state): Shared, request: Request) -> Response {
             let params = read_params(request).await?;
             let query = params.require("query")?.to_owned();
             let time = params.time_or("time", now_ms())?;
-            params.duration("timeout")?;
-            let result =
-                blocking(move || state.engine.instant_query(&state.storage, &query, time).map_err(ApiError::from))
-                    .await?;
+            let timeout = timeout_param(&params, &state)?;
+            let result = blocking(move || {
+                state.engine.instant_query_within(&state.storage, &query, time, timeout).map_err(ApiError::from)
+            })
+            .await?;
             Ok(query_response(result))
         }
         .await,
@@ -159,15 +161,25 @@ pub async fn query_range(State(state): Shared, request: Request) -> Response {
                      resolution (?step=XX)",
                 ));
             }
-            params.duration("timeout")?;
+            let timeout = timeout_param(&params, &state)?;
             let result = blocking(move || {
-                state.engine.range_query(&state.storage, &query, start, end, step).map_err(ApiError::from)
+                let grid = (start, end, step);
+                state.engine.range_query_within(&state.storage, &query, grid, timeout).map_err(ApiError::from)
             })
             .await?;
             Ok(query_response(result))
         }
         .await,
     )
+}
+
+/// The `timeout` parameter; the engine caps it at its own timeout.
+fn timeout_param(params: &Params, state: &ApiState) -> Result<Duration, ApiError> {
+    match params.duration("timeout")? {
+        Some(ms) if ms < 0 => Err(ApiError::bad_data("invalid parameter \"timeout\": negative duration")),
+        Some(ms) => Ok(Duration::from_millis(ms as u64)),
+        None => Ok(state.engine.options().timeout),
+    }
 }
 
 fn required_time(t: i64, name: &str) -> Result<i64, ApiError> {

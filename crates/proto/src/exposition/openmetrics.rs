@@ -2,8 +2,8 @@
 //!
 //! Stricter about layout than the text format (single spaces, no blank lines or free comments, `# EOF` last),
 //! as lenient as Prometheus 2.42 about family order and metadata repeats. Timestamps are seconds and become
-//! milliseconds; exemplars are checked and dropped; `_created` samples of counters, histograms and summaries are
-//! dropped rather than stored as series.
+//! milliseconds; exemplars are checked and dropped. `_created` samples of counters, histograms and summaries are
+//! kept in their family as samples of a `<family>_created` series, as Prometheus 2.42 stores them.
 
 use std::collections::HashMap;
 
@@ -44,9 +44,7 @@ pub(super) fn parse(text: &str) -> Result<Vec<Family>, ParseError> {
             let i = owning_family(&sample.name, current, &families, &index)
                 .unwrap_or_else(|| family_for(&mut families, &mut index, &sample.name));
             current = Some(i);
-            if !is_created_child(&families[i], &sample.name) {
-                families[i].samples.push(sample);
-            }
+            families[i].samples.push(sample);
         }
     }
     if eof_line.is_none() {
@@ -123,10 +121,6 @@ fn owning_family(
         let base = sample.strip_suffix(suffix)?;
         index.get(base).copied().filter(|&i| belongs(&families[i], sample))
     })
-}
-
-fn is_created_child(fam: &Family, sample: &str) -> bool {
-    sample.len() > fam.name.len() && sample.ends_with("_created")
 }
 
 /// Parses one sample line.

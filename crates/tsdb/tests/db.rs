@@ -1,12 +1,13 @@
 //! Behaviour of the database on real files: appends and queries, out-of-order and duplicate samples,
-//! persisting and compaction, restarts, a torn WAL tail, damaged blocks, retention, locking and self-metrics.
+//! persisting and compaction, restarts, a torn WAL tail, damaged blocks, retention, locking, self-metrics and
+//! the head chunk files.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use vigil_model::metric::VecSink;
 use vigil_model::{Labels, MatchOp, Matcher};
-use vigil_tsdb::backend::MemBackend;
+use vigil_tsdb::backend::{Backend, MemBackend};
 use vigil_tsdb::{Db, DbError, DbOptions, Rejection, Sample, SeriesBatch, SeriesSamples};
 
 const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
@@ -352,4 +353,71 @@ fn self_metrics_report_series_samples_and_storage() {
     assert!(get("vigil_tsdb_blocks_bytes").unwrap() > 0.0);
     assert!(get("vigil_tsdb_wal_bytes").unwrap() > 0.0);
     assert_eq!(get("vigil_tsdb_head_persists_total"), Some(2.0));
+}
+
+#[test]
+fn closed_head_chunks_go_to_files_that_opening_rebuilds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wide_window = DbOptions { ooo_window: 5 * MIN, ..options() };
+    let db = Db::open(tmp.path(), wide_window).unwrap();
+    // One-minute blocks: every series closes a chunk a minute.
+    fill(&db, 0, 5);
+    let spill = tmp.path().join("chunks_head");
+    assert!(spill.join("000001").exists());
+    assert!(db.stats().head_chunk_file_bytes > 0, "{:?}", db.stats());
+    let before = dump(&db, i64::MIN, i64::MAX);
+    assert!(before.iter().all(|(_, s)| s.len() == 30), "{before:?}");
+    // Closed chunks are read back for the duplicate checks of out-of-order samples too (10 s steps, value
+    // step % 17).
+    let a = labels("load", "a");
+    assert_eq!(db.append(&one(&a, 100_000, 3.0)).unwrap().duplicate, 1);
+    assert_eq!(db.append(&one(&a, 100_000, 10.0)).unwrap().unchanged, 1);
+    drop(db);
+
+    // The files are a cache: opening empties the directory, and the head comes back from the log.
+    std::fs::write(spill.join("000001"), b"garbage").unwrap();
+    std::fs::write(spill.join("000099"), b"stale").unwrap();
+    let db = Db::open(tmp.path(), options()).unwrap();
+    assert!(!spill.join("000099").exists());
+    assert_eq!(dump(&db, i64::MIN, i64::MAX), before);
+    assert!(db.stats().head_chunk_file_bytes > 0, "replayed chunks are spilled again");
+    // Persisting and checkpointing read the spilled chunks.
+    let report = db.maintain().unwrap();
+    assert!(report.persisted >= 4 && report.checkpointed, "{report:?}");
+    assert_eq!(dump(&db, i64::MIN, i64::MAX), before);
+    drop(db);
+    let db = Db::open(tmp.path(), options()).unwrap();
+    assert_eq!(dump(&db, i64::MIN, i64::MAX), before);
+}
+
+#[test]
+fn head_chunks_stay_in_memory_when_their_files_cannot_be_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Db::open(tmp.path(), options()).unwrap();
+    // The first file is made when the first chunk closes; without its directory that fails.
+    std::fs::remove_dir(tmp.path().join("chunks_head")).unwrap();
+    fill(&db, 0, 5);
+    let stats = db.stats();
+    assert!(stats.head_chunk_file_errors >= 1 && stats.head_chunk_file_bytes == 0, "{stats:?}");
+    let before = dump(&db, i64::MIN, i64::MAX);
+    assert!(before.iter().all(|(_, s)| s.len() == 30), "{before:?}");
+    let mut sink = VecSink::default();
+    db.collect_metrics(&mut sink);
+    let errors = sink.samples.iter().find(|s| s.name == "vigil_tsdb_head_chunk_file_errors_total").unwrap();
+    assert!(errors.value >= 1.0);
+    db.maintain().unwrap();
+    assert_eq!(dump(&db, i64::MIN, i64::MAX), before);
+    drop(db);
+    let db = Db::open(tmp.path(), options()).unwrap();
+    assert_eq!(dump(&db, i64::MIN, i64::MAX), before);
+}
+
+#[test]
+fn without_real_files_head_chunks_stay_in_memory() {
+    let mem = Arc::new(MemBackend::new());
+    let db = Db::open_with(mem.clone(), Path::new("/db"), options()).unwrap();
+    fill(&db, 0, 5);
+    assert!(dump(&db, i64::MIN, i64::MAX).iter().all(|(_, s)| s.len() == 30));
+    assert_eq!(db.stats().head_chunk_file_bytes, 0);
+    assert!(!mem.exists(Path::new("/db/chunks_head")).unwrap());
 }

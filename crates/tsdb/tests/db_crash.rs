@@ -91,8 +91,11 @@ fn sigkill_keeps_every_acknowledged_sample() {
         max_acks: 40,
         max_pause_us: 5000,
     };
-    let (mut blocks_seen, mut checkpoints_seen) = (0, 0);
+    let (mut blocks_seen, mut checkpoints_seen, mut spills_seen) = (0, 0, 0);
     driver.run(iterations(), &mut |iteration, acked| {
+        // The killed child's head chunk files, which opening throws away.
+        let spilled = dir.join("chunks_head").read_dir().map_or(0, |d| d.count());
+        spills_seen += u64::from(spilled > 0);
         let db = Db::open(&dir, options()).unwrap();
         let found = present(&db);
         for i in 0..SERIES {
@@ -107,5 +110,6 @@ fn sigkill_keeps_every_acknowledged_sample() {
         assert!(db.quarantined().is_empty(), "iteration {iteration}: {:?}", db.quarantined());
     });
     assert!(blocks_seen > 0 && checkpoints_seen > 0, "the children never persisted or checkpointed");
+    assert!(spills_seen > 0, "the children never spilled head chunks to files");
     eprintln!("db sigkill crash test: every acknowledged sample present, up to {blocks_seen} blocks");
 }

@@ -2,17 +2,26 @@
 
 use super::ChunkError;
 
+/// Bytes a new writer reserves: a chunk header and its first sample.
+const INITIAL_CAPACITY: usize = 32;
+
+/// The least a full buffer grows by.
+const MIN_GROWTH: usize = 16;
+
 /// Appends bits to a byte buffer, most significant bit first. The last byte is zero-padded.
+///
+/// The buffer grows by a quarter when full rather than doubling: a head keeps one open chunk per series, and
+/// doubling would leave a quarter of those buffers unused on average.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct BitWriter {
     bytes: Vec<u8>,
     /// Bits used in the last byte, 0 when the last byte is full (or there is none).
-    used_in_last: u32,
+    used_in_last: u8,
 }
 
 impl BitWriter {
     pub(crate) fn new() -> BitWriter {
-        BitWriter { bytes: Vec::with_capacity(32), used_in_last: 0 }
+        BitWriter { bytes: Vec::with_capacity(INITIAL_CAPACITY), used_in_last: 0 }
     }
 
     pub(crate) fn bytes(&self) -> &[u8] {
@@ -30,6 +39,13 @@ impl BitWriter {
     /// Appends a whole byte; only valid while the stream is byte-aligned (for headers).
     pub(crate) fn write_byte(&mut self, b: u8) {
         debug_assert_eq!(self.used_in_last, 0);
+        self.push(b);
+    }
+
+    fn push(&mut self, b: u8) {
+        if self.bytes.len() == self.bytes.capacity() {
+            self.bytes.reserve_exact((self.bytes.len() / 4).max(MIN_GROWTH));
+        }
         self.bytes.push(b);
     }
 
@@ -43,15 +59,16 @@ impl BitWriter {
         let mut remaining = n;
         while remaining > 0 {
             if self.used_in_last == 0 {
-                self.bytes.push(0);
+                self.push(0);
             }
-            let free = 8 - self.used_in_last;
+            let used = u32::from(self.used_in_last);
+            let free = 8 - used;
             let take = free.min(remaining);
             let chunk = (value >> (remaining - take)) & ((1u64 << take) - 1);
             let last = self.bytes.len() - 1;
             self.bytes[last] |= (chunk as u8) << (free - take);
             remaining -= take;
-            self.used_in_last = (self.used_in_last + take) % 8;
+            self.used_in_last = ((used + take) % 8) as u8;
         }
     }
 

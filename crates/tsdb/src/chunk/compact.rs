@@ -150,22 +150,10 @@ impl Params {
     }
 }
 
-/// Rice codes whose parameter adapts to the data: a number `u` is written as `u >> k` in unary (that many ones
-/// and a zero), then the low `k` bits of `u`, where `k` is log2 of the mean of recent numbers, computed alike
-/// by the writer and the reader. A unary part of `RICE_LIMIT` ones is an escape instead.
-#[derive(Clone, Debug)]
-struct Rice {
-    sum: u64,
-    count: u64,
-    primed: bool,
-    /// `k` for the next number, kept up to date by `update`.
-    k: u32,
-}
-
 /// Unary parts this long are escapes: a 7-bit code follows.
 const RICE_LIMIT: u32 = 12;
 /// The mean is taken over roughly this many recent numbers (sum and count are halved when count reaches it).
-const RICE_WINDOW: u64 = 16;
+const RICE_WINDOW: u8 = 16;
 /// Escape code for "a raw 64-bit float follows" (values only); codes 0..=63 give a number's bit length minus one.
 const ESCAPE_RAW: u64 = 64;
 
@@ -175,15 +163,166 @@ enum Coded {
     Raw(u64),
 }
 
-impl Rice {
-    fn new() -> Rice {
-        Rice { sum: 0, count: 1, primed: false, k: 0 }
+/// Predictor costs are halved when one exceeds this, so that they follow recent samples.
+const COST_WINDOW: u8 = 64;
+
+/// The first of a sequence's two predictors, with what it keeps between integers. The second predictor is
+/// always linear: the previous integer plus the previous difference, which suits steady counters and drifting
+/// timestamps. On equal costs the first is preferred.
+trait Lead: Clone + std::fmt::Debug {
+    /// The guess for the integer after `prev`.
+    fn prediction(&self, prev: u64) -> u64;
+
+    /// Takes `x` as the next integer, after the costs were updated.
+    fn observe(&mut self, x: u64);
+}
+
+/// Guesses the previous integer: suits gauges and irregular counters. Used for values.
+#[derive(Clone, Debug)]
+struct Previous;
+
+impl Lead for Previous {
+    fn prediction(&self, prev: u64) -> u64 {
+        prev
     }
 
-    fn update(&mut self, u: u64) {
+    fn observe(&mut self, _x: u64) {}
+}
+
+/// Guesses the next point of a grid: suits scrape timestamps, which are a few milliseconds late on a fixed grid.
+/// Used for timestamps. Holds the grid's step (0 while unused), its last point, and how late recent integers
+/// were, to center it.
+#[derive(Clone, Debug)]
+struct Grid {
+    step: u64,
+    point: u64,
+    late_sum: i64,
+    /// At most `RICE_WINDOW`.
+    late_count: u8,
+}
+
+impl Grid {
+    fn new(first: u64) -> Grid {
+        Grid { step: 0, point: first, late_sum: 0, late_count: 0 }
+    }
+
+    /// Starts the grid at `point`, with `step` between points.
+    fn start(&mut self, step: u64, point: u64) {
+        self.step = step;
+        self.point = point;
+    }
+}
+
+impl Lead for Grid {
+    fn prediction(&self, _prev: u64) -> u64 {
+        let late = if self.late_count > 0 { self.late_sum / i64::from(self.late_count) } else { 0 };
+        self.point.wrapping_add(self.step).wrapping_add(late as u64)
+    }
+
+    fn observe(&mut self, x: u64) {
+        if self.step == 0 {
+            return;
+        }
+        let next = self.point.wrapping_add(self.step);
+        let late = x.wrapping_sub(next) as i64;
+        if late.unsigned_abs() > self.step / 4 {
+            // A gap or a jump: the grid restarts here.
+            self.point = x;
+            self.late_sum = 0;
+            self.late_count = 0;
+        } else {
+            self.point = next;
+            self.late_sum = self.late_sum.saturating_add(late);
+            self.late_count += 1;
+            if self.late_count >= RICE_WINDOW {
+                self.late_sum /= 2;
+                self.late_count /= 2;
+            }
+        }
+    }
+}
+
+/// A sequence of integers (timestamps or scaled values) coded as Rice-coded, zigzagged residuals of a prediction.
+/// Two predictors run side by side and the one with the smallest recent residuals is used; the writer and the
+/// reader track the same costs. Arithmetic is modulo 2^64, so any sequence round-trips.
+///
+/// Residuals are adaptive Rice codes: a number `u` is written as `u >> k` in unary (that many ones and a zero),
+/// then the low `k` bits of `u`, where `k` is log2 of the mean of recent numbers, computed alike by the writer
+/// and the reader. A unary part of `RICE_LIMIT` ones is an escape instead.
+///
+/// A head keeps one writer per open chunk, so the small fields are bytes (their bounds are noted) and the Rice
+/// state is kept inline rather than as a nested struct, whose padding would cost eight bytes.
+#[derive(Clone, Debug)]
+struct IntCoder<L> {
+    prev: u64,
+    prev_delta: u64,
+    /// Rice state: the sum of recent numbers.
+    sum: u64,
+    /// Rice state: how many numbers `sum` holds, plus one; at most `RICE_WINDOW`.
+    count: u8,
+    /// Rice state: whether a number was coded yet.
+    primed: bool,
+    /// Rice state: `k` for the next number (at most 63), kept up to date by `rice_update`.
+    k: u8,
+    /// Recent bit lengths of the first and the linear predictor's residuals; at most twice `COST_WINDOW`.
+    costs: [u8; 2],
+    /// Residuals are multiples of `2^shift` (at most 63) and are written divided by it.
+    shift: u8,
+    lead: L,
+}
+
+impl<L: Lead> IntCoder<L> {
+    fn new(first: u64, shift: u8, lead: L) -> IntCoder<L> {
+        IntCoder { prev: first, prev_delta: 0, sum: 0, count: 1, primed: false, k: 0, costs: [0; 2], shift, lead }
+    }
+
+    fn prediction(&self, predictor: usize) -> u64 {
+        match predictor {
+            0 => self.lead.prediction(self.prev),
+            _ => self.prev.wrapping_add(self.prev_delta),
+        }
+    }
+
+    fn predict(&self) -> u64 {
+        let best = if self.costs[1] < self.costs[0] { 1 } else { 0 };
+        self.prediction(best)
+    }
+
+    /// Takes `x` as the next integer, updating predictor costs and state.
+    fn observe(&mut self, x: u64) {
+        for i in 0..2 {
+            let miss = x.wrapping_sub(self.prediction(i)) as i64;
+            // At most 64 bits; costs are at most COST_WINDOW before this, so the sum fits a byte.
+            self.costs[i] += (64 - zigzag(miss).leading_zeros()) as u8;
+        }
+        if self.costs.iter().any(|&c| c > COST_WINDOW) {
+            self.costs = self.costs.map(|c| c / 2);
+        }
+        self.lead.observe(x);
+        self.prev_delta = x.wrapping_sub(self.prev);
+        self.prev = x;
+    }
+
+    fn write(&mut self, w: &mut BitWriter, x: u64) {
+        let residual = x.wrapping_sub(self.predict()) as i64 >> self.shift;
+        self.rice_write(w, zigzag(residual));
+        self.observe(x);
+    }
+
+    fn read(&mut self, r: &mut BitReader) -> Result<Coded, ChunkError> {
+        let coded = self.rice_read(r)?;
+        if let Coded::Number(u) = coded {
+            let x = self.predict().wrapping_add((unzigzag(u) << self.shift) as u64);
+            self.observe(x);
+            return Ok(Coded::Number(x));
+        }
+        Ok(coded)
+    }
+
+    fn rice_update(&mut self, u: u64) {
         // The first number sets the scale. Later ones count at most as the largest number without an escape, so
         // that one outlier (a gap, a counter reset) does not inflate `k` for the samples after it.
-        let k = self.k;
+        let k = u32::from(self.k);
         let cap = if self.primed && k <= 60 { u64::from(RICE_LIMIT) << k } else { u64::MAX };
         self.primed = true;
         let u = u.min(cap);
@@ -193,11 +332,12 @@ impl Rice {
             self.sum /= 2;
             self.count /= 2;
         }
-        self.k = (self.sum / self.count).checked_ilog2().unwrap_or(0);
+        // The log2 of a u64 is at most 63.
+        self.k = (self.sum / u64::from(self.count)).checked_ilog2().unwrap_or(0) as u8;
     }
 
-    fn write(&mut self, w: &mut BitWriter, u: u64) {
-        let k = self.k;
+    fn rice_write(&mut self, w: &mut BitWriter, u: u64) {
+        let k = u32::from(self.k);
         let q = u >> k;
         if q < u64::from(RICE_LIMIT) {
             w.write_bits((1 << q) - 1, q as u32);
@@ -209,7 +349,7 @@ impl Rice {
             w.write_bits(u64::from(len - 1), 7);
             w.write_bits(u, len);
         }
-        self.update(u);
+        self.rice_update(u);
     }
 
     /// Writes a float that is not a decimal; the adaptive state is left as it is.
@@ -219,8 +359,8 @@ impl Rice {
         w.write_bits(bits, 64);
     }
 
-    fn read(&mut self, r: &mut BitReader) -> Result<Coded, ChunkError> {
-        let k = self.k;
+    fn rice_read(&mut self, r: &mut BitReader) -> Result<Coded, ChunkError> {
+        let k = u32::from(self.k);
         let q = r.read_unary(RICE_LIMIT)?;
         let u = if q < RICE_LIMIT {
             (u64::from(q) << k) | r.read_bits(k)?
@@ -231,132 +371,8 @@ impl Rice {
                 _ => return Err(ChunkError::Corrupt("unknown escape code")),
             }
         };
-        self.update(u);
+        self.rice_update(u);
         Ok(Coded::Number(u))
-    }
-}
-
-/// How the next integer of a sequence is guessed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Predictor {
-    /// The previous integer: suits gauges and irregular counters.
-    Previous,
-    /// The previous integer plus the previous difference: suits steady counters and drifting timestamps.
-    Linear,
-    /// The next point of a grid: suits scrape timestamps, which are a few milliseconds late on a fixed grid.
-    Grid,
-}
-
-/// The predictors of each sequence, in order of preference on equal costs.
-const TIME_PREDICTORS: [Predictor; 2] = [Predictor::Grid, Predictor::Linear];
-const VALUE_PREDICTORS: [Predictor; 2] = [Predictor::Previous, Predictor::Linear];
-
-/// Predictor costs are halved when one exceeds this, so that they follow recent samples.
-const COST_WINDOW: u32 = 64;
-
-/// A sequence of integers (timestamps or scaled values) coded as Rice-coded, zigzagged residuals of a prediction.
-/// Several predictors run side by side and the one with the smallest recent residuals is used; the writer and
-/// the reader track the same costs. Arithmetic is modulo 2^64, so any sequence round-trips.
-#[derive(Clone, Debug)]
-struct IntCoder {
-    prev: u64,
-    prev_delta: u64,
-    predictors: [Predictor; 2],
-    /// Recent bit lengths of each predictor's residuals.
-    costs: [u32; 2],
-    /// The grid: its step (0 while unused), last point, and how late recent samples were, to center it.
-    step: u64,
-    grid: u64,
-    late_sum: i64,
-    late_count: i64,
-    /// Residuals are multiples of `2^shift` and are written divided by it.
-    shift: u32,
-    rice: Rice,
-}
-
-impl IntCoder {
-    fn new(first: u64, predictors: [Predictor; 2], shift: u8) -> IntCoder {
-        IntCoder {
-            prev: first,
-            prev_delta: 0,
-            predictors,
-            costs: [0; 2],
-            step: 0,
-            grid: first,
-            late_sum: 0,
-            late_count: 0,
-            shift: u32::from(shift),
-            rice: Rice::new(),
-        }
-    }
-
-    /// Starts the grid at the last integer, with `step` between points.
-    fn start_grid(&mut self, step: u64) {
-        self.step = step;
-        self.grid = self.prev;
-    }
-
-    fn prediction(&self, p: Predictor) -> u64 {
-        match p {
-            Predictor::Previous => self.prev,
-            Predictor::Linear => self.prev.wrapping_add(self.prev_delta),
-            Predictor::Grid => {
-                let late = if self.late_count > 0 { self.late_sum / self.late_count } else { 0 };
-                self.grid.wrapping_add(self.step).wrapping_add(late as u64)
-            }
-        }
-    }
-
-    fn predict(&self) -> u64 {
-        let best = if self.costs[1] < self.costs[0] { 1 } else { 0 };
-        self.prediction(self.predictors[best])
-    }
-
-    /// Takes `x` as the next integer, updating predictor costs and state.
-    fn observe(&mut self, x: u64) {
-        for i in 0..2 {
-            let miss = x.wrapping_sub(self.prediction(self.predictors[i])) as i64;
-            self.costs[i] += 64 - zigzag(miss).leading_zeros();
-        }
-        if self.costs.iter().any(|&c| c > COST_WINDOW) {
-            self.costs = self.costs.map(|c| c / 2);
-        }
-        if self.step > 0 {
-            let next = self.grid.wrapping_add(self.step);
-            let late = x.wrapping_sub(next) as i64;
-            if late.unsigned_abs() > self.step / 4 {
-                // A gap or a jump: the grid restarts here.
-                self.grid = x;
-                self.late_sum = 0;
-                self.late_count = 0;
-            } else {
-                self.grid = next;
-                self.late_sum = self.late_sum.saturating_add(late);
-                self.late_count += 1;
-                if self.late_count >= RICE_WINDOW as i64 {
-                    self.late_sum /= 2;
-                    self.late_count /= 2;
-                }
-            }
-        }
-        self.prev_delta = x.wrapping_sub(self.prev);
-        self.prev = x;
-    }
-
-    fn write(&mut self, w: &mut BitWriter, x: u64) {
-        let residual = x.wrapping_sub(self.predict()) as i64 >> self.shift;
-        self.rice.write(w, zigzag(residual));
-        self.observe(x);
-    }
-
-    fn read(&mut self, r: &mut BitReader) -> Result<Coded, ChunkError> {
-        let coded = self.rice.read(r)?;
-        if let Coded::Number(u) = coded {
-            let x = self.predict().wrapping_add((unzigzag(u) << self.shift) as u64);
-            self.observe(x);
-            return Ok(Coded::Number(x));
-        }
-        Ok(coded)
     }
 }
 
@@ -373,54 +389,54 @@ fn grid_step(first_delta: u64) -> u64 {
 
 /// Timestamp state, alike in the writer and the reader. The first timestamp is a varint, the first delta an
 /// unsigned varint; later timestamps take no bits when the chunk is regular, and are Rice-coded otherwise.
+/// The previous timestamp and whether the chunk is regular are the caller's: the appender keeps both anyway.
 #[derive(Clone, Debug)]
 struct Times {
-    regular: bool,
-    prev: i64,
-    first_delta: u64,
-    coder: IntCoder,
+    /// Observes the first two timestamps, then (irregular chunks only) every later one. In a regular chunk its
+    /// `prev_delta` therefore stays the first delta.
+    coder: IntCoder<Grid>,
 }
 
 impl Times {
-    fn new(regular: bool, first: i64) -> Times {
-        Times { regular, prev: first, first_delta: 0, coder: IntCoder::new(first as u64, TIME_PREDICTORS, 0) }
+    fn new(first: i64) -> Times {
+        Times { coder: IntCoder::new(first as u64, 0, Grid::new(first as u64)) }
     }
 
-    fn write(&mut self, w: &mut BitWriter, index: usize, t: i64) {
+    /// The delta between the first two timestamps; only meaningful while the chunk is regular.
+    fn regular_delta(&self) -> u64 {
+        self.coder.prev_delta
+    }
+
+    fn write(&mut self, w: &mut BitWriter, index: usize, regular: bool, prev: i64, t: i64) {
         if index == 1 {
-            let delta = t.wrapping_sub(self.prev) as u64;
+            let delta = t.wrapping_sub(prev) as u64;
             w.write_uvarint(delta);
-            self.first_delta = delta;
             self.coder.observe(t as u64);
-            self.coder.start_grid(grid_step(delta));
-        } else if !self.regular {
+            self.coder.lead.start(grid_step(delta), t as u64);
+        } else if !regular {
             self.coder.write(w, t as u64);
         }
-        self.prev = t;
     }
 
-    fn read(&mut self, r: &mut BitReader, index: usize) -> Result<i64, ChunkError> {
-        let t = if index == 1 {
+    fn read(&mut self, r: &mut BitReader, index: usize, regular: bool, prev: i64) -> Result<i64, ChunkError> {
+        if index == 1 {
             let delta = r.read_uvarint()?;
-            let t = super::advance(self.prev, delta)?;
-            self.first_delta = delta;
+            let t = super::advance(prev, delta)?;
             self.coder.observe(t as u64);
-            self.coder.start_grid(grid_step(delta));
-            t
-        } else if self.regular {
-            super::advance(self.prev, self.first_delta)?
+            self.coder.lead.start(grid_step(delta), t as u64);
+            Ok(t)
+        } else if regular {
+            super::advance(prev, self.regular_delta())
         } else {
             let Coded::Number(x) = self.coder.read(r)? else {
                 return Err(ChunkError::Corrupt("raw escape among timestamps"));
             };
             let t = x as i64;
-            if t <= self.prev {
+            if t <= prev {
                 return Err(ChunkError::Corrupt("timestamps not increasing"));
             }
-            t
-        };
-        self.prev = t;
-        Ok(t)
+            Ok(t)
+        }
     }
 }
 
@@ -432,8 +448,9 @@ enum ValueCoder {
     Decimal {
         scale: Scale,
         first: i64,
-        ints: IntCoder,
+        ints: IntCoder<Previous>,
     },
+    /// The value of every sample.
     Constant(f64),
 }
 
@@ -453,7 +470,7 @@ impl ValueCoder {
                     None => w.write_bits(v.to_bits(), 64),
                 }
                 let first = m.unwrap_or(0);
-                ValueCoder::Decimal { scale, first, ints: IntCoder::new(first as u64, VALUE_PREDICTORS, shift) }
+                ValueCoder::Decimal { scale, first, ints: IntCoder::new(first as u64, shift, Previous) }
             }
             Values::Constant { scale } => {
                 // The parameters were chosen to fit `v`, so it is a decimal at `scale`.
@@ -476,7 +493,7 @@ impl ValueCoder {
                     let m = r.read_varint()?;
                     (m, scale.float(m))
                 };
-                (ValueCoder::Decimal { scale, first, ints: IntCoder::new(first as u64, VALUE_PREDICTORS, shift) }, v)
+                (ValueCoder::Decimal { scale, first, ints: IntCoder::new(first as u64, shift, Previous) }, v)
             }
             Values::Constant { scale } => {
                 let v = scale.float(r.read_varint()?);
@@ -490,7 +507,7 @@ impl ValueCoder {
             ValueCoder::Xor(xor) => xor.write(w, v.to_bits()),
             ValueCoder::Decimal { scale, ints, .. } => match scale.integer(v) {
                 Some(m) => ints.write(w, m as u64),
-                None => ints.rice.write_raw(w, v.to_bits()),
+                None => ints.write_raw(w, v.to_bits()),
             },
             ValueCoder::Constant(_) => {}
         }
@@ -508,13 +525,12 @@ impl ValueCoder {
     }
 }
 
-/// Streaming encoder of a compact chunk body.
+/// Streaming encoder of a compact chunk body. The previous timestamp is the caller's (the appender's last).
 #[derive(Clone, Debug)]
 pub(crate) struct Encoder {
     params: Params,
     times: Times,
     values: ValueCoder,
-    prev_v: f64,
 }
 
 impl Encoder {
@@ -522,28 +538,33 @@ impl Encoder {
     pub(crate) fn first(w: &mut BitWriter, params: Params, t: i64, v: f64) -> Encoder {
         w.write_varint(t);
         let values = ValueCoder::write_first(w, params.values, v);
-        Encoder { params, times: Times::new(params.regular, t), values, prev_v: v }
+        Encoder { params, times: Times::new(t), values }
     }
 
     pub(crate) fn params(&self) -> Params {
         self.params
     }
 
-    /// The parameters needed to also hold sample number `index` (≥ 1): the current ones when it fits.
-    pub(crate) fn widen(&self, index: usize, t: i64, v: f64) -> Params {
-        let delta = t.wrapping_sub(self.times.prev) as u64;
-        let irregular = index >= 2 && delta != self.times.first_delta;
+    /// The parameters needed to also hold sample number `index` (≥ 1) at `t`, after a sample at `prev`: the
+    /// current ones when it fits.
+    pub(crate) fn widen(&self, index: usize, prev: i64, t: i64, v: f64) -> Params {
+        let delta = t.wrapping_sub(prev) as u64;
+        let irregular = index >= 2 && delta != self.times.regular_delta();
         Params { regular: self.params.regular && !irregular, values: self.widen_values(v) }
     }
 
     fn widen_values(&self, v: f64) -> Values {
+        // The value coder was made for `params.values`, so the modes match.
         let (scale, shift, first) = match (self.params.values, &self.values) {
             (Values::Xor, _) => return Values::Xor,
-            (Values::Constant { scale }, _) if v.to_bits() == self.prev_v.to_bits() => {
-                return Values::Constant { scale };
+            (Values::Constant { scale }, &ValueCoder::Constant(c)) => {
+                if v.to_bits() == c.to_bits() {
+                    return Values::Constant { scale };
+                }
+                (scale, 63, scale.integer(c).unwrap_or(0))
             }
-            (Values::Constant { scale }, _) => (scale, 63, scale.integer(self.prev_v).unwrap_or(0)),
             (Values::Decimal { scale, shift }, ValueCoder::Decimal { first, .. }) => (scale, shift, *first),
+            (Values::Constant { scale }, _) => (scale, 63, 0),
             (Values::Decimal { scale, shift }, _) => (scale, shift, 0),
         };
         if is_special(v) {
@@ -559,17 +580,19 @@ impl Encoder {
         Values::Decimal { scale: new_scale, shift }
     }
 
-    /// Writes sample number `index` (≥ 1), for which `widen` returned the current parameters.
-    pub(crate) fn append(&mut self, w: &mut BitWriter, index: usize, t: i64, v: f64) {
-        self.times.write(w, index, t);
+    /// Writes sample number `index` (≥ 1) at `t`, after a sample at `prev`, for which `widen` returned the
+    /// current parameters.
+    pub(crate) fn append(&mut self, w: &mut BitWriter, index: usize, prev: i64, t: i64, v: f64) {
+        self.times.write(w, index, self.params.regular, prev, t);
         self.values.write(w, v);
-        self.prev_v = v;
     }
 }
 
 /// Streaming decoder of a compact chunk body.
 #[derive(Clone, Debug)]
 pub(crate) struct Decoder {
+    regular: bool,
+    prev_t: i64,
     times: Times,
     values: ValueCoder,
 }
@@ -579,12 +602,13 @@ impl Decoder {
     pub(crate) fn first(r: &mut BitReader, params: Params) -> Result<(Decoder, i64, f64), ChunkError> {
         let t = r.read_varint()?;
         let (values, v) = ValueCoder::read_first(r, params.values)?;
-        Ok((Decoder { times: Times::new(params.regular, t), values }, t, v))
+        Ok((Decoder { regular: params.regular, prev_t: t, times: Times::new(t), values }, t, v))
     }
 
     /// Reads sample number `index` (≥ 1).
     pub(crate) fn next(&mut self, r: &mut BitReader, index: usize) -> Result<(i64, f64), ChunkError> {
-        let t = self.times.read(r, index)?;
+        let t = self.times.read(r, index, self.regular, self.prev_t)?;
+        self.prev_t = t;
         let v = self.values.read(r)?;
         Ok((t, v))
     }

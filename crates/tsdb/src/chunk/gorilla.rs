@@ -8,9 +8,10 @@ use super::ChunkError;
 #[derive(Clone, Debug)]
 pub(crate) struct XorCoder {
     prev: u64,
-    /// Leading zeros of the current window; `None` before the first window is opened.
-    leading: Option<u32>,
-    trailing: u32,
+    /// Leading zeros of the current window (at most 31); `None` before the first window is opened.
+    leading: Option<u8>,
+    /// Trailing zeros of the current window (at most 63).
+    trailing: u8,
 }
 
 impl XorCoder {
@@ -30,16 +31,18 @@ impl XorCoder {
         // Leading zeros are clamped to 31 so they fit in 5 bits.
         let leading = xor.leading_zeros().min(31);
         let trailing = xor.trailing_zeros();
-        if let Some(prev_leading) = self.leading {
-            if leading >= prev_leading && trailing >= self.trailing {
+        if let Some(prev_leading) = self.leading.map(u32::from) {
+            let prev_trailing = u32::from(self.trailing);
+            if leading >= prev_leading && trailing >= prev_trailing {
                 // The value fits in the current window.
                 w.write_bit(false);
-                w.write_bits(xor >> self.trailing, 64 - prev_leading - self.trailing);
+                w.write_bits(xor >> prev_trailing, 64 - prev_leading - prev_trailing);
                 return;
             }
         }
-        self.leading = Some(leading);
-        self.trailing = trailing;
+        // Both fit in a byte: at most 31 and (the XOR is not 0) at most 63.
+        self.leading = Some(leading as u8);
+        self.trailing = trailing as u8;
         let significant = 64 - leading - trailing;
         w.write_bit(true);
         w.write_bits(u64::from(leading), 5);
@@ -61,14 +64,16 @@ impl XorCoder {
             if leading + significant > 64 {
                 return Err(ChunkError::Corrupt("xor window wider than 64 bits"));
             }
-            self.leading = Some(leading);
-            self.trailing = 64 - leading - significant;
+            // At most 31 (5 bits) and at most 63 (`significant` is at least 1).
+            self.leading = Some(leading as u8);
+            self.trailing = (64 - leading - significant) as u8;
         }
-        let Some(leading) = self.leading else {
+        let Some(leading) = self.leading.map(u32::from) else {
             return Err(ChunkError::Corrupt("xor window reused before one was set"));
         };
-        let bits = r.read_bits(64 - leading - self.trailing)?;
-        self.prev ^= bits << self.trailing;
+        let trailing = u32::from(self.trailing);
+        let bits = r.read_bits(64 - leading - trailing)?;
+        self.prev ^= bits << trailing;
         Ok(self.prev)
     }
 }

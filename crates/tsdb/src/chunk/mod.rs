@@ -3,11 +3,15 @@
 //! `docs/format/tsdb.md`, section "Chunks".
 
 mod bits;
+mod bytes;
 mod compact;
 mod gorilla;
 
 use bits::{BitReader, BitWriter};
 use compact::Params;
+
+pub(crate) use bytes::map_range;
+pub use bytes::ChunkBytes;
 
 /// The most samples one chunk holds (its count is a 16-bit field).
 pub const MAX_SAMPLES: usize = u16::MAX as usize;
@@ -74,11 +78,12 @@ enum EncoderState {
 
 /// Builds a chunk sample by sample. Timestamps must strictly increase. With [`Encoding::Compact`] the appender
 /// picks the value representation itself and re-encodes the chunk when a new sample needs wider parameters.
+///
+/// The head keeps one appender per series, so it holds nothing its bytes already say: the encoding and the
+/// sample count are read from the chunk header.
 #[derive(Clone, Debug)]
 pub struct ChunkAppender {
-    encoding: Encoding,
     w: BitWriter,
-    count: usize,
     min_time: i64,
     max_time: i64,
     state: EncoderState,
@@ -106,7 +111,7 @@ impl ChunkAppender {
             w.write_byte(0);
             w.write_byte(0);
         }
-        ChunkAppender { encoding, w, count: 0, min_time: 0, max_time: 0, state: EncoderState::Empty }
+        ChunkAppender { w, min_time: 0, max_time: 0, state: EncoderState::Empty }
     }
 
     /// Reopens a chunk for appending. Its samples are decoded and encoded again, which also validates them.
@@ -121,11 +126,15 @@ impl ChunkAppender {
     }
 
     pub fn encoding(&self) -> Encoding {
-        self.encoding
+        match self.w.bytes()[0] {
+            1 => Encoding::Gorilla,
+            _ => Encoding::Compact,
+        }
     }
 
     pub fn num_samples(&self) -> usize {
-        self.count
+        let b = self.w.bytes();
+        usize::from(u16::from_be_bytes([b[1], b[2]]))
     }
 
     /// The first sample's timestamp; 0 while the chunk is empty.
@@ -151,13 +160,13 @@ impl ChunkAppender {
     /// Appends a sample. The value's bits are kept exactly, NaN payloads included. On error the chunk is
     /// unchanged.
     pub fn append(&mut self, t: i64, v: f64) -> Result<(), ChunkError> {
-        if self.count > 0 && t <= self.max_time {
+        let index = self.num_samples();
+        if index > 0 && t <= self.max_time {
             return Err(ChunkError::OutOfOrder { t, last: self.max_time });
         }
-        if self.count == MAX_SAMPLES {
+        if index == MAX_SAMPLES {
             return Err(ChunkError::Full);
         }
-        let index = self.count;
         match &mut self.state {
             EncoderState::Empty => self.write_first(t, v, Params::initial(v)),
             EncoderState::Gorilla(enc) => enc.append(&mut self.w, index, t, v),
@@ -168,14 +177,14 @@ impl ChunkAppender {
         Ok(())
     }
 
+    /// Writes the sample count (at most `MAX_SAMPLES`, checked by `append`) into the header.
     fn set_count(&mut self, count: usize) {
-        self.count = count;
         self.w.bytes_mut()[1..3].copy_from_slice(&(count as u16).to_be_bytes());
     }
 
     /// Writes the first sample; `params` go into the header of a compact chunk.
     fn write_first(&mut self, t: i64, v: f64, params: Params) {
-        self.state = match self.encoding {
+        self.state = match self.encoding() {
             Encoding::Gorilla => EncoderState::Gorilla(gorilla::Encoder::first(&mut self.w, t, v)),
             Encoding::Compact => {
                 self.w.bytes_mut()[3..5].copy_from_slice(&params.to_bytes());
@@ -189,12 +198,13 @@ impl ChunkAppender {
     /// fit the sample. Parameters only ever widen, so this ends.
     fn append_compact(&mut self, index: usize, t: i64, v: f64) {
         loop {
+            let prev = self.max_time;
             let EncoderState::Compact(enc) = &mut self.state else {
                 unreachable!("a compact chunk with samples has a compact encoder")
             };
-            let params = enc.widen(index, t, v);
+            let params = enc.widen(index, prev, t, v);
             if params == enc.params() {
-                enc.append(&mut self.w, index, t, v);
+                enc.append(&mut self.w, index, prev, t, v);
                 return;
             }
             self.reencode(params);

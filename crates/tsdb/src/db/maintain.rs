@@ -49,7 +49,7 @@ impl Db {
     fn persist_head(&self, report: &mut MaintainReport) -> Result<(), DbError> {
         loop {
             let Some((lo, hi)) = self.head().next_persist_range() else { break };
-            let data = self.head().persist_data(lo, hi);
+            let data = self.head().persist_data(lo, hi)?;
             if !data.is_empty() {
                 let name = block_name(Resolution::Raw, lo, hi);
                 let new = BlockParams { min_t: lo, max_t: hi, resolution_ms: 0, level: 1, sources: Vec::new() };
@@ -73,6 +73,8 @@ impl Db {
             self.checkpoint()?;
             self.counters.checkpoints_at_bytes.store(wal_bytes, Ordering::Relaxed);
             report.checkpointed = true;
+            // Persisting and the checkpoint read every head chunk, which maps spilled ones into memory.
+            self.head().release_chunk_pages();
         }
         Ok(())
     }
@@ -83,7 +85,7 @@ impl Db {
             // Appends log under the head's write lock, so holding the read lock keeps the segment cut and the
             // snapshot consistent: every record before the cut is reflected in the snapshot.
             let head = self.head();
-            (self.wal.cut_segment()?, head.snapshot())
+            (self.wal.cut_segment()?, head.snapshot()?)
         };
         self.wal.checkpoint(segment, &snapshot)?;
         self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);

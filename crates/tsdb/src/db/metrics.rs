@@ -14,6 +14,10 @@ pub struct DbStats {
     pub head_bytes: u64,
     pub head_min_t: Option<i64>,
     pub head_max_t: Option<i64>,
+    /// Bytes of closed head chunks in `chunks_head/` files (not on the heap).
+    pub head_chunk_file_bytes: u64,
+    /// Failed writes of `chunks_head/` files; the chunks concerned stay on the heap.
+    pub head_chunk_file_errors: u64,
     pub samples_appended: u64,
     pub out_of_order: u64,
     pub too_old: u64,
@@ -40,9 +44,9 @@ impl Db {
     pub fn stats(&self) -> DbStats {
         let c = &self.counters;
         let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
-        let (head_series, head_bytes, head_min_t, head_max_t) = {
+        let (head_series, head_bytes, head_min_t, head_max_t, spill) = {
             let head = self.head();
-            (head.num_series() as u64, head.heap_bytes() as u64, head.min_t(), head.max_t())
+            (head.num_series() as u64, head.heap_bytes() as u64, head.min_t(), head.max_t(), head.spill_stats())
         };
         let wal = self.wal.stats();
         let blocks = self.blocks();
@@ -51,6 +55,8 @@ impl Db {
             head_bytes,
             head_min_t,
             head_max_t,
+            head_chunk_file_bytes: spill.file_bytes,
+            head_chunk_file_errors: spill.errors,
             samples_appended: load(&c.appended),
             out_of_order: load(&c.out_of_order),
             too_old: load(&c.too_old),
@@ -85,6 +91,18 @@ impl Db {
             "vigil_tsdb_head_bytes",
             "Approximate heap bytes of the head (index and chunks).",
             s.head_bytes as f64,
+        );
+        gauge(
+            sink,
+            "vigil_tsdb_head_chunk_file_bytes",
+            "Bytes of closed head chunks in chunks_head/ files.",
+            s.head_chunk_file_bytes as f64,
+        );
+        counter(
+            sink,
+            "vigil_tsdb_head_chunk_file_errors_total",
+            "Failed writes of chunks_head/ files; those chunks stay on the heap.",
+            s.head_chunk_file_errors,
         );
         counter(sink, "vigil_tsdb_head_samples_appended_total", "Samples appended.", s.samples_appended);
         let rejected = Desc::counter("vigil_tsdb_samples_rejected_total", "Samples refused, by reason.");

@@ -2,7 +2,8 @@
 //! from one to the other, compacts, downsamples and deletes it.
 //!
 //! Directory layout (see `docs/format/tsdb.md`, "Database directory"): `LOCK`, `wal/`, `blocks/<name>/`,
-//! `quarantine/<name>/`. An append is acknowledged only after its WAL records are fsynced.
+//! `quarantine/<name>/`, `chunks_head/` (a cache of closed head chunks). An append is acknowledged only after
+//! its WAL records are fsynced.
 
 mod downsample;
 mod maintain;
@@ -20,7 +21,8 @@ use vigil_model::Labels;
 
 use crate::backend::{self, Backend, FsBackend};
 use crate::block::{Block, BlockError};
-use crate::head::{Added, Head, HeadLimits, Rejection};
+use crate::chunk::ChunkError;
+use crate::head::{Added, ChunkStore, Head, HeadLimits, Rejection};
 use crate::index::{IndexError, SeriesId};
 use crate::wal::{Record, RefSample, Wal, WalError, WalOptions};
 
@@ -160,6 +162,8 @@ pub enum DbError {
     InvalidOptions(String),
     #[error("corrupt write-ahead log record: {0}")]
     CorruptRecord(String),
+    #[error("unreadable head chunk: {0}")]
+    HeadChunk(#[from] ChunkError),
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DbError + '_ {
@@ -267,7 +271,8 @@ pub struct ReplaySummary {
 }
 
 impl Db {
-    /// Opens (or creates) the database in `dir` on the real file system, locking the directory.
+    /// Opens (or creates) the database in `dir` on the real file system, locking the directory. Closed head
+    /// chunks are spilled to memory-mapped files in `<dir>/chunks_head/`.
     pub fn open(dir: impl Into<PathBuf>, options: DbOptions) -> Result<Db, DbError> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
@@ -279,14 +284,25 @@ impl Db {
             Err(std::fs::TryLockError::WouldBlock) => return Err(DbError::Locked { path: dir }),
             Err(std::fs::TryLockError::Error(source)) => return Err(DbError::Io { path: lock_path, source }),
         }
-        let mut db = Db::open_with(Arc::new(FsBackend), dir, options)?;
+        let spill_dir = dir.join("chunks_head");
+        let mut db = Db::open_inner(Arc::new(FsBackend), dir, options, Some(spill_dir))?;
         db._lock = Some(lock);
         Ok(db)
     }
 
-    /// Opens (or creates) the database in `dir` on any backend, without locking.
+    /// Opens (or creates) the database in `dir` on any backend, without locking. Closed head chunks stay on the
+    /// heap: the backend may have no real files to map.
     pub fn open_with(backend: Arc<dyn Backend>, dir: impl Into<PathBuf>, options: DbOptions) -> Result<Db, DbError> {
-        let dir = dir.into();
+        Db::open_inner(backend, dir.into(), options, None)
+    }
+
+    /// Opens with closed head chunks spilled to files in `spill_dir` (emptied first), or on the heap.
+    fn open_inner(
+        backend: Arc<dyn Backend>,
+        dir: PathBuf,
+        options: DbOptions,
+        spill_dir: Option<PathBuf>,
+    ) -> Result<Db, DbError> {
         options.validate()?;
         let started = Instant::now();
         backend::create_dir_durably(&*backend, &dir.join("blocks"))
@@ -297,7 +313,11 @@ impl Db {
         let persisted_until =
             blocks.iter().filter(|b| b.meta().resolution_ms == 0).map(|b| b.meta().max_t).max().unwrap_or(i64::MIN);
         let limits = HeadLimits { block_range: options.block_range, ooo_window: options.ooo_window };
-        let mut head = Head::new(limits, persisted_until);
+        let store = match &spill_dir {
+            Some(spill_dir) => ChunkStore::files(spill_dir).map_err(io_err(spill_dir))?,
+            None => ChunkStore::memory(),
+        };
+        let mut head = Head::new(limits, persisted_until, store);
         let mut replay = ReplaySummary::default();
         let mut aliases = HashMap::new();
         let mut failure = None;

@@ -2,22 +2,29 @@
 //!
 //! The head is not synchronised; the database wraps it in a lock and logs every change to the write-ahead log
 //! before acknowledging it. Acceptance rules (the same for live appends and, without the time window, for
-//! replay) are documented on [`Head::add`].
+//! replay) are documented on [`Head::add`]. Closed chunks live in a [`ChunkStore`]: memory-mapped files under
+//! `chunks_head/` on the real file system, the heap otherwise.
 
 mod series;
+mod slab;
+mod slots;
+mod spill;
+mod store;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 use vigil_model::{Labels, Matcher};
 
-use crate::chunk::{Chunk, ChunkAppender};
+use crate::chunk::{Chunk, ChunkAppender, ChunkBytes, ChunkError};
 use crate::index::{Index, IndexError, SeriesId};
 use crate::wal::{Record, RefSample};
+use slots::SeriesSlots;
 
 pub use series::RawSample;
 pub(crate) use series::{range_end, MemSeries};
+pub(crate) use store::ChunkStore;
+pub use store::SpillStats;
 
 /// Why the head refused a sample.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,14 +56,14 @@ pub struct HeadLimits {
 #[derive(Debug)]
 pub struct PersistSeries {
     pub labels: Labels,
-    pub chunks: Vec<Arc<[u8]>>,
+    pub chunks: Vec<ChunkBytes>,
     pub ooo: Vec<RawSample>,
 }
 
 #[derive(Debug)]
 pub struct Head {
     index: Index,
-    series: Vec<Option<MemSeries>>,
+    series: SeriesSlots,
     limits: HeadLimits,
     /// Newest sample time ever added; `i64::MIN` before the first.
     max_t: i64,
@@ -64,11 +71,21 @@ pub struct Head {
     min_t: i64,
     /// Samples before this time live in blocks; the head accepts none.
     persisted_until: i64,
+    /// The series' closed chunks.
+    store: ChunkStore,
 }
 
 impl Head {
-    pub fn new(limits: HeadLimits, persisted_until: i64) -> Head {
-        Head { index: Index::new(), series: Vec::new(), limits, max_t: i64::MIN, min_t: i64::MAX, persisted_until }
+    pub fn new(limits: HeadLimits, persisted_until: i64, store: ChunkStore) -> Head {
+        Head {
+            index: Index::new(),
+            series: SeriesSlots::default(),
+            limits,
+            max_t: i64::MIN,
+            min_t: i64::MAX,
+            persisted_until,
+            store,
+        }
     }
 
     pub fn index(&self) -> &Index {
@@ -109,7 +126,7 @@ impl Head {
     ) -> Result<(SeriesId, bool), IndexError> {
         let (id, created) = self.index.get_or_create_pairs(pairs)?;
         if created {
-            self.slot(id).get_or_insert_with(MemSeries::default);
+            self.series.get_or_insert(id);
         }
         Ok((id, created))
     }
@@ -121,7 +138,7 @@ impl Head {
             Err(IndexError::SeriesExists { existing, .. }) if existing == id => {}
             Err(err) => return Err(err),
         }
-        self.slot(id).get_or_insert_with(MemSeries::default);
+        self.series.get_or_insert(id);
         Ok(())
     }
 
@@ -140,31 +157,30 @@ impl Head {
         }
         let ooo_min = self.max_t.saturating_sub(self.limits.ooo_window);
         let block_range = self.limits.block_range;
-        let Some(Some(series)) = self.series.get_mut(id as usize) else {
+        let Some(series) = self.series.get_mut(id) else {
             unreachable!("samples are only added to series the head holds");
         };
-        let added = match series.last {
-            None => {
-                series.append_in_order(t, bits, block_range);
-                Added::Appended
-            }
-            Some((last, _)) if t > last => {
-                series.append_in_order(t, bits, block_range);
-                Added::Appended
-            }
-            Some((last, last_bits)) if t == last => {
-                return if last_bits == bits { Ok(Added::Unchanged) } else { Err(Rejection::Duplicate) };
-            }
-            Some((last, _)) => {
-                if !replay && t < ooo_min {
+        let store = &mut self.store;
+        let added = match series.last_time() {
+            Some(last) if t <= last => {
+                if t < last && !replay && t < ooo_min {
                     return Err(Rejection::OutOfOrder { last });
                 }
-                // Head chunks are made in this process, or validated when replayed, so they decode.
-                match series.value_at(t).unwrap_or(None) {
+                // At `last` the value is in the open chunk, on the heap; older ones may be in a spilled chunk.
+                let existing = series.value_at(t, store).unwrap_or_else(|err| {
+                    tracing::error!(series = id, t, error = %err, "cannot read a head chunk to check for a duplicate");
+                    None
+                });
+                match existing {
                     Some(existing) if existing == bits => return Ok(Added::Unchanged),
                     Some(_) => return Err(Rejection::Duplicate),
+                    None if t == last => return Err(Rejection::Duplicate),
                     None => series.insert_ooo(t, bits),
                 }
+                Added::Appended
+            }
+            _ => {
+                series.append_in_order(t, bits, block_range, store);
                 Added::Appended
             }
         };
@@ -198,11 +214,13 @@ impl Head {
         self.index.labels(id)
     }
 
-    /// Samples of series `id` in `[mint, maxt]`, sorted by time, appended to `out`.
+    /// Samples of series `id` in `[mint, maxt]`, sorted by time, appended to `out`. A chunk that cannot be read
+    /// (a damaged head chunk file) is left out and logged.
     pub fn samples(&self, id: SeriesId, mint: i64, maxt: i64, out: &mut Vec<RawSample>) {
-        if let Some(Some(series)) = self.series.get(id as usize) {
-            // See `add`: head chunks decode.
-            let _ = series.samples(mint, maxt, out);
+        if let Some(series) = self.series.get(id) {
+            if let Err(err) = series.samples(mint, maxt, &self.store, out) {
+                tracing::error!(series = id, error = %err, "cannot read a head chunk; its samples are left out");
+            }
         }
     }
 
@@ -216,40 +234,36 @@ impl Head {
         (hi <= self.min_valid()).then_some((lo, hi))
     }
 
-    /// Copies out every series' chunks and out-of-order samples in `[lo, hi)`, sorted by labels.
-    pub fn persist_data(&self, lo: i64, hi: i64) -> Vec<PersistSeries> {
+    /// Every series' chunks (shared, not copied, where they are closed) and out-of-order samples in `[lo, hi)`,
+    /// sorted by labels. Fails on a chunk that cannot be read, so that nothing is persisted without it.
+    pub fn persist_data(&self, lo: i64, hi: i64) -> Result<Vec<PersistSeries>, ChunkError> {
         let mut out = BTreeMap::new();
-        for (id, series) in self.series.iter().enumerate() {
-            let Some(series) = series else { continue };
-            let mut chunks: Vec<Arc<[u8]>> =
-                series.closed.iter().filter(|c| c.min_t >= lo && c.max_t < hi).map(|c| c.bytes.clone()).collect();
-            let open = &series.open;
-            if open.num_samples() > 0 && open.min_time() >= lo && open.max_time() < hi {
-                chunks.push(Arc::from(open.bytes()));
-            }
-            let ooo: Vec<RawSample> = series.ooo.iter().copied().filter(|s| (lo..hi).contains(&s.0)).collect();
+        for (id, series) in self.series.iter() {
+            let chunks = series.chunks(&self.store, |min, max| min >= lo && max < hi)?;
+            let ooo: Vec<RawSample> = series.ooo().iter().copied().filter(|s| (lo..hi).contains(&s.0)).collect();
             if chunks.is_empty() && ooo.is_empty() {
                 continue;
             }
-            let Some(labels) = self.index.labels(id as SeriesId) else { continue };
+            let Some(labels) = self.index.labels(id) else { continue };
             out.insert(labels.clone(), PersistSeries { labels, chunks, ooo });
         }
-        out.into_values().collect()
+        Ok(out.into_values().collect())
     }
 
     /// Drops every sample before `t` (a block boundary, persisted now) and the series left empty. Returns how
     /// many series were dropped.
     pub fn truncate_before(&mut self, t: i64) -> u64 {
         let mut empty = RoaringBitmap::new();
-        for (id, slot) in self.series.iter_mut().enumerate() {
-            if let Some(series) = slot {
-                series.truncate_before(t);
-                if series.is_empty() {
-                    empty.insert(id as u32);
-                    *slot = None;
-                }
+        for (id, series) in self.series.iter_mut() {
+            series.truncate_before(t, &mut self.store);
+            if series.is_empty() {
+                empty.insert(id);
             }
         }
+        for id in &empty {
+            self.series.remove(id);
+        }
+        self.store.delete_before(t);
         self.persisted_until = self.persisted_until.max(t);
         if self.min_t != i64::MAX {
             self.min_t = self.min_t.max(t);
@@ -260,42 +274,46 @@ impl Head {
         self.index.remove(&empty)
     }
 
-    /// The records that recreate the head: every series, its chunks and its out-of-order samples.
-    pub fn snapshot(&self) -> Vec<Record> {
+    /// The records that recreate the head: every series, its chunks (shared, not copied, where they are
+    /// closed) and its out-of-order samples. Fails on a chunk that cannot be read, so that a checkpoint never
+    /// replaces log segments by a snapshot missing samples.
+    pub fn snapshot(&self) -> Result<Vec<Record>, ChunkError> {
         let mut records = Vec::new();
-        for (id, series) in self.series.iter().enumerate() {
-            let Some(series) = series else { continue };
-            let Some(labels) = self.index.labels(id as SeriesId) else { continue };
-            let series_id = id as u64;
+        for (id, series) in self.series.iter() {
+            let Some(labels) = self.index.labels(id) else { continue };
+            let series_id = u64::from(id);
             records.push(Record::Series { id: series_id, labels });
-            for bytes in series.chunks() {
+            for bytes in series.chunks(&self.store, |_, _| true)? {
                 records.push(Record::Chunk { series_id, bytes });
             }
-            if !series.ooo.is_empty() {
-                let samples = series.ooo.iter().map(|&(t, bits)| RefSample { series_id, t_ms: t, value_bits: bits });
+            if !series.ooo().is_empty() {
+                let samples = series.ooo().iter().map(|&(t, bits)| RefSample { series_id, t_ms: t, value_bits: bits });
                 records.push(Record::Samples(samples.collect()));
             }
         }
-        records
+        Ok(records)
     }
 
-    /// Approximate heap bytes of the index and the series' data.
+    /// Approximate heap bytes of the index, the series' data and the chunk store (not the mapped files).
     pub fn heap_bytes(&self) -> usize {
-        let series: usize = self.series.iter().flatten().map(MemSeries::heap_bytes).sum();
-        self.index.heap_bytes() + series + self.series.capacity() * std::mem::size_of::<Option<MemSeries>>()
+        let series: usize = self.series.iter().map(|(_, s)| s.heap_bytes()).sum();
+        self.index.heap_bytes() + series + self.series.heap_bytes() + self.store.heap_bytes()
     }
 
-    fn slot(&mut self, id: SeriesId) -> &mut Option<MemSeries> {
-        let i = id as usize;
-        if self.series.len() <= i {
-            self.series.resize_with(i + 1, || None);
-        }
-        &mut self.series[i]
+    /// Lets go of the pages of chunk files that reading mapped into this process (persisting and checkpoints
+    /// read every chunk). They stay in the page cache, and reads map them again.
+    pub fn release_chunk_pages(&self) {
+        self.store.release_pages();
+    }
+
+    /// Where the closed chunks are, for self-metrics.
+    pub fn spill_stats(&self) -> SpillStats {
+        self.store.stats()
     }
 }
 
 /// The samples of a series' head chunks and out-of-order samples, merged in time order, for a block.
-pub fn merge_samples(chunks: &[Arc<[u8]>], ooo: &[RawSample]) -> Result<Vec<RawSample>, String> {
+pub fn merge_samples(chunks: &[ChunkBytes], ooo: &[RawSample]) -> Result<Vec<RawSample>, String> {
     let mut samples: Vec<RawSample> = Vec::new();
     for bytes in chunks {
         let chunk = Chunk::from_bytes(bytes).map_err(|e| e.to_string())?;

@@ -1,8 +1,13 @@
-//! One series in the head: its closed chunks, the chunk being appended to, and out-of-order samples.
+//! One series in the head: its closed chunks (kept by the chunk store), the chunk being appended to, and
+//! out-of-order samples.
+//!
+//! A head holds one of these per active series, so it is kept small: closed chunks are 24-byte references
+//! into the [`ChunkStore`], the out-of-order samples (rare) are behind one pointer, and the newest in-order
+//! sample is not stored apart, as it is the open chunk's last.
 
-use std::sync::Arc;
+use crate::chunk::{Chunk, ChunkAppender, ChunkBytes, ChunkError};
 
-use crate::chunk::{Chunk, ChunkAppender, ChunkError};
+use super::store::{ChunkLoc, ChunkStore};
 
 /// Samples per head chunk before a new one is started. Bigger chunks compress better; smaller ones cost less
 /// to decode when a query or an out-of-order duplicate check needs one sample. Blocks re-encode a series' head
@@ -12,58 +17,68 @@ pub(crate) const SAMPLES_PER_CHUNK: usize = 240;
 /// A sample with its value as raw bits, so NaN payloads (the staleness marker) compare and survive exactly.
 pub type RawSample = (i64, u64);
 
-/// A chunk that takes no more samples.
-#[derive(Debug)]
+/// A chunk that takes no more samples: its time range and where its bytes are.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct ClosedChunk {
     pub min_t: i64,
     pub max_t: i64,
-    /// Shared with checkpoints and block writing, which take the head's chunks without copying them.
-    pub bytes: Arc<[u8]>,
+    pub loc: ChunkLoc,
 }
 
 /// The head's data of one series.
 #[derive(Debug, Default)]
 pub(crate) struct MemSeries {
-    pub closed: Vec<ClosedChunk>,
-    pub open: ChunkAppender,
-    /// Samples older than the newest in-order sample, sorted by time, distinct timestamps.
-    pub ooo: Vec<RawSample>,
-    /// The newest in-order sample; `None` while the series has none in the head.
-    pub last: Option<RawSample>,
+    /// Oldest first. A boxed slice rather than a `Vec`: it changes a few times an hour, and sized exactly it
+    /// wastes nothing.
+    closed: Box<[ClosedChunk]>,
+    open: ChunkAppender,
+    /// Samples older than the newest in-order sample, sorted by time, distinct timestamps; `None` when empty.
+    /// Boxed so that the (usual) absence costs 8 bytes rather than a 24-byte `Vec` header.
+    #[allow(clippy::box_collection)]
+    ooo: Option<Box<Vec<RawSample>>>,
 }
 
 impl MemSeries {
-    /// Appends a sample newer than `last`. A new chunk starts when the open one is full or `t` lies at or past
-    /// `chunk_end` of the open chunk, so no chunk spans a block boundary.
-    pub fn append_in_order(&mut self, t: i64, bits: u64, block_range: i64) {
+    /// The time of the newest in-order sample; `None` while the series has none in the head.
+    pub fn last_time(&self) -> Option<i64> {
+        if self.open.num_samples() > 0 {
+            return Some(self.open.max_time());
+        }
+        // The open chunk is empty only when new or truncated, when all closed chunks are gone too.
+        self.closed.last().map(|c| c.max_t)
+    }
+
+    /// Appends a sample newer than `last_time`. A new chunk starts when the open one is full or `t` lies at or
+    /// past `chunk_end` of the open chunk, so no chunk spans a block boundary.
+    pub fn append_in_order(&mut self, t: i64, bits: u64, block_range: i64, store: &mut ChunkStore) {
         let open = &self.open;
         if open.num_samples() >= SAMPLES_PER_CHUNK
             || (open.num_samples() > 0 && t >= range_end(open.min_time(), block_range))
         {
-            self.close_open();
+            self.close_open(store);
         }
-        // `t` is after `last`, which is the open chunk's last sample, and the chunk has room.
+        // `t` is after the last sample, which is the open chunk's last, and the chunk has room.
         if let Err(err) = self.open.append(t, f64::from_bits(bits)) {
             unreachable!("in-order append to a chunk with room failed: {err}");
         }
-        self.last = Some((t, bits));
     }
 
-    /// Inserts a sample older than `last` whose timestamp the series does not have yet.
+    /// Inserts a sample older than the newest in-order sample, at a timestamp the series does not have yet.
     pub fn insert_ooo(&mut self, t: i64, bits: u64) {
-        match self.ooo.binary_search_by_key(&t, |s| s.0) {
-            Ok(i) => self.ooo[i].1 = bits,
-            Err(i) => self.ooo.insert(i, (t, bits)),
+        let ooo = self.ooo.get_or_insert_with(Box::default);
+        match ooo.binary_search_by_key(&t, |s| s.0) {
+            Ok(i) => ooo[i].1 = bits,
+            Err(i) => ooo.insert(i, (t, bits)),
         }
     }
 
     /// The value the series has at `t`, if any.
-    pub fn value_at(&self, t: i64) -> Result<Option<u64>, ChunkError> {
-        if let Ok(i) = self.ooo.binary_search_by_key(&t, |s| s.0) {
-            return Ok(Some(self.ooo[i].1));
+    pub fn value_at(&self, t: i64, store: &ChunkStore) -> Result<Option<u64>, ChunkError> {
+        if let Ok(i) = self.ooo().binary_search_by_key(&t, |s| s.0) {
+            return Ok(Some(self.ooo()[i].1));
         }
         let mut found = None;
-        self.for_each_chunk(t, t, &mut |bytes| {
+        self.for_each_chunk(t, t, store, &mut |bytes| {
             for sample in Chunk::from_bytes(bytes)?.iter() {
                 let (st, v) = sample?;
                 if st == t {
@@ -78,67 +93,108 @@ impl MemSeries {
         Ok(found)
     }
 
-    /// Every sample in `[mint, maxt]`, sorted by time.
-    pub fn samples(&self, mint: i64, maxt: i64, out: &mut Vec<RawSample>) -> Result<(), ChunkError> {
+    /// Every sample in `[mint, maxt]`, sorted by time, appended to `out`. A chunk that cannot be read is left
+    /// out and the first such error returned, after the rest was read.
+    pub fn samples(
+        &self,
+        mint: i64,
+        maxt: i64,
+        store: &ChunkStore,
+        out: &mut Vec<RawSample>,
+    ) -> Result<(), ChunkError> {
         let start = out.len();
-        self.for_each_chunk(mint, maxt, &mut |bytes| {
-            for sample in Chunk::from_bytes(bytes)?.iter() {
-                let (t, v) = sample?;
-                if t > maxt {
-                    break;
-                }
-                if t >= mint {
-                    out.push((t, v.to_bits()));
-                }
+        let mut first_error = None;
+        let mut decode = |bytes: &[u8]| {
+            let before = out.len();
+            let result = decode_range(bytes, mint, maxt, out);
+            if result.is_err() {
+                out.truncate(before);
             }
-            Ok(())
-        })?;
-        let ooo = self.ooo.iter().filter(|s| (mint..=maxt).contains(&s.0));
-        if self.ooo.is_empty() {
-            return Ok(());
+            result
+        };
+        for c in self.closed.iter().filter(|c| c.max_t >= mint && c.min_t <= maxt) {
+            if let Err(err) = store.get(c.loc).and_then(&mut decode) {
+                first_error.get_or_insert(err);
+            }
         }
-        out.extend(ooo);
-        // Timestamps are distinct: an out-of-order sample is only taken for a timestamp the chunks lack.
-        out[start..].sort_unstable_by_key(|s| s.0);
-        Ok(())
+        let open = &self.open;
+        if open.num_samples() > 0 && open.max_time() >= mint && open.min_time() <= maxt {
+            if let Err(err) = decode(open.bytes()) {
+                first_error.get_or_insert(err);
+            }
+        }
+        if !self.ooo().is_empty() {
+            out.extend(self.ooo().iter().filter(|s| (mint..=maxt).contains(&s.0)));
+            // Timestamps are distinct: an out-of-order sample is only taken for a timestamp the chunks lack.
+            out[start..].sort_unstable_by_key(|s| s.0);
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
-    /// Drops every sample before `t`. Chunks never span `t` when it is a block boundary.
-    pub fn truncate_before(&mut self, t: i64) {
-        self.closed.retain(|c| c.max_t >= t);
+    /// Drops every sample before `t`, releasing the dropped chunks from `store`. Chunks never span `t` when it
+    /// is a block boundary.
+    pub fn truncate_before(&mut self, t: i64, store: &mut ChunkStore) {
+        if self.closed.iter().any(|c| c.max_t < t) {
+            let mut closed = std::mem::take(&mut self.closed).into_vec();
+            closed.retain(|c| {
+                if c.max_t < t {
+                    store.release(c.loc);
+                }
+                c.max_t >= t
+            });
+            self.closed = closed.into_boxed_slice();
+        }
         if self.open.num_samples() > 0 && self.open.max_time() < t {
+            // The newest sample is persisted; later samples are checked against blocks, not this series.
             self.open = ChunkAppender::new();
         }
-        self.ooo.retain(|s| s.0 >= t);
-        if self.last.is_some_and(|(lt, _)| lt < t) {
-            // The newest sample is persisted; later samples are checked against blocks, not this series.
-            self.last = None;
+        if let Some(ooo) = &mut self.ooo {
+            ooo.retain(|s| s.0 >= t);
+            if ooo.is_empty() {
+                self.ooo = None;
+            }
         }
     }
 
     /// Whether the series holds no samples.
     pub fn is_empty(&self) -> bool {
-        self.closed.is_empty() && self.open.num_samples() == 0 && self.ooo.is_empty()
+        self.closed.is_empty() && self.open.num_samples() == 0 && self.ooo.is_none()
     }
 
-    /// Every chunk, closed ones first (shared), then a copy of the open one; what a checkpoint needs besides
-    /// `ooo`.
-    pub fn chunks(&self) -> impl Iterator<Item = Arc<[u8]>> + '_ {
-        let open = (self.open.num_samples() > 0).then(|| Arc::from(self.open.bytes()));
-        self.closed.iter().map(|c| Arc::clone(&c.bytes)).chain(open)
+    /// The chunks whose time range `keep(min_t, max_t)` accepts (closed ones shared, the open one copied),
+    /// oldest first.
+    pub fn chunks(&self, store: &ChunkStore, keep: impl Fn(i64, i64) -> bool) -> Result<Vec<ChunkBytes>, ChunkError> {
+        let mut chunks = Vec::new();
+        for c in self.closed.iter().filter(|c| keep(c.min_t, c.max_t)) {
+            chunks.push(store.shared(c.loc)?);
+        }
+        let open = &self.open;
+        if open.num_samples() > 0 && keep(open.min_time(), open.max_time()) {
+            chunks.push(ChunkBytes::from(open.bytes()));
+        }
+        Ok(chunks)
     }
 
-    /// Heap bytes held, for self-metrics and the memory benchmark.
+    /// The out-of-order samples, sorted by time.
+    pub fn ooo(&self) -> &[RawSample] {
+        self.ooo.as_deref().map_or(&[], |v| &v[..])
+    }
+
+    /// Heap bytes held, for self-metrics and the memory benchmark. Closed chunks' bytes are the store's.
     pub fn heap_bytes(&self) -> usize {
-        self.closed.capacity() * std::mem::size_of::<ClosedChunk>()
-            + self.closed.iter().map(|c| c.bytes.len()).sum::<usize>()
+        self.closed.len() * size_of::<ClosedChunk>()
             + self.open.heap_bytes()
-            + self.ooo.capacity() * std::mem::size_of::<RawSample>()
+            + self.ooo.as_ref().map_or(0, |v| size_of::<Vec<RawSample>>() + v.capacity() * size_of::<RawSample>())
     }
 
-    fn close_open(&mut self) {
+    /// Moves the open chunk to `store` and starts an empty one.
+    fn close_open(&mut self, store: &mut ChunkStore) {
         let open = std::mem::take(&mut self.open);
-        self.closed.push(ClosedChunk { min_t: open.min_time(), max_t: open.max_time(), bytes: open.bytes().into() });
+        let loc = store.put(open.bytes(), open.max_time());
+        let mut closed = std::mem::take(&mut self.closed).into_vec();
+        closed.reserve_exact(1);
+        closed.push(ClosedChunk { min_t: open.min_time(), max_t: open.max_time(), loc });
+        self.closed = closed.into_boxed_slice();
     }
 
     /// Calls `f` with the bytes of each chunk that may hold samples in `[mint, maxt]`, oldest first.
@@ -146,10 +202,11 @@ impl MemSeries {
         &self,
         mint: i64,
         maxt: i64,
+        store: &ChunkStore,
         f: &mut dyn FnMut(&[u8]) -> Result<(), ChunkError>,
     ) -> Result<(), ChunkError> {
         for c in self.closed.iter().filter(|c| c.max_t >= mint && c.min_t <= maxt) {
-            f(&c.bytes)?;
+            f(store.get(c.loc)?)?;
         }
         let open = &self.open;
         if open.num_samples() > 0 && open.max_time() >= mint && open.min_time() <= maxt {
@@ -159,7 +216,62 @@ impl MemSeries {
     }
 }
 
+/// Appends the samples of a chunk that lie in `[mint, maxt]` to `out`.
+fn decode_range(bytes: &[u8], mint: i64, maxt: i64, out: &mut Vec<RawSample>) -> Result<(), ChunkError> {
+    for sample in Chunk::from_bytes(bytes)?.iter() {
+        let (t, v) = sample?;
+        if t > maxt {
+            break;
+        }
+        if t >= mint {
+            out.push((t, v.to_bits()));
+        }
+    }
+    Ok(())
+}
+
 /// The end (exclusive) of the block range holding `t`: ranges are `[k * range, (k + 1) * range)`.
 pub(crate) fn range_end(t: i64, range: i64) -> i64 {
     t.div_euclid(range).saturating_add(1).saturating_mul(range)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_series_state_stays_small() {
+        // The head holds one of each per active series (64-bit targets).
+        assert_eq!(size_of::<ClosedChunk>(), 24);
+        assert!(size_of::<MemSeries>() <= 192, "{}", size_of::<MemSeries>());
+    }
+
+    #[test]
+    fn closed_chunks_go_to_the_store_and_are_released_when_dropped() {
+        let mut store = ChunkStore::memory();
+        let mut series = MemSeries::default();
+        for t in 0..1000 {
+            series.append_in_order(t * 10, (t as f64).to_bits(), 1 << 40, &mut store);
+        }
+        series.insert_ooo(5, 7.5f64.to_bits());
+        assert_eq!(series.last_time(), Some(9990));
+        assert_eq!(store.stats().heap_chunks, 4, "1000 samples make 4 full chunks and an open one");
+        let mut out = Vec::new();
+        series.samples(0, 30, &store, &mut out).unwrap();
+        assert_eq!(
+            out,
+            [(0, 0), (5, 7.5f64.to_bits()), (10, 1f64.to_bits()), (20, 2f64.to_bits()), (30, 3f64.to_bits())]
+        );
+        assert_eq!(series.value_at(2400, &store), Ok(Some(240f64.to_bits())));
+        assert_eq!(series.chunks(&store, |_, _| true).unwrap().len(), 5);
+        assert_eq!(series.chunks(&store, |min, max| min >= 2400 && max < 7200).unwrap().len(), 2);
+        series.truncate_before(4800, &mut store);
+        assert_eq!(store.stats().heap_chunks, 2);
+        assert!(series.ooo().is_empty());
+        series.truncate_before(i64::MAX, &mut store);
+        assert!(series.is_empty());
+        assert_eq!(series.last_time(), None);
+        assert_eq!(store.stats().heap_chunks, 0);
+        assert_eq!(series.heap_bytes(), series.open.heap_bytes());
+    }
 }

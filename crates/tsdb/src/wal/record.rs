@@ -1,10 +1,9 @@
 //! WAL records: the two record kinds, their varint payload encoding and the checksummed frame around each.
 
-use std::sync::Arc;
-
 use vigil_model::Labels;
 
 use super::WalError;
+use crate::chunk::ChunkBytes;
 
 /// The largest payload a record may have. A longer length field is treated as damage, never allocated.
 pub const MAX_RECORD_BYTES: usize = 16 << 20;
@@ -25,7 +24,7 @@ pub enum Record {
     Samples(Vec<RefSample>),
     /// A compressed chunk of one series' samples, as [`crate::chunk::ChunkAppender::bytes`] makes it. Written
     /// by checkpoints, which carry the head's samples far more compactly this way.
-    Chunk { series_id: u64, bytes: Arc<[u8]> },
+    Chunk { series_id: u64, bytes: ChunkBytes },
 }
 
 /// A sample that refers to its series by id. The value is kept as raw bits, so every NaN payload (such as
@@ -155,7 +154,7 @@ pub(crate) fn decode_payload(kind: u8, payload: &[u8]) -> Result<Record, String>
         TYPE_CHUNK => {
             let series_id = cur.varint()?;
             let len = cur.count(1)?;
-            let bytes = Arc::from(cur.bytes(len)?);
+            let bytes = ChunkBytes::from(cur.bytes(len)?);
             Record::Chunk { series_id, bytes }
         }
         other => return Err(format!("unknown record type {other}")),

@@ -96,6 +96,11 @@ impl Labels {
         Some(self.0.remove(i).value)
     }
 
+    /// A copy of the labels for which `keep` returns true, copying no others.
+    pub fn filtered(&self, mut keep: impl FnMut(&Label) -> bool) -> Labels {
+        Labels(self.0.iter().filter(|l| keep(l)).cloned().collect())
+    }
+
     /// Keeps only the labels for which `keep` returns true.
     pub fn retain(&mut self, keep: impl FnMut(&Label) -> bool) {
         self.0.retain(keep)

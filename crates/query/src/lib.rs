@@ -6,5 +6,5 @@ pub mod storage;
 pub mod value;
 
 pub use engine::{Engine, EngineOptions, QueryError, QueryResult};
-pub use storage::{MemStorage, Storage, StorageError, StoredSeries};
+pub use storage::{MemStorage, SeriesSet, Storage, StorageError, StoredSeries};
 pub use value::{Sample, Series, Value};

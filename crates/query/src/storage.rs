@@ -15,10 +15,52 @@ pub struct StoredSeries {
 #[error("storage: {0}")]
 pub struct StorageError(pub String);
 
+/// Series a select found, sorted by labels. Their samples are read on demand and from any thread, so that an
+/// evaluation can spread decoding over cores and never hold every selected sample at once.
+pub trait SeriesSet: Send + Sync {
+    fn len(&self) -> usize;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The labels of series `i < len()`.
+    fn labels(&self, i: usize) -> &Labels;
+
+    /// Replaces the contents of `out` with series `i`'s samples in the selected range, ascending by time, one
+    /// per timestamp, values raw (staleness markers included). A series may turn out to have none.
+    fn samples(&self, i: usize, out: &mut Vec<(i64, f64)>) -> Result<(), StorageError>;
+
+    /// Every series' labels, in order, moved out rather than copied.
+    fn into_labels(self: Box<Self>) -> Vec<Labels>;
+}
+
+/// Series already in memory form a [`SeriesSet`] as they are.
+impl SeriesSet for Vec<StoredSeries> {
+    fn len(&self) -> usize {
+        <[StoredSeries]>::len(self)
+    }
+
+    fn labels(&self, i: usize) -> &Labels {
+        &self[i].labels
+    }
+
+    fn samples(&self, i: usize, out: &mut Vec<(i64, f64)>) -> Result<(), StorageError> {
+        out.clear();
+        out.extend_from_slice(&self[i].samples);
+        Ok(())
+    }
+
+    fn into_labels(self: Box<Self>) -> Vec<Labels> {
+        self.into_iter().map(|s| s.labels).collect()
+    }
+}
+
 /// The read side of a metric store. Times are milliseconds since the Unix epoch, bounds inclusive.
 pub trait Storage: Send + Sync {
-    /// Every series matching all `matchers` that has a sample in `[mint, maxt]`, with those samples.
-    fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<StoredSeries>, StorageError>;
+    /// The series matching all `matchers` that have a sample in `[mint, maxt]` (and perhaps a few whose data
+    /// only overlaps that range), with their samples there.
+    fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Box<dyn SeriesSet + '_>, StorageError>;
     /// Label names of the series matching `matchers` (all series when empty) with samples in `[mint, maxt]`, sorted.
     fn label_names(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<String>, StorageError>;
     /// Values of label `name` over those series, sorted and unique.
@@ -90,7 +132,7 @@ impl MemStorage {
 }
 
 impl Storage for MemStorage {
-    fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<StoredSeries>, StorageError> {
+    fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Box<dyn SeriesSet + '_>, StorageError> {
         let mut out: Vec<StoredSeries> = self
             .matching(mint, maxt, matchers)
             .map(|s| StoredSeries {
@@ -99,7 +141,7 @@ impl Storage for MemStorage {
             })
             .collect();
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(out)
+        Ok(Box::new(out))
     }
 
     fn label_names(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
@@ -143,12 +185,14 @@ mod tests {
         let up = Matcher::new(MatchOp::Equal, "__name__", "up").unwrap();
         let got = s.select(0, 25, std::slice::from_ref(&up)).unwrap();
         assert_eq!(got.len(), 1);
-        assert_eq!(got[0].samples, vec![(10, 1.0), (20, 2.0)]);
+        let mut samples = vec![(1, 1.0)];
+        got.samples(0, &mut samples).unwrap();
+        assert_eq!(samples, vec![(10, 1.0), (20, 2.0)]);
         let no_job = Matcher::new(MatchOp::Equal, "job", "").unwrap();
         let got = s.select(0, 100, &[no_job]).unwrap();
         assert_eq!(got.len(), 1, "a missing label matches the empty string");
         let re = Matcher::new(MatchOp::NotRegex, "job", "a|").unwrap();
-        assert_eq!(s.select(0, 100, &[up, re]).unwrap()[0].labels.get("job"), Some("b"));
+        assert_eq!(s.select(0, 100, &[up, re]).unwrap().labels(0).get("job"), Some("b"));
         assert_eq!(s.label_names(0, 100, &[]).unwrap(), vec!["__name__".to_string(), "job".into()]);
         assert_eq!(s.label_values("job", 0, 15, &[]).unwrap(), vec!["a".to_string()]);
     }
@@ -160,7 +204,9 @@ mod tests {
         s.add(l.clone(), [(30, 3.0), (10, 1.0)]);
         s.add(l, [(10, 9.0), (20, 2.0)]);
         assert_eq!(s.len(), 1);
-        assert_eq!(s.select(0, 100, &[]).unwrap()[0].samples, vec![(10, 9.0), (20, 2.0), (30, 3.0)]);
+        let mut samples = Vec::new();
+        s.select(0, 100, &[]).unwrap().samples(0, &mut samples).unwrap();
+        assert_eq!(samples, vec![(10, 9.0), (20, 2.0), (30, 3.0)]);
         s.clear();
         assert!(s.is_empty());
     }

@@ -88,3 +88,71 @@ fn hostile_queries_fail_cleanly() {
     let nested = format!("{}up_total{}", "abs(".repeat(100), ")".repeat(100));
     assert!(engine.instant_query(&s, &nested, 60_000).is_ok());
 }
+
+/// Enough counter series (with resets, gaps and staleness markers) that selectors spread over threads.
+fn many_series() -> MemStorage {
+    let mut s = MemStorage::new();
+    let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+    for host in 0..60 {
+        for cpu in 0..40 {
+            let labels = Labels::from_pairs([
+                ("__name__", "cpu_seconds_total".to_string()),
+                ("instance", format!("host-{host}")),
+                ("cpu", cpu.to_string()),
+            ])
+            .unwrap();
+            let mut value = 0.0;
+            let samples = (0..400).filter_map(|i: i64| {
+                let t = i * 10_000 + (host * 37 + cpu * 11 + i * 7) % 900;
+                value = if (i + cpu) % 97 == 0 { 0.5 } else { value + ((i * 13 + host) % 17) as f64 / 3.0 };
+                match (i + host) % 151 {
+                    0 => None,
+                    1 => Some((t, stale)),
+                    _ => Some((t, value)),
+                }
+            });
+            s.add(labels, samples.collect::<Vec<_>>());
+        }
+    }
+    s
+}
+
+#[test]
+fn queries_spread_over_threads_give_the_same_bits_as_one_thread() {
+    let s = many_series();
+    let one = Engine::new(EngineOptions { threads_per_query: 1, ..EngineOptions::default() });
+    let four = Engine::new(EngineOptions { threads_per_query: 4, ..EngineOptions::default() });
+    let bits = |v: Value| match v {
+        Value::Matrix(m) => {
+            m.into_iter().map(|s| (s.labels, s.points.iter().map(|p| (p.0, p.1.to_bits())).collect())).collect()
+        }
+        other => panic!("expected a matrix, got {other:?}"),
+    };
+    let queries = [
+        "sum by (instance) (rate(cpu_seconds_total[5m]))",
+        "increase(cpu_seconds_total{cpu=~\"1.*\"}[2m])",
+        "cpu_seconds_total",
+        "max_over_time(cpu_seconds_total[1m] offset 30s)",
+        "avg(cpu_seconds_total{instance=\"host-3\" or cpu=\"7\"})",
+    ];
+    for q in queries {
+        let expected: Vec<(Labels, Vec<(i64, u64)>)> =
+            bits(one.range_query(&s, q, 300_000, 3_900_000, 15_000).unwrap().value);
+        assert!(!expected.is_empty(), "{q}");
+        let got: Vec<(Labels, Vec<(i64, u64)>)> =
+            bits(four.range_query(&s, q, 300_000, 3_900_000, 15_000).unwrap().value);
+        assert_eq!(got, expected, "{q}");
+    }
+}
+
+#[test]
+fn limits_hold_when_series_are_spread_over_threads() {
+    let s = many_series();
+    let options = EngineOptions { threads_per_query: 4, max_samples: 100_000, ..EngineOptions::default() };
+    let err = Engine::new(options).range_query(&s, "rate(cpu_seconds_total[5m])", 0, 3_900_000, 15_000).unwrap_err();
+    assert_eq!(err, QueryError::TooManySamples { limit: 100_000 });
+    let options =
+        EngineOptions { threads_per_query: 4, timeout: std::time::Duration::ZERO, ..EngineOptions::default() };
+    let err = Engine::new(options).range_query(&s, "rate(cpu_seconds_total[5m])", 0, 3_900_000, 15_000).unwrap_err();
+    assert_eq!(err, QueryError::Timeout);
+}

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use vigil_model::Matcher;
-use vigil_query::{Storage, StorageError, StoredSeries};
-use vigil_tsdb::Db;
+use vigil_query::{SeriesSet, Storage, StorageError};
+use vigil_tsdb::{Db, Selection};
 
 /// Reads the database for the query engine.
 #[derive(Clone)]
@@ -23,16 +23,9 @@ fn storage_error(err: impl std::fmt::Display) -> StorageError {
 }
 
 impl Storage for TsdbStorage {
-    fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<StoredSeries>, StorageError> {
-        let querier = self.db.querier(mint, maxt);
-        let set = querier.select(matchers).map_err(storage_error)?;
-        let mut out = Vec::with_capacity(set.len());
-        for series in set {
-            let series = series.map_err(storage_error)?;
-            let samples = series.samples.iter().map(|s| (s.t, s.v)).collect();
-            out.push(StoredSeries { labels: series.labels, samples });
-        }
-        Ok(out)
+    fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Box<dyn SeriesSet + '_>, StorageError> {
+        let selection = self.db.querier(mint, maxt).selection(matchers).map_err(storage_error)?;
+        Ok(Box::new(TsdbSeries(selection)))
     }
 
     fn label_names(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
@@ -47,5 +40,35 @@ impl Storage for TsdbStorage {
         matchers: &[Matcher],
     ) -> Result<Vec<String>, StorageError> {
         self.db.querier(mint, maxt).label_values(name, matchers).map_err(storage_error)
+    }
+}
+
+/// A tsdb selection as the engine's series set.
+struct TsdbSeries<'a>(Selection<'a>);
+
+impl SeriesSet for TsdbSeries<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn labels(&self, i: usize) -> &vigil_model::Labels {
+        self.0.labels(i)
+    }
+
+    fn samples(&self, i: usize, out: &mut Vec<(i64, f64)>) -> Result<(), StorageError> {
+        thread_local! {
+            static RAW: std::cell::RefCell<Vec<(i64, u64)>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        RAW.with_borrow_mut(|raw| {
+            raw.clear();
+            self.0.decode(i, raw).map_err(storage_error)?;
+            out.clear();
+            out.extend(raw.iter().map(|&(t, bits)| (t, f64::from_bits(bits))));
+            Ok(())
+        })
+    }
+
+    fn into_labels(self: Box<Self>) -> Vec<vigil_model::Labels> {
+        self.0.into_labels()
     }
 }

@@ -13,6 +13,6 @@ pub mod wal;
 
 pub use db::{
     Aggregate, AppendReport, Db, DbError, DbOptions, DbStats, MaintainReport, Quarantined, Querier, ReplaySummary,
-    Resolution, Sample, SampleError, Series, SeriesBatch, SeriesSamples, SeriesSet,
+    Resolution, Sample, SampleError, Selection, Series, SeriesBatch, SeriesSamples, SeriesSet,
 };
 pub use head::Rejection;

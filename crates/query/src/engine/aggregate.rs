@@ -87,9 +87,7 @@ impl Grouping {
 
     /// The labels of the group a series belongs to; equal group labels mean the same group.
     fn group_labels(&self, labels: &Labels) -> Labels {
-        let mut l = labels.clone();
-        l.retain(|x| self.keeps(&x.name));
-        l
+        labels.filtered(|x| self.keeps(&x.name))
     }
 }
 
@@ -150,11 +148,12 @@ impl Evaluator<'_> {
             .iter()
             .map(|s| {
                 let labels = grouping.group_labels(&s.labels);
-                let n = group_labels.len();
-                *group_index.entry(labels.clone()).or_insert_with(|| {
-                    group_labels.push(labels);
-                    n
-                })
+                if let Some(&g) = group_index.get(&labels) {
+                    return g;
+                }
+                group_index.insert(labels.clone(), group_labels.len());
+                group_labels.push(labels);
+                group_labels.len() - 1
             })
             .collect();
         // A group's name is removed at the end if any member's name is pending removal.
@@ -166,7 +165,7 @@ impl Evaluator<'_> {
         let mut group_slots = vec![usize::MAX; group_labels.len()];
         let mut series_slots = vec![usize::MAX; input.len()];
         let mut out = OutBuilder::default();
-        let mut walker = StepWalker::new(&input);
+        let walker = StepWalker::new(&input, grid);
         for (step, t) in grid.times().enumerate() {
             self.limits.tick()?;
             let param = params.as_ref().map_or(f64::NAN, |p| p[step]);
@@ -270,7 +269,7 @@ impl Evaluator<'_> {
             Grouping { without: false, labels }
         };
         let mut out = OutBuilder::default();
-        let mut walker = StepWalker::new(&input);
+        let walker = StepWalker::new(&input, grid);
         let mut counts: Vec<(Labels, f64)> = Vec::new();
         let mut index: HashMap<Labels, usize> = HashMap::new();
         for t in grid.times() {

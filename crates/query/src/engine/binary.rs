@@ -252,7 +252,7 @@ impl Evaluator<'_> {
         let mut marks = vec![usize::MAX; ordinals.len()];
         let mut out = OutBuilder::default();
         let (mut lslots, mut rslots) = (vec![usize::MAX; lhs.len()], vec![usize::MAX; rhs.len()]);
-        let (mut lw, mut rw) = (StepWalker::new(&lhs), StepWalker::new(&rhs));
+        let (lw, rw) = (StepWalker::new(&lhs, grid), StepWalker::new(&rhs, grid));
         for (step, t) in grid.times().enumerate() {
             self.limits.tick()?;
             let (l, r) = (lw.at(t), rw.at(t));
@@ -319,7 +319,7 @@ impl Evaluator<'_> {
         let mut group_seen: HashSet<(usize, usize)> = HashSet::new();
         let mut slots: HashMap<(usize, usize), usize> = HashMap::new();
         let mut out = OutBuilder::default();
-        let (mut mw, mut ow) = (StepWalker::new(&many), StepWalker::new(&one));
+        let (mw, ow) = (StepWalker::new(&many, grid), StepWalker::new(&one, grid));
         let one_side = if swapped { "left" } else { "right" };
         for (step, t) in grid.times().enumerate() {
             self.limits.tick()?;

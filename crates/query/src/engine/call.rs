@@ -4,12 +4,13 @@
 use promql_parser::parser::{Call, Expr};
 
 use super::eval::Evaluator;
+use super::parallel::map_series;
 use super::parse::unparen;
-use super::selector::{RangeArg, WindowCursor};
+use super::selector::{is_stale, with_labels, RangeArg, WindowCursor, WindowSpec};
 use super::types::{EvalSeries, Grid, Val};
 use super::QueryError;
 use crate::functions::element::ElementFunction;
-use crate::functions::range::{RangeFunction, Window};
+use crate::functions::range::{CounterResets, RangeFunction};
 
 impl Evaluator<'_> {
     pub(crate) fn eval_call(&mut self, call: &Call, grid: Grid) -> Result<Val, QueryError> {
@@ -103,45 +104,48 @@ impl Evaluator<'_> {
                 self.warn_quantile_range(phi);
             }
         }
-        let input = self.load_range_arg(args[range_index], grid)?;
         let keeps_name = matches!(name, "last_over_time" | "first_over_time");
-        let mut argv = vec![0.0; scalars.len()];
-        let mut out = Vec::with_capacity(input.series.len());
-        let mut produced = 0usize;
-        let mut non_counter: Option<String> = None;
-        for s in &input.series {
-            self.limits.tick()?;
-            let mut cursor = WindowCursor::default();
-            let mut points = Vec::new();
-            for (step, t) in grid.times().enumerate() {
-                let end = input.window_end(t);
-                let window = cursor.window(&s.points, end.saturating_sub(input.range), end);
-                if window.is_empty() {
-                    continue;
-                }
-                for (a, values) in argv.iter_mut().zip(&scalars) {
-                    *a = values[step];
-                }
-                f.check_args(&argv).map_err(QueryError::Execution)?;
-                let w = Window { samples: window, start: end.saturating_sub(input.range), end };
-                if let Some(v) = f.eval_at(&w, &argv, t) {
-                    points.push((t, v));
-                }
+        // Each input series' labels and name-removal mark with the function's points.
+        let results: Vec<EvalSeries> = match unparen(args[range_index]) {
+            Expr::MatrixSelector(ms) => {
+                // Read, evaluate and drop one series at a time, on every core: the selection is never held.
+                let (selected, spec) = self.select_matrix(ms, grid)?;
+                let budget = self.limits.budget();
+                let evaluated = map_series(&selected, &budget, self.threads, |_, samples| {
+                    samples.retain(|p| !is_stale(p.1));
+                    let points = range_points(f, spec, grid, &scalars, samples)?;
+                    budget.take(points.len())?;
+                    Ok((!points.is_empty()).then_some(points))
+                })?;
+                with_labels(selected, evaluated)
             }
-            if points.is_empty() {
-                continue;
-            }
-            if matches!(name, "rate" | "increase") && non_counter.is_none() {
-                if let Some(metric) = s.labels.metric_name() {
-                    if !["_total", "_sum", "_count", "_bucket"].iter().any(|suffix| metric.ends_with(suffix)) {
-                        non_counter = Some(metric.to_string());
+            other => {
+                let input = self.load_range_arg(other, grid)?;
+                let spec = input.spec();
+                let mut out = Vec::with_capacity(input.series.len());
+                let mut produced = 0usize;
+                for s in input.series {
+                    self.limits.tick()?;
+                    let points = range_points(f, spec, grid, &scalars, &s.points)?;
+                    produced += points.len();
+                    self.limits.check(produced)?;
+                    if !points.is_empty() {
+                        out.push(EvalSeries { points, ..s });
                     }
                 }
+                out
             }
-            produced += points.len();
-            self.limits.check(produced)?;
-            out.push(EvalSeries { labels: s.labels.clone(), drop_name: !keeps_name || s.drop_name, points });
+        };
+        let mut non_counter: Option<String> = None;
+        if matches!(name, "rate" | "increase") {
+            non_counter = results.iter().find_map(|s| {
+                let metric = s.labels.metric_name()?;
+                let counter_like =
+                    ["_total", "_sum", "_count", "_bucket"].iter().any(|suffix| metric.ends_with(suffix));
+                (!counter_like).then(|| metric.to_string())
+            });
         }
+        let out = results.into_iter().map(|s| EvalSeries { drop_name: !keeps_name || s.drop_name, ..s }).collect();
         if let Some(metric) = non_counter {
             self.annotations.info(format!(
                 "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
@@ -219,6 +223,37 @@ impl Evaluator<'_> {
         }
         Ok(Val::Vector(absent_series(e, grid, &present)))
     }
+}
+
+/// A range function evaluated over the windows of one series (staleness markers removed) ending at every grid
+/// step; steps whose window is empty or that give no value have no point.
+fn range_points(
+    f: RangeFunction,
+    spec: WindowSpec,
+    grid: Grid,
+    scalars: &[Vec<f64>],
+    samples: &[(i64, f64)],
+) -> Result<Vec<(i64, f64)>, QueryError> {
+    let resets = f.uses_counter_resets().then(|| CounterResets::find(samples));
+    let mut argv = vec![0.0; scalars.len()];
+    let mut cursor = WindowCursor::default();
+    let mut points = Vec::new();
+    for (step, t) in grid.times().enumerate() {
+        let end = spec.window_end(t);
+        let start = end.saturating_sub(spec.range);
+        let window = cursor.window_range(samples, start, end);
+        if window.is_empty() {
+            continue;
+        }
+        for (a, values) in argv.iter_mut().zip(scalars) {
+            *a = values[step];
+        }
+        f.check_args(&argv).map_err(QueryError::Execution)?;
+        if let Some(v) = f.eval_in_series(samples, window, (start, end), &argv, t, resets.as_ref()) {
+            points.push((t, v));
+        }
+    }
+    Ok(points)
 }
 
 /// The one series `absent()` returns, with a point at every step where nothing was `present`. Its labels come

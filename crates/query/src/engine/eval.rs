@@ -15,6 +15,8 @@ pub(crate) struct Evaluator<'a> {
     pub storage: &'a dyn Storage,
     pub lookback: i64,
     pub limits: Limits,
+    /// Threads a selector's series may be spread over.
+    pub threads: usize,
     pub query_start: i64,
     pub query_end: i64,
     pub annotations: Annotations,
@@ -32,6 +34,7 @@ impl<'a> Evaluator<'a> {
             storage,
             lookback: opts.lookback_delta_ms.max(1),
             limits: Limits::new(deadline, opts.max_samples),
+            threads: opts.threads_per_query.max(1),
             query_start,
             query_end,
             annotations: Annotations::default(),

@@ -62,7 +62,7 @@ impl Evaluator<'_> {
         let mut buckets: Vec<Vec<Bucket>> = vec![Vec::new(); h.labels.len()];
         let mut slots = vec![usize::MAX; h.labels.len()];
         let mut out = OutBuilder::default();
-        let mut walker = StepWalker::new(series);
+        let walker = StepWalker::new(series, grid);
         for (step, t) in grid.times().enumerate() {
             self.limits.tick()?;
             for b in &mut buckets {

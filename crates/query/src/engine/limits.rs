@@ -1,5 +1,6 @@
 //! Query limits checked while evaluating: the deadline and the number of samples held in memory.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::QueryError;
@@ -39,10 +40,49 @@ impl Limits {
         self.check(0)
     }
 
+    /// A budget for work spread over threads, starting from the samples held now.
+    pub fn budget(&self) -> Budget {
+        Budget { held: AtomicUsize::new(self.current), max: self.max_samples, deadline: self.deadline }
+    }
+
     /// Fails if `extra` more samples would exceed the limit, without accounting for them.
     pub fn check(&self, extra: usize) -> Result<(), QueryError> {
         if self.current.saturating_add(extra) > self.max_samples {
             return Err(QueryError::TooManySamples { limit: self.max_samples });
+        }
+        Ok(())
+    }
+}
+
+/// The limits as threads share them: samples held are counted atomically.
+pub(crate) struct Budget {
+    held: AtomicUsize,
+    max: usize,
+    deadline: Instant,
+}
+
+impl Budget {
+    /// Accounts for `n` more samples held.
+    pub fn take(&self, n: usize) -> Result<(), QueryError> {
+        let before = self.held.fetch_add(n, Ordering::Relaxed);
+        self.check_total(before.saturating_add(n))
+    }
+
+    /// Fails if `extra` more samples, held for a moment, would exceed the limit.
+    pub fn check(&self, extra: usize) -> Result<(), QueryError> {
+        self.check_total(self.held.load(Ordering::Relaxed).saturating_add(extra))
+    }
+
+    fn check_total(&self, total: usize) -> Result<(), QueryError> {
+        if total > self.max {
+            return Err(QueryError::TooManySamples { limit: self.max });
+        }
+        Ok(())
+    }
+
+    pub fn check_deadline(&self) -> Result<(), QueryError> {
+        if Instant::now() >= self.deadline {
+            return Err(QueryError::Timeout);
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ mod eval;
 mod histogram_quantile;
 mod labels_fns;
 mod limits;
+mod parallel;
 mod parse;
 mod selector;
 mod subquery;
@@ -37,6 +38,9 @@ pub struct EngineOptions {
     pub max_samples: usize,
     /// Queries that may run at the same time; more are refused.
     pub max_concurrent: usize,
+    /// Threads one query may use to read and evaluate the series of a selector (at least one). By default, as
+    /// many as the machine has cores.
+    pub threads_per_query: usize,
 }
 
 impl Default for EngineOptions {
@@ -46,6 +50,7 @@ impl Default for EngineOptions {
             timeout: Duration::from_secs(120),
             max_samples: 50_000_000,
             max_concurrent: 20,
+            threads_per_query: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }

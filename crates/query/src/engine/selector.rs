@@ -4,12 +4,13 @@
 
 use promql_parser::label::MatchOp as ParserOp;
 use promql_parser::parser::{MatrixSelector, VectorSelector};
-use vigil_model::{MatchOp, Matcher, METRIC_NAME};
+use vigil_model::{Labels, MatchOp, Matcher, METRIC_NAME};
 
 use super::eval::{millis, offset_ms, Evaluator};
+use super::parallel::map_series;
 use super::types::{EvalSeries, Grid};
 use super::QueryError;
-use crate::storage::StoredSeries;
+use crate::storage::{SeriesSet, StorageError};
 
 /// Bit pattern of Prometheus' staleness marker.
 pub(crate) const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
@@ -61,27 +62,62 @@ fn lookback_sample(samples: &[(i64, f64)], cursor: &mut usize, t: i64, lookback:
     (st > t.saturating_sub(lookback) && !is_stale(v)).then_some((st, v))
 }
 
-impl Evaluator<'_> {
+/// The series a selector found, sorted by labels: one storage selection, or several merged for the
+/// `{a="1" or b="2"}` extension.
+pub(crate) struct Selected<'s> {
+    sets: Vec<Box<dyn SeriesSet + 's>>,
+    /// `(set, series)` in label order without duplicates, when there are several sets.
+    merged: Option<Vec<(usize, usize)>>,
+}
+
+impl Selected<'_> {
+    pub fn len(&self) -> usize {
+        match &self.merged {
+            Some(order) => order.len(),
+            None => self.sets.first().map_or(0, |s| s.len()),
+        }
+    }
+
+    fn at(&self, k: usize) -> (&dyn SeriesSet, usize) {
+        match &self.merged {
+            Some(order) => (&*self.sets[order[k].0], order[k].1),
+            None => (&*self.sets[0], k),
+        }
+    }
+
+    /// Every series' labels, in order, moved out.
+    pub fn into_labels(self) -> Vec<Labels> {
+        let Some(order) = self.merged else {
+            return self.sets.into_iter().next().map_or_else(Vec::new, |set| set.into_labels());
+        };
+        let mut per_set: Vec<Vec<Labels>> = self.sets.into_iter().map(|set| set.into_labels()).collect();
+        order.iter().map(|&(s, i)| std::mem::take(&mut per_set[s][i])).collect()
+    }
+
+    /// Replaces `out` with series `k`'s samples.
+    pub fn samples(&self, k: usize, out: &mut Vec<(i64, f64)>) -> Result<(), StorageError> {
+        let (set, i) = self.at(k);
+        set.samples(i, out)
+    }
+}
+
+impl<'a> Evaluator<'a> {
     /// Selects every series matching `vs` with samples in `[mint, maxt]`, sorted by labels.
-    pub(crate) fn select(
-        &mut self,
-        vs: &VectorSelector,
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<StoredSeries>, QueryError> {
+    pub(crate) fn select(&mut self, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Selected<'a>, QueryError> {
         let alternatives = selector_matchers(vs)?;
-        let mut series = Vec::new();
+        let mut sets = Vec::with_capacity(alternatives.len());
         for matchers in &alternatives {
             self.limits.tick()?;
-            series.extend(self.storage.select(mint, maxt, matchers)?);
+            sets.push(self.storage.select(mint, maxt, matchers)?);
         }
-        if alternatives.len() > 1 {
-            series.sort_by(|a, b| a.labels.cmp(&b.labels));
-            series.dedup_by(|a, b| a.labels == b.labels);
-        }
-        let loaded: usize = series.iter().map(|s| s.samples.len()).sum();
-        self.limits.check(loaded)?;
-        Ok(series)
+        let merged = (sets.len() > 1).then(|| {
+            let mut order: Vec<(usize, usize)> =
+                sets.iter().enumerate().flat_map(|(s, set)| (0..set.len()).map(move |i| (s, i))).collect();
+            order.sort_by(|a, b| sets[a.0].labels(a.1).cmp(sets[b.0].labels(b.1)));
+            order.dedup_by(|a, b| sets[a.0].labels(a.1) == sets[b.0].labels(b.1));
+            order
+        });
+        Ok(Selected { sets, merged })
     }
 
     /// An instant vector selector over the grid. With `with_sample_time`, the value of each point is the
@@ -101,32 +137,31 @@ impl Evaluator<'_> {
         let mint = first.saturating_sub(offset).saturating_sub(self.lookback).saturating_add(1);
         let maxt = last.saturating_sub(offset);
         let selected = self.select(vs, mint, maxt)?;
-        let mut out = Vec::with_capacity(selected.len());
-        let mut produced = 0usize;
-        for s in selected {
-            self.limits.tick()?;
+        let lookback = self.lookback;
+        let budget = self.limits.budget();
+        let points = map_series(&selected, &budget, self.threads, |_, samples| {
             let mut cursor = 0;
             let value = |(st, v): (i64, f64)| if with_sample_time { st as f64 / 1000.0 } else { v };
             let points: Vec<(i64, f64)> = match at {
-                Some(a) => match lookback_sample(&s.samples, &mut cursor, a.saturating_sub(offset), self.lookback) {
+                Some(a) => match lookback_sample(samples, &mut cursor, a.saturating_sub(offset), lookback) {
                     Some(sample) => grid.times().map(|t| (t, value(sample))).collect(),
                     None => Vec::new(),
                 },
                 None => grid
                     .times()
                     .filter_map(|t| {
-                        lookback_sample(&s.samples, &mut cursor, t.saturating_sub(offset), self.lookback)
+                        lookback_sample(samples, &mut cursor, t.saturating_sub(offset), lookback)
                             .map(|sample| (t, value(sample)))
                     })
                     .collect(),
             };
-            if !points.is_empty() {
-                produced += points.len();
-                self.limits.check(produced)?;
-                out.push(EvalSeries { labels: s.labels, drop_name: false, points });
+            if points.is_empty() {
+                return Ok(None);
             }
-        }
-        Ok(out)
+            budget.take(points.len())?;
+            Ok(Some(points))
+        })?;
+        Ok(with_labels(selected, points))
     }
 
     pub(crate) fn eval_vector_selector(
@@ -137,26 +172,56 @@ impl Evaluator<'_> {
         self.eval_vector_selector_with(vs, grid, false)
     }
 
+    /// Selects a matrix selector's series for windows ending at every grid step, without reading samples.
+    pub(crate) fn select_matrix(
+        &mut self,
+        ms: &MatrixSelector,
+        grid: Grid,
+    ) -> Result<(Selected<'a>, WindowSpec), QueryError> {
+        let vs = &ms.vs;
+        let spec = WindowSpec { range: millis(ms.range)?, offset: offset_ms(&vs.offset)?, at: self.at_ms(&vs.at)? };
+        let first_end = spec.window_end(grid.start);
+        let last_end = spec.window_end(grid.end);
+        let selected = self.select(vs, first_end.saturating_sub(spec.range).saturating_add(1), last_end)?;
+        Ok((selected, spec))
+    }
+
     /// Loads a matrix selector's series for windows ending at every grid step.
     pub(crate) fn load_matrix(&mut self, ms: &MatrixSelector, grid: Grid) -> Result<RangeArg, QueryError> {
-        let vs = &ms.vs;
-        let offset = offset_ms(&vs.offset)?;
-        let at = self.at_ms(&vs.at)?;
-        let range = millis(ms.range)?;
-        let arg = RangeArg { series: Vec::new(), range, offset, at };
-        let first_end = arg.window_end(grid.start);
-        let last_end = arg.window_end(grid.end);
-        let selected = self.select(vs, first_end.saturating_sub(range).saturating_add(1), last_end)?;
-        let mut series = Vec::with_capacity(selected.len());
-        let mut held = 0usize;
-        for s in selected {
-            self.limits.tick()?;
-            let points: Vec<(i64, f64)> = s.samples.into_iter().filter(|p| !is_stale(p.1)).collect();
-            held += points.len();
-            self.limits.check(held)?;
-            series.push(EvalSeries { labels: s.labels, drop_name: false, points });
-        }
-        Ok(RangeArg { series, ..arg })
+        let (selected, spec) = self.select_matrix(ms, grid)?;
+        let budget = self.limits.budget();
+        let loaded = map_series(&selected, &budget, self.threads, |_, samples| {
+            samples.retain(|p| !is_stale(p.1));
+            budget.take(samples.len())?;
+            Ok(Some(std::mem::take(samples)))
+        })?;
+        let series = with_labels(selected, loaded);
+        Ok(RangeArg { series, range: spec.range, offset: spec.offset, at: spec.at })
+    }
+}
+
+/// Series made of the points computed for some of the selected series (by index, ascending) and their labels.
+pub(crate) fn with_labels(selected: Selected<'_>, points: Vec<(usize, Vec<(i64, f64)>)>) -> Vec<EvalSeries> {
+    let mut labels = selected.into_labels();
+    points
+        .into_iter()
+        .map(|(i, points)| EvalSeries { labels: std::mem::take(&mut labels[i]), drop_name: false, points })
+        .collect()
+}
+
+/// Where the windows of a range-vector argument lie relative to the evaluation times.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WindowSpec {
+    pub range: i64,
+    pub offset: i64,
+    /// The `@` time, which pins every window.
+    pub at: Option<i64>,
+}
+
+impl WindowSpec {
+    /// The inclusive end of the window evaluated at step `t`.
+    pub fn window_end(&self, t: i64) -> i64 {
+        self.at.unwrap_or(t).saturating_sub(self.offset)
     }
 }
 
@@ -170,9 +235,13 @@ pub(crate) struct RangeArg {
 }
 
 impl RangeArg {
+    pub fn spec(&self) -> WindowSpec {
+        WindowSpec { range: self.range, offset: self.offset, at: self.at }
+    }
+
     /// The inclusive end of the window evaluated at step `t`.
     pub fn window_end(&self, t: i64) -> i64 {
-        self.at.unwrap_or(t).saturating_sub(self.offset)
+        self.spec().window_end(t)
     }
 
     /// The windows at `t` as a matrix (for a range vector at the top level of an instant query).
@@ -199,12 +268,17 @@ pub(crate) struct WindowCursor {
 impl WindowCursor {
     /// The samples in `(start, end]`; both bounds must not decrease between calls.
     pub fn window<'s>(&mut self, points: &'s [(i64, f64)], start: i64, end: i64) -> &'s [(i64, f64)] {
+        &points[self.window_range(points, start, end)]
+    }
+
+    /// Like [`WindowCursor::window`], as a range of indices into `points`.
+    pub fn window_range(&mut self, points: &[(i64, f64)], start: i64, end: i64) -> std::ops::Range<usize> {
         while self.hi < points.len() && points[self.hi].0 <= end {
             self.hi += 1;
         }
         while self.lo < self.hi && points[self.lo].0 <= start {
             self.lo += 1;
         }
-        &points[self.lo.min(self.hi)..self.hi]
+        self.lo.min(self.hi)..self.hi
     }
 }

@@ -200,31 +200,87 @@ impl Annotations {
     }
 }
 
-/// Walks the series of an instant-vector value step by step, yielding the `(series index, value)` pairs present
-/// at each step without allocating per step.
-pub(crate) struct StepWalker<'a> {
-    series: &'a [EvalSeries],
-    cursors: Vec<usize>,
-    buf: Vec<(usize, f64)>,
+/// The samples of an instant-vector value regrouped by step, so that a step's `(series index, value)` pairs
+/// are one contiguous slice: built in two passes over the points, then read without chasing every series.
+pub(crate) struct StepWalker {
+    grid: Grid,
+    /// Step `k`'s pairs are `pairs[starts[k]..starts[k + 1]]`, by ascending series index.
+    starts: Vec<usize>,
+    pairs: Vec<(usize, f64)>,
 }
 
-impl<'a> StepWalker<'a> {
-    pub fn new(series: &'a [EvalSeries]) -> StepWalker<'a> {
-        StepWalker { series, cursors: vec![0; series.len()], buf: Vec::with_capacity(series.len()) }
+impl StepWalker {
+    /// Points not on a time of `grid` are left out.
+    pub fn new(series: &[EvalSeries], grid: Grid) -> StepWalker {
+        let steps = grid.len();
+        let mut starts = vec![0usize; steps + 1];
+        for s in series {
+            for_each_step(&s.points, grid, |k, _| starts[k + 1] += 1);
+        }
+        for k in 0..steps {
+            starts[k + 1] += starts[k];
+        }
+        let mut pairs = vec![(0usize, 0.0); starts[steps]];
+        let mut fill = starts.clone();
+        for (i, s) in series.iter().enumerate() {
+            for_each_step(&s.points, grid, |k, v| {
+                pairs[fill[k]] = (i, v);
+                fill[k] += 1;
+            });
+        }
+        StepWalker { grid, starts, pairs }
     }
 
-    /// The samples at time `t`; calls must come with increasing `t`.
-    pub fn at(&mut self, t: i64) -> &[(usize, f64)] {
-        self.buf.clear();
-        for (i, s) in self.series.iter().enumerate() {
-            let c = &mut self.cursors[i];
-            while *c < s.points.len() && s.points[*c].0 < t {
-                *c += 1;
-            }
-            if *c < s.points.len() && s.points[*c].0 == t {
-                self.buf.push((i, s.points[*c].1));
-            }
+    /// The samples at time `t` of the grid.
+    pub fn at(&self, t: i64) -> &[(usize, f64)] {
+        let k = ((t - self.grid.start) / self.grid.step) as usize;
+        match (self.starts.get(k), self.starts.get(k + 1)) {
+            (Some(&lo), Some(&hi)) => &self.pairs[lo..hi],
+            _ => &[],
         }
-        &self.buf
+    }
+}
+
+/// Calls `f(step index, value)` for each point lying on a time of `grid`. Points usually fill consecutive steps,
+/// which are found without a division.
+fn for_each_step(points: &[(i64, f64)], grid: Grid, mut f: impl FnMut(usize, f64)) {
+    let steps = grid.len();
+    let mut prev: Option<(i64, usize)> = None;
+    for &(t, v) in points {
+        let k = match prev {
+            Some((pt, pk)) if t.checked_sub(pt) == Some(grid.step) => pk + 1,
+            _ => match t.checked_sub(grid.start) {
+                Some(offset) if offset >= 0 && offset % grid.step == 0 => (offset / grid.step) as usize,
+                _ => continue,
+            },
+        };
+        if k >= steps {
+            continue;
+        }
+        prev = Some((t, k));
+        f(k, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_walker_groups_points_by_step_and_skips_points_off_the_grid() {
+        let grid = Grid { start: 100, end: 160, step: 20 };
+        let series =
+            |points: &[(i64, f64)]| EvalSeries { labels: Labels::default(), drop_name: false, points: points.to_vec() };
+        let input = [
+            series(&[(100, 1.0), (120, 2.0), (140, 3.0), (160, 4.0)]),
+            series(&[(80, 9.0), (110, 9.0), (140, 5.0), (180, 9.0)]),
+            series(&[(160, 6.0)]),
+        ];
+        let walker = StepWalker::new(&input, grid);
+        assert_eq!(walker.at(100), &[(0, 1.0)]);
+        assert_eq!(walker.at(120), &[(0, 2.0)]);
+        assert_eq!(walker.at(140), &[(0, 3.0), (1, 5.0)]);
+        assert_eq!(walker.at(160), &[(0, 4.0), (2, 6.0)]);
+        assert_eq!(walker.at(180), &[]);
     }
 }

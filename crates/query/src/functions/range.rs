@@ -1,5 +1,7 @@
 //! Functions over one series' window of samples: `rate`, `increase`, `*_over_time` and friends.
 
+use std::ops::Range;
+
 mod counts;
 mod extrapolated;
 mod instant;
@@ -167,6 +169,55 @@ impl RangeFunction {
     }
 }
 
+/// The counter resets of a whole series, found once so that `rate` and `increase` over many overlapping
+/// windows need not rescan each window for them.
+#[derive(Clone, Debug, Default)]
+pub struct CounterResets {
+    /// Indices `i` with `samples[i] < samples[i - 1]`, ascending.
+    at: Vec<usize>,
+}
+
+impl CounterResets {
+    pub fn find(samples: &[(i64, f64)]) -> CounterResets {
+        let at = (1..samples.len()).filter(|&i| samples[i].1 < samples[i - 1].1).collect();
+        CounterResets { at }
+    }
+
+    /// The value before each reset that lies inside `samples[range]` (both samples of the pair in it), in order.
+    fn within<'s>(&'s self, samples: &'s [(i64, f64)], range: Range<usize>) -> impl Iterator<Item = f64> + 's {
+        let from = self.at.partition_point(|&i| i <= range.start);
+        self.at[from..].iter().take_while(move |&&i| i < range.end).map(move |&i| samples[i - 1].1)
+    }
+}
+
+impl RangeFunction {
+    /// Whether [`RangeFunction::eval_in_series`] uses the series' [`CounterResets`].
+    pub fn uses_counter_resets(self) -> bool {
+        matches!(self, RangeFunction::Rate | RangeFunction::Increase)
+    }
+
+    /// [`RangeFunction::eval_at`] over the window `series[range]` (with bounds `start`, `end`) of one series,
+    /// using the series' counter resets when given. The result is the same as `eval_at`'s, bit for bit.
+    pub fn eval_in_series(
+        self,
+        series: &[(i64, f64)],
+        range: Range<usize>,
+        (start, end): (i64, i64),
+        args: &[f64],
+        eval_time: i64,
+        resets: Option<&CounterResets>,
+    ) -> Option<f64> {
+        let window = Window { samples: &series[range.clone()], start, end };
+        match resets {
+            Some(resets) if self.uses_counter_resets() => {
+                let is_rate = self == RangeFunction::Rate;
+                extrapolated::rate_with_resets(&window, resets.within(series, range), true, is_rate)
+            }
+            _ => self.eval_at(&window, args, eval_time),
+        }
+    }
+}
+
 /// A millisecond timestamp in (fractional) seconds.
 fn seconds(millis: i64) -> f64 {
     millis as f64 / 1000.0
@@ -187,6 +238,42 @@ fn go_float_f(v: f64) -> String {
 mod tests {
     use super::test_support::{load, window};
     use super::RangeFunction::{self, *};
+
+    #[test]
+    fn counter_resets_found_once_give_the_same_bits_as_a_rescan() {
+        // A counter with resets of every kind: to zero, to a lower value, twice in a row, and at the edges.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut value = 0.0;
+        let series: Vec<(i64, f64)> = (0..400)
+            .map(|i| {
+                value = match next() % 10 {
+                    0 => 0.0,
+                    1 => value * 0.3,
+                    _ => value + (next() % 1000) as f64 / 7.0,
+                };
+                (i * 10_000 + (next() % 3000) as i64, value)
+            })
+            .collect();
+        let resets = super::CounterResets::find(&series);
+        for f in [Rate, Increase] {
+            for range_ms in [15_000, 60_000, 300_000, 1_000_000] {
+                for end in (0..4_200_000).step_by(15_000) {
+                    let start = end - range_ms;
+                    let range = series.partition_point(|p| p.0 <= start)..series.partition_point(|p| p.0 <= end);
+                    let window = super::Window { samples: &series[range.clone()], start, end };
+                    let expected = f.eval(&window, &[]);
+                    let got = f.eval_in_series(&series, range, (start, end), &[], end, Some(&resets));
+                    assert_eq!(got.map(f64::to_bits), expected.map(f64::to_bits), "{f:?} over ({start}, {end}]");
+                }
+            }
+        }
+    }
 
     #[test]
     fn names() {

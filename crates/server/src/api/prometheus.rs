@@ -245,7 +245,7 @@ pub async fn series(State(state): Shared, request: Request) -> Response {
                 let mut found: BTreeSet<Labels> = BTreeSet::new();
                 for set in &lookup.selectors {
                     let selected = state.storage.select(lookup.start, lookup.end, set).map_err(storage_error)?;
-                    found.extend(selected.into_iter().map(|s| s.labels));
+                    found.extend((0..selected.len()).map(|i| selected.labels(i).clone()));
                 }
                 let mut series: Vec<Labels> = found.into_iter().collect();
                 let warnings = lookup.truncate(&mut series);

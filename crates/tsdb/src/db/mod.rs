@@ -29,7 +29,7 @@ use crate::wal::{Record, RefSample, Wal, WalError, WalOptions};
 pub use downsample::{Aggregate, Resolution};
 pub use maintain::MaintainReport;
 pub use metrics::DbStats;
-pub use query::{Querier, Series, SeriesSet};
+pub use query::{Querier, Selection, Series, SeriesSet};
 
 const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 60 * MINUTE_MS;

@@ -1,14 +1,13 @@
 //! Reading: select series by matchers over the blocks and the head, and decode their samples one series at a
 //! time.
 
-use std::collections::{btree_map, BTreeMap};
 use std::sync::Arc;
 
 use vigil_model::{Labels, Matcher};
 
 use super::{Db, DbError, Sample};
 use crate::block::{Block, BlockError, ChunkRef};
-use crate::head::RawSample;
+use crate::head::{RawSample, SeriesView};
 
 /// One series and its samples in the queried range, sorted by time, one sample per timestamp.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,7 +20,7 @@ pub struct Series {
 #[derive(Debug)]
 pub(crate) enum Source {
     Block { block: Arc<Block>, chunks: Vec<ChunkRef> },
-    Head(Vec<RawSample>),
+    Head(SeriesView),
 }
 
 /// A view of the database over `[mint, maxt]`. Blocks stay readable for as long as the querier (or a series
@@ -57,7 +56,15 @@ impl<'a> Querier<'a> {
     /// The series every matcher accepts that have samples in range, sorted by labels. With Prometheus
     /// semantics, a missing label matches as the empty value.
     pub fn select(&self, matchers: &[Matcher]) -> Result<SeriesSet<'a>, DbError> {
-        let mut found: BTreeMap<Labels, Vec<Source>> = BTreeMap::new();
+        Ok(SeriesSet { selection: self.selection(matchers)?, next: 0 })
+    }
+
+    /// Like [`Querier::select`], but leaves the samples to be decoded on demand, from any thread. The head's
+    /// lock is held only while the selected series' chunks are gathered (shared, not copied), not while they
+    /// are decoded. A series whose chunks overlap the range without holding a sample in it is included, with
+    /// no samples.
+    pub fn selection(&self, matchers: &[Matcher]) -> Result<Selection<'a>, DbError> {
+        let mut found: Vec<(Labels, Source)> = Vec::new();
         for block in &self.blocks {
             let result = self.select_block(block, matchers, &mut found);
             if let Err(err) = result {
@@ -66,16 +73,22 @@ impl<'a> Querier<'a> {
         }
         let head = self.db.head();
         for id in &head.select(matchers) {
-            let mut samples = Vec::new();
-            head.samples(id, self.mint, self.maxt, &mut samples);
-            if samples.is_empty() {
-                continue;
-            }
+            let Some(view) = head.read_view(id, self.mint, self.maxt) else { continue };
             if let Some(labels) = head.labels(id) {
-                found.entry(labels).or_default().push(Source::Head(samples));
+                found.push((labels, Source::Head(view)));
             }
         }
-        Ok(SeriesSet { db: self.db, mint: self.mint, maxt: self.maxt, pending: found.into_iter() })
+        drop(head);
+        // Stable, so a series' sources stay in the order above: blocks oldest first, then the head.
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut series: Vec<(Labels, Vec<Source>)> = Vec::with_capacity(found.len());
+        for (labels, source) in found {
+            match series.last_mut() {
+                Some((last, sources)) if *last == labels => sources.push(source),
+                _ => series.push((labels, vec![source])),
+            }
+        }
+        Ok(Selection { db: self.db, mint: self.mint, maxt: self.maxt, series })
     }
 
     /// The label names of the series the matchers select (all series with no matchers), sorted. Like
@@ -125,51 +138,64 @@ impl<'a> Querier<'a> {
         &self,
         block: &Arc<Block>,
         matchers: &[Matcher],
-        found: &mut BTreeMap<Labels, Vec<Source>>,
+        found: &mut Vec<(Labels, Source)>,
     ) -> Result<(), BlockError> {
         for ord in &block.select(matchers)? {
             let (labels, mut chunks) = block.series(ord)?;
             chunks.retain(|c| c.max_t >= self.mint && c.min_t <= self.maxt);
             if !chunks.is_empty() {
-                found.entry(labels).or_default().push(Source::Block { block: Arc::clone(block), chunks });
+                found.push((labels, Source::Block { block: Arc::clone(block), chunks }));
             }
         }
         Ok(())
     }
 }
 
-/// Selected series, decoded one at a time as the iterator advances.
+/// Series a [`Querier::selection`] found, sorted by labels, whose samples are decoded on demand.
 #[derive(Debug)]
-pub struct SeriesSet<'a> {
+pub struct Selection<'a> {
     db: &'a Db,
     mint: i64,
     maxt: i64,
-    pending: btree_map::IntoIter<Labels, Vec<Source>>,
+    series: Vec<(Labels, Vec<Source>)>,
 }
 
-impl SeriesSet<'_> {
-    /// How many series are left.
+impl Selection<'_> {
     pub fn len(&self) -> usize {
-        self.pending.len()
+        self.series.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pending.len() == 0
+        self.series.is_empty()
     }
-}
 
-impl Iterator for SeriesSet<'_> {
-    type Item = Result<Series, DbError>;
+    /// The labels of series `i`; panics if `i >= len()`.
+    pub fn labels(&self, i: usize) -> &Labels {
+        &self.series[i].0
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
-        let (labels, sources) = self.pending.next()?;
-        let mut raw = Vec::new();
-        for source in &sources {
+    /// Every series' labels, in order.
+    pub fn into_labels(self) -> Vec<Labels> {
+        self.series.into_iter().map(|(labels, _)| labels).collect()
+    }
+
+    /// Appends series `i`'s samples in range to `out`, sorted by time, one per timestamp, values as raw bits.
+    /// Panics if `i >= len()`.
+    pub fn decode(&self, i: usize, out: &mut Vec<RawSample>) -> Result<(), DbError> {
+        let sources = &self.series[i].1;
+        let start = out.len();
+        for source in sources {
             match source {
-                Source::Head(samples) => raw.extend_from_slice(samples),
+                Source::Head(view) => {
+                    // A damaged head chunk was already logged when the view was taken; one failing here
+                    // means bytes changed under us, which is worth a log line but not a failed query.
+                    if let Err(err) = view.decode(self.mint, self.maxt, out) {
+                        tracing::error!(labels = %self.series[i].0, error = %err, "cannot decode a head chunk");
+                    }
+                }
                 Source::Block { block, chunks } => {
-                    if let Err(err) = decode_block_chunks(block, chunks, self.mint, self.maxt, &mut raw) {
-                        return Some(Err(self.db.block_failed(block, err)));
+                    if let Err(err) = decode_block_chunks(block, chunks, self.mint, self.maxt, out) {
+                        return Err(self.db.block_failed(block, err));
                     }
                 }
             }
@@ -177,11 +203,58 @@ impl Iterator for SeriesSet<'_> {
         if sources.len() > 1 {
             // Sources hold disjoint time ranges unless a crash left overlapping blocks; keep the first value
             // of a timestamp either way.
-            raw.sort_by_key(|s| s.0);
-            raw.dedup_by_key(|s| s.0);
+            out[start..].sort_by_key(|s| s.0);
+            let mut kept = start;
+            for j in start..out.len() {
+                if kept == start || out[kept - 1].0 != out[j].0 {
+                    out[kept] = out[j];
+                    kept += 1;
+                }
+            }
+            out.truncate(kept);
         }
-        let samples = raw.into_iter().map(|(t, bits)| Sample { t, v: f64::from_bits(bits) }).collect();
-        Some(Ok(Series { labels, samples }))
+        Ok(())
+    }
+}
+
+/// Selected series, decoded one at a time as the iterator advances; series without samples in range are
+/// skipped.
+#[derive(Debug)]
+pub struct SeriesSet<'a> {
+    selection: Selection<'a>,
+    next: usize,
+}
+
+impl SeriesSet<'_> {
+    /// How many series are left, at most: some may turn out to have no samples in range.
+    pub fn len(&self) -> usize {
+        self.selection.len() - self.next
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Iterator for SeriesSet<'_> {
+    type Item = Result<Series, DbError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut raw = Vec::new();
+        while self.next < self.selection.len() {
+            let i = self.next;
+            self.next += 1;
+            raw.clear();
+            if let Err(err) = self.selection.decode(i, &mut raw) {
+                return Some(Err(err));
+            }
+            if raw.is_empty() {
+                continue;
+            }
+            let samples = raw.iter().map(|&(t, bits)| Sample { t, v: f64::from_bits(bits) }).collect();
+            return Some(Ok(Series { labels: self.selection.labels(i).clone(), samples }));
+        }
+        None
     }
 }
 

@@ -21,8 +21,8 @@ use crate::index::{Index, IndexError, SeriesId};
 use crate::wal::{Record, RefSample};
 use slots::SeriesSlots;
 
-pub use series::RawSample;
 pub(crate) use series::{range_end, MemSeries};
+pub use series::{RawSample, SeriesView};
 pub(crate) use store::ChunkStore;
 pub use store::SpillStats;
 
@@ -214,14 +214,14 @@ impl Head {
         self.index.labels(id)
     }
 
-    /// Samples of series `id` in `[mint, maxt]`, sorted by time, appended to `out`. A chunk that cannot be read
-    /// (a damaged head chunk file) is left out and logged.
-    pub fn samples(&self, id: SeriesId, mint: i64, maxt: i64, out: &mut Vec<RawSample>) {
-        if let Some(series) = self.series.get(id) {
-            if let Err(err) = series.samples(mint, maxt, &self.store, out) {
-                tracing::error!(series = id, error = %err, "cannot read a head chunk; its samples are left out");
-            }
+    /// Series `id`'s data in `[mint, maxt]`, to be decoded after the head lock is released (see
+    /// [`SeriesView`]); `None` when the head has none there. A chunk that cannot be read is left out and logged.
+    pub fn read_view(&self, id: SeriesId, mint: i64, maxt: i64) -> Option<SeriesView> {
+        let (view, error) = self.series.get(id)?.read_view(mint, maxt, &self.store);
+        if let Some(err) = error {
+            tracing::error!(series = id, error = %err, "cannot read a head chunk; its samples are left out");
         }
+        (!view.is_empty()).then_some(view)
     }
 
     /// The block range `[lo, hi)` that should be persisted next, if any: the oldest range holding head data

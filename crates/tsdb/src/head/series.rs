@@ -93,42 +93,26 @@ impl MemSeries {
         Ok(found)
     }
 
-    /// Every sample in `[mint, maxt]`, sorted by time, appended to `out`. A chunk that cannot be read is left
-    /// out and the first such error returned, after the rest was read.
-    pub fn samples(
-        &self,
-        mint: i64,
-        maxt: i64,
-        store: &ChunkStore,
-        out: &mut Vec<RawSample>,
-    ) -> Result<(), ChunkError> {
-        let start = out.len();
+    /// What a query needs to read the samples in `[mint, maxt]` after the head lock is released: the chunks
+    /// overlapping the range (closed ones shared, the open one copied) and the out-of-order samples in it. A
+    /// chunk that cannot be read is left out and the first such error returned with the rest.
+    pub fn read_view(&self, mint: i64, maxt: i64, store: &ChunkStore) -> (SeriesView, Option<ChunkError>) {
+        let mut view = SeriesView::default();
         let mut first_error = None;
-        let mut decode = |bytes: &[u8]| {
-            let before = out.len();
-            let result = decode_range(bytes, mint, maxt, out);
-            if result.is_err() {
-                out.truncate(before);
-            }
-            result
-        };
         for c in self.closed.iter().filter(|c| c.max_t >= mint && c.min_t <= maxt) {
-            if let Err(err) = store.get(c.loc).and_then(&mut decode) {
-                first_error.get_or_insert(err);
+            match store.shared(c.loc) {
+                Ok(bytes) => view.chunks.push(bytes),
+                Err(err) => {
+                    first_error.get_or_insert(err);
+                }
             }
         }
         let open = &self.open;
         if open.num_samples() > 0 && open.max_time() >= mint && open.min_time() <= maxt {
-            if let Err(err) = decode(open.bytes()) {
-                first_error.get_or_insert(err);
-            }
+            view.chunks.push(ChunkBytes::from(open.bytes()));
         }
-        if !self.ooo().is_empty() {
-            out.extend(self.ooo().iter().filter(|s| (mint..=maxt).contains(&s.0)));
-            // Timestamps are distinct: an out-of-order sample is only taken for a timestamp the chunks lack.
-            out[start..].sort_unstable_by_key(|s| s.0);
-        }
-        first_error.map_or(Ok(()), Err)
+        view.ooo = self.ooo().iter().copied().filter(|s| (mint..=maxt).contains(&s.0)).collect();
+        (view, first_error)
     }
 
     /// Drops every sample before `t`, releasing the dropped chunks from `store`. Chunks never span `t` when it
@@ -216,6 +200,37 @@ impl MemSeries {
     }
 }
 
+/// A series' head data as a query reads it, detached from the head: see [`MemSeries::read_view`].
+#[derive(Clone, Debug, Default)]
+pub struct SeriesView {
+    /// Oldest first, disjoint in time.
+    chunks: Vec<ChunkBytes>,
+    /// Sorted by time, at timestamps the chunks lack.
+    ooo: Vec<RawSample>,
+}
+
+impl SeriesView {
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty() && self.ooo.is_empty()
+    }
+
+    /// Appends the samples in `[mint, maxt]`, sorted by time, to `out`. On error `out` is left as it was.
+    pub fn decode(&self, mint: i64, maxt: i64, out: &mut Vec<RawSample>) -> Result<(), ChunkError> {
+        let start = out.len();
+        for bytes in &self.chunks {
+            if let Err(err) = decode_range(bytes, mint, maxt, out) {
+                out.truncate(start);
+                return Err(err);
+            }
+        }
+        if !self.ooo.is_empty() {
+            out.extend(self.ooo.iter().filter(|s| (mint..=maxt).contains(&s.0)));
+            out[start..].sort_unstable_by_key(|s| s.0);
+        }
+        Ok(())
+    }
+}
+
 /// Appends the samples of a chunk that lie in `[mint, maxt]` to `out`.
 fn decode_range(bytes: &[u8], mint: i64, maxt: i64, out: &mut Vec<RawSample>) -> Result<(), ChunkError> {
     for sample in Chunk::from_bytes(bytes)?.iter() {
@@ -257,7 +272,9 @@ mod tests {
         assert_eq!(series.last_time(), Some(9990));
         assert_eq!(store.stats().heap_chunks, 4, "1000 samples make 4 full chunks and an open one");
         let mut out = Vec::new();
-        series.samples(0, 30, &store, &mut out).unwrap();
+        let (view, error) = series.read_view(0, 30, &store);
+        assert!(error.is_none());
+        view.decode(0, 30, &mut out).unwrap();
         assert_eq!(
             out,
             [(0, 0), (5, 7.5f64.to_bits()), (10, 1f64.to_bits()), (20, 2f64.to_bits()), (30, 3f64.to_bits())]

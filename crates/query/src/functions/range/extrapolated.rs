@@ -9,18 +9,30 @@ use super::Window;
 /// sample interval of it; otherwise only half an average interval, assuming the series starts or ends inside the
 /// window. Counters are never extrapolated below zero.
 pub(super) fn rate(window: &Window<'_>, is_counter: bool, is_rate: bool) -> Option<f64> {
+    if is_counter {
+        let resets = window.samples.windows(2).filter(|pair| pair[1].1 < pair[0].1).map(|pair| pair[0].1);
+        rate_with_resets(window, resets, true, is_rate)
+    } else {
+        rate_with_resets(window, std::iter::empty(), false, is_rate)
+    }
+}
+
+/// [`rate`] with the window's counter resets given: the value before each reset, in time order. Adding them one
+/// by one, as [`rate`] does, keeps the result bit for bit the same however they were found.
+pub(super) fn rate_with_resets(
+    window: &Window<'_>,
+    resets: impl Iterator<Item = f64>,
+    is_counter: bool,
+    is_rate: bool,
+) -> Option<f64> {
     let samples = window.samples;
     let (&(first_t, first_v), &(last_t, last_v)) = (samples.first()?, samples.last()?);
     if samples.len() < 2 {
         return None;
     }
     let mut change = last_v - first_v;
-    if is_counter {
-        for pair in samples.windows(2) {
-            if pair[1].1 < pair[0].1 {
-                change += pair[0].1;
-            }
-        }
+    for before_reset in resets {
+        change += before_reset;
     }
 
     let mut to_start = first_t.wrapping_sub(window.start) as f64 / 1000.0;

@@ -22,7 +22,60 @@ pub(crate) fn parse_query(query: &str) -> Result<Expr, QueryError> {
     if query.trim().is_empty() {
         return Err(QueryError::Parse("no expression found in input".into()));
     }
-    parser::parse(query).map_err(QueryError::Parse)
+    parser::parse(&renamed_functions(query)).map_err(QueryError::Parse)
+}
+
+/// Functions Prometheus 3 renamed, by their Prometheus 2 name, so that older rules and dashboards still parse.
+const RENAMED_FUNCTIONS: [(&str, &str); 1] = [("holt_winters", "double_exponential_smoothing")];
+
+/// `query` with calls of a function by its old name (an identifier outside strings and label matchers, followed
+/// by an opening parenthesis) renamed to the new one.
+fn renamed_functions(query: &str) -> std::borrow::Cow<'_, str> {
+    if !RENAMED_FUNCTIONS.iter().any(|(old, _)| query.contains(old)) {
+        return query.into();
+    }
+    let bytes = query.as_bytes();
+    let mut out = String::with_capacity(query.len() + 16);
+    let (mut copied, mut braces, mut i) = (0, 0usize, 0);
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b'"' | b'\'' | b'`' => i = skip_string(bytes, i),
+            b'{' => braces += 1,
+            b'}' => braces = braces.saturating_sub(1),
+            b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+                let start = i;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b':') {
+                    i += 1;
+                }
+                let calls = query[i..].trim_start().starts_with('(');
+                let renamed = RENAMED_FUNCTIONS.iter().find(|(old, _)| *old == &query[start..i]);
+                if let (Some((_, new)), true, 0) = (renamed, calls, braces) {
+                    out.push_str(&query[copied..start]);
+                    out.push_str(new);
+                    copied = i;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push_str(&query[copied..]);
+    out.into()
+}
+
+/// The index of the closing quote of the string literal opening at `start` (or the end of the text).
+fn skip_string(bytes: &[u8], start: usize) -> usize {
+    let quote = bytes[start];
+    let mut i = start + 1;
+    while i < bytes.len() && bytes[i] != quote {
+        if bytes[i] == b'\\' && quote != b'`' {
+            i += 1;
+        }
+        i += 1;
+    }
+    i
 }
 
 /// An upper bound of the AST depth: the deepest bracket nesting plus the number of operators (a chain such as
@@ -34,15 +87,7 @@ fn depth_bound(query: &str) -> usize {
     while i < bytes.len() {
         let c = bytes[i];
         match c {
-            b'"' | b'\'' | b'`' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != c {
-                    if bytes[i] == b'\\' && c != b'`' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-            }
+            b'"' | b'\'' | b'`' => i = skip_string(bytes, i),
             b'{' => braces += 1,
             b'}' => braces = braces.saturating_sub(1),
             _ if braces > 0 => {}
@@ -86,4 +131,29 @@ pub(crate) fn unparen(mut expr: &Expr) -> &Expr {
         expr = &p.expr;
     }
     expr
+}
+
+#[cfg(test)]
+mod tests {
+    use super::renamed_functions;
+
+    #[test]
+    fn prometheus_2_function_names_are_renamed_only_where_they_are_calls() {
+        let cases = [
+            ("holt_winters(x[5m], 0.5, 0.5)", "double_exponential_smoothing(x[5m], 0.5, 0.5)"),
+            ("sum(holt_winters (x[5m], 0.1, 0.9))", "sum(double_exponential_smoothing (x[5m], 0.1, 0.9))"),
+            ("holt_winters", "holt_winters"),
+            ("holt_winters{a=\"holt_winters(\"}", "holt_winters{a=\"holt_winters(\"}"),
+            (
+                "label_replace(x, \"holt_winters(\", 'holt_winters(', \"a\", \"b\")",
+                "label_replace(x, \"holt_winters(\", 'holt_winters(', \"a\", \"b\")",
+            ),
+            ("sum by (holt_winters) (x)", "sum by (holt_winters) (x)"),
+            ("my_holt_winters(x)", "my_holt_winters(x)"),
+            ("rate(x[1m]) + holt_winters(y[1m], .5, .5)", "rate(x[1m]) + double_exponential_smoothing(y[1m], .5, .5)"),
+        ];
+        for (query, expected) in cases {
+            assert_eq!(renamed_functions(query), expected, "{query}");
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //!
 //! Each series always goes through the same worker and rounds go out in order, so a server that rejects
 //! out-of-order samples sees none (Prometheus shards remote_write queues by series for the same reason).
+//! Workers stay within a few rounds of each other (`gate.rs`).
 
 use std::fmt::Write as _;
 use std::ops::Range;
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use vigil_proto::remote_write::{self, encode_write_request, Label, Sample, TimeSeries, WriteRequest};
 
+use crate::gate::{RoundGate, Stopped};
 use crate::http::{Connection, Endpoint, HttpError};
 use crate::nodegen::{node_hosts, Rng, SeriesSpec, SeriesState};
 
@@ -157,12 +159,16 @@ pub fn run(config: &Config) -> Result<Summary, LoadgenError> {
     let started = Instant::now();
     let mut summary = Summary { series: specs.len(), ..Summary::default() };
     let workers = config.concurrency.min(batches.len().max(1));
+    let gate = RoundGate::new(workers);
     thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|w| {
                 let mine: Vec<Range<usize>> = batches.iter().skip(w).step_by(workers).cloned().collect();
-                let (specs, endpoint) = (&specs, endpoint.clone());
-                scope.spawn(move || Worker::new(config, specs, mine, endpoint).run(started))
+                let (specs, endpoint, gate) = (&specs, endpoint.clone(), &gate);
+                scope.spawn(move || {
+                    let _stopped = Stopped { gate, worker: w };
+                    Worker::new(config, specs, mine, endpoint).run(started, gate, w)
+                })
             })
             .collect();
         for h in handles {
@@ -220,10 +226,11 @@ impl<'a> Worker<'a> {
         Worker { config, conn: Connection::new(endpoint, config.timeout), batches, summary: Summary::default() }
     }
 
-    fn run(mut self, started: Instant) -> Summary {
+    fn run(mut self, started: Instant, gate: &RoundGate, worker: usize) -> Summary {
         let interval_s = self.config.interval.as_secs_f64();
         let interval_ms = self.config.interval.as_millis() as i64;
         for round in 0..self.config.rounds {
+            gate.wait_turn(round);
             if self.config.realtime {
                 let due = self.config.interval.saturating_mul(round.min(u32::MAX as u64) as u32);
                 thread::sleep(due.saturating_sub(started.elapsed()));
@@ -240,6 +247,7 @@ impl<'a> Worker<'a> {
                 let samples = batch.request.timeseries.len() as u64;
                 self.send(&body, samples);
             }
+            gate.finished(worker, round + 1);
         }
         self.summary
     }

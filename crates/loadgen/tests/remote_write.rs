@@ -202,3 +202,23 @@ fn bad_urls_and_configs_are_errors() {
     let c = Config { batch_series: 0, ..Config::new("http://127.0.0.1:1/") };
     assert!(run(&c).unwrap_err().to_string().contains("at least 1"));
 }
+
+#[test]
+fn workers_with_uneven_shares_stay_within_a_few_rounds_of_each_other() {
+    let (url, log) = receiver(|_| Reply::Status(204));
+    // Five batches over four workers: one worker has two, so alone it would fall a round behind every round.
+    let rounds = 60;
+    let config = Config { hosts: 2, rounds, batch_series: 250, concurrency: 4, ..config(&url) };
+    let summary = run(&config).unwrap();
+    assert_eq!(summary.samples_accepted, summary.samples_sent);
+    let log = log.lock().unwrap();
+    let mut newest = 1_700_000_000_000;
+    for r in log.iter() {
+        let times: Vec<i64> = r.request.timeseries.iter().map(|ts| ts.samples[0].timestamp).collect();
+        let oldest = *times.iter().min().unwrap();
+        // Seven rounds: the six a worker may lead by, plus the scrape offsets within a round.
+        assert!(newest - oldest <= 7 * 10_000, "a request {} ms behind the newest sample", newest - oldest);
+        newest = newest.max(*times.iter().max().unwrap());
+    }
+    assert!(newest - 1_700_000_000_000 >= (rounds as i64 - 1) * 10_000);
+}

@@ -200,9 +200,10 @@ impl Selection<'_> {
                 }
             }
         }
-        if sources.len() > 1 {
-            // Sources hold disjoint time ranges unless a crash left overlapping blocks; keep the first value
-            // of a timestamp either way.
+        let in_order = || out[start..].windows(2).all(|pair| pair[0].0 < pair[1].0);
+        if sources.len() > 1 && !in_order() {
+            // Sources hold disjoint time ranges, oldest first, unless a crash left overlapping blocks; keep the
+            // first value of a timestamp either way.
             out[start..].sort_by_key(|s| s.0);
             let mut kept = start;
             for j in start..out.len() {

@@ -1,6 +1,7 @@
 //! Measures bytes per sample of the chunk encodings on synthetic node_exporter-like series (24 h at a 10 s
 //! scrape interval with a few milliseconds of timestamp jitter) for 120-, 240- and 480-sample chunks.
-//! Run with `cargo run --release -p vigil-tsdb --example chunk_ratio`.
+//! Run with `cargo run --release -p vigil-tsdb --example chunk_ratio`; it ends with the decode throughput, which
+//! `-- --decode` prints alone.
 //!
 //! With `-- --scrapes DIR` it measures recorded scrapes instead: one file of text exposition per scrape, named by
 //! its time in milliseconds, e.g. recorded with
@@ -16,6 +17,12 @@ use vigil_tsdb::chunk::{Chunk, ChunkAppender, Encoding};
 mod node_like;
 
 use node_like::{Kind, Rng, INTERVAL_MS, KINDS};
+
+/// Chunks' bytes indexed by chunk size and encoding.
+type ChunkSets = [[Vec<Vec<u8>>; 2]; CHUNK_SIZES.len()];
+
+/// Decodes chunks into a buffer of (timestamp, value bits); returns the samples decoded.
+type Decoder = fn(&[Vec<u8>], &mut Vec<(i64, u64)>) -> usize;
 
 /// Samples per series: 24 hours at one sample every 10 seconds.
 const SAMPLES: usize = 8640;
@@ -198,8 +205,116 @@ fn measure_scrapes(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Rounds of decode timing. The fastest is reported: slower ones measure other work on the machine.
+const DECODE_ROUNDS: usize = 9;
+
+/// CPU time of the calling thread, which unlike wall time leaves out time other processes ran instead.
+fn thread_cpu() -> Duration {
+    // SAFETY: `timespec` is plain data, valid when zeroed.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is to a live, writable `timespec`.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime failed");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// The chunks of one host's node_exporter-like mix, and of its `node_cpu_seconds_total` series alone.
+fn host_chunks() -> (ChunkSets, ChunkSets) {
+    let mut mix: ChunkSets = Default::default();
+    let mut cpu: ChunkSets = Default::default();
+    let mut rng = Rng::new(1);
+    let ts = node_like::timestamps(START_MS, SAMPLES, &mut rng, 4);
+    for (kind, index) in node_like::host_mix() {
+        let vs = node_like::values(kind, index, &mut rng, SAMPLES);
+        for (c, &size) in CHUNK_SIZES.iter().enumerate() {
+            for (e, &encoding) in ENCODINGS.iter().enumerate() {
+                for (t_chunk, v_chunk) in ts.chunks(size).zip(vs.chunks(size)) {
+                    let mut app = ChunkAppender::with_encoding(encoding);
+                    for (&t, &v) in t_chunk.iter().zip(v_chunk) {
+                        app.append(t, v).expect("generated timestamps increase");
+                    }
+                    if kind == Kind::CpuSeconds {
+                        cpu[c][e].push(app.bytes().to_vec());
+                    }
+                    mix[c][e].push(app.bytes().to_vec());
+                }
+            }
+        }
+    }
+    (mix, cpu)
+}
+
+/// Decodes every chunk with [`Chunk::iter`] into `out` as (timestamp, value bits); returns the samples decoded.
+fn decode_iter(chunks: &[Vec<u8>], out: &mut Vec<(i64, u64)>) -> usize {
+    let mut samples = 0;
+    for bytes in chunks {
+        out.clear();
+        for sample in Chunk::from_bytes(bytes).expect("a fresh chunk is valid").iter() {
+            let (t, v) = sample.expect("a fresh chunk decodes");
+            out.push((t, v.to_bits()));
+        }
+        samples += std::hint::black_box(&*out).len();
+    }
+    samples
+}
+
+/// Decodes every chunk with [`Chunk::decode_into`]; returns the samples decoded.
+fn decode_bulk(chunks: &[Vec<u8>], out: &mut Vec<(i64, u64)>) -> usize {
+    let mut samples = 0;
+    for bytes in chunks {
+        out.clear();
+        let chunk = Chunk::from_bytes(bytes).expect("a fresh chunk is valid");
+        chunk.decode_into(i64::MIN, i64::MAX, out).expect("a fresh chunk decodes");
+        samples += std::hint::black_box(&*out).len();
+    }
+    samples
+}
+
+/// Prints ns per decoded sample for each encoding and chunk size, the fastest of `DECODE_ROUNDS` rounds.
+fn decode_report() {
+    let (mix, cpu) = host_chunks();
+    let decoders: [(&str, Decoder); 2] = [("iter", decode_iter), ("decode_into", decode_bulk)];
+    let sets = [("node_exporter-like mix", &mix), ("cpu seconds only", &cpu)];
+    let mut best = vec![[[f64::INFINITY; 2]; CHUNK_SIZES.len()]; sets.len() * decoders.len()];
+    let mut out = Vec::new();
+    for _ in 0..DECODE_ROUNDS {
+        for (s, (_, set)) in sets.iter().enumerate() {
+            for (d, (_, decode)) in decoders.iter().enumerate() {
+                for (c, sizes) in set.iter().enumerate() {
+                    for (e, chunks) in sizes.iter().enumerate() {
+                        let started = thread_cpu();
+                        let samples = decode(chunks, &mut out);
+                        let ns = (thread_cpu() - started).as_nanos() as f64 / samples as f64;
+                        let cell = &mut best[s * decoders.len() + d][c][e];
+                        *cell = cell.min(ns);
+                    }
+                }
+            }
+        }
+    }
+    println!("Decode ns/sample (thread CPU time), one host x 24 h, fastest of {DECODE_ROUNDS} rounds:");
+    println!();
+    println!("| series | decoder | G 120 | C 120 | G 240 | C 240 | G 480 | C 480 |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    for (s, (set_name, _)) in sets.iter().enumerate() {
+        for (d, (decoder_name, _)) in decoders.iter().enumerate() {
+            let mut line = format!("| {set_name} | {decoder_name} |");
+            for sizes in &best[s * decoders.len() + d] {
+                for ns in sizes {
+                    line += &format!(" {ns:.1} |");
+                }
+            }
+            println!("{line}");
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args == ["--decode"] {
+        decode_report();
+        return;
+    }
     if let [flag, dir] = args.as_slice() {
         if flag == "--scrapes" {
             if let Err(e) = measure_scrapes(Path::new(dir)) {
@@ -234,4 +349,6 @@ fn main() {
             ns(t.decode)
         );
     }
+    println!();
+    decode_report();
 }

@@ -1,5 +1,6 @@
 //! Tests of `chunk`: exact round trips for both encodings, reopening, ordering, size checks on typical
-//! series, and hostile input (truncations, random bytes, bit flips) that must give errors, never panics.
+//! series, bulk decoding against the iterator, and hostile input (truncations, random bytes, bit flips) that
+//! must give errors, never panics.
 
 use proptest::prelude::*;
 use vigil_tsdb::chunk::{Chunk, ChunkAppender, ChunkError, Encoding, MAX_SAMPLES};
@@ -19,6 +20,46 @@ fn encode(encoding: Encoding, samples: &[(i64, f64)]) -> ChunkAppender {
 
 fn decode(bytes: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError> {
     Chunk::from_bytes(bytes)?.iter().collect()
+}
+
+/// Decodes with `Chunk::decode_into`, values as bits.
+fn decode_bulk(bytes: &[u8], mint: i64, maxt: i64) -> Result<Vec<(i64, u64)>, ChunkError> {
+    let mut out = Vec::new();
+    Chunk::from_bytes(bytes)?.decode_into(mint, maxt, &mut out)?;
+    Ok(out)
+}
+
+/// What `Chunk::decode_into` must give: the iterator's samples up to the first one after `maxt`, of which those
+/// from `mint` on, or the iterator's first error.
+fn iterated_range(chunk: &Chunk, mint: i64, maxt: i64) -> Result<Vec<(i64, u64)>, ChunkError> {
+    let mut out = Vec::new();
+    for sample in chunk.iter() {
+        let (t, v) = sample?;
+        if t > maxt {
+            break;
+        }
+        if t >= mint {
+            out.push((t, v.to_bits()));
+        }
+    }
+    Ok(out)
+}
+
+/// Checks `decode_into` against the iterator: the same samples bit for bit appended after what `out` held, or
+/// the same error with `out` left as it was.
+fn check_decode_into(bytes: &[u8], mint: i64, maxt: i64) {
+    let Ok(chunk) = Chunk::from_bytes(bytes) else { return };
+    let before = vec![(7, STALE_NAN)];
+    let mut out = before.clone();
+    let got = chunk.decode_into(mint, maxt, &mut out);
+    match (iterated_range(&chunk, mint, maxt), got) {
+        (Ok(want), Ok(())) => assert!(out[1..] == want[..], "decode_into [{mint}, {maxt}]: {out:?}, want {want:?}"),
+        (Err(want), Err(got)) => {
+            assert_eq!(got, want, "decode_into [{mint}, {maxt}]: another error than the iterator's");
+            assert_eq!(out, before, "decode_into [{mint}, {maxt}]: failed but changed its output");
+        }
+        (want, got) => panic!("decode_into [{mint}, {maxt}]: iterator gave {want:?}, decode_into {got:?}"),
+    }
 }
 
 /// Compares samples bit for bit (NaN payloads and the sign of zero included), reporting the first difference.
@@ -46,7 +87,10 @@ fn round_trip(encoding: Encoding, samples: &[(i64, f64)]) -> ChunkAppender {
     let chunk = Chunk::from_bytes(app.bytes()).unwrap();
     assert_eq!(chunk.num_samples(), samples.len());
     assert_eq!(chunk.encoding(), encoding);
-    assert_same(&decode(app.bytes()).unwrap(), samples);
+    let decoded = decode(app.bytes()).unwrap();
+    assert_same(&decoded, samples);
+    let bits: Vec<(i64, u64)> = decoded.iter().map(|&(t, v)| (t, v.to_bits())).collect();
+    assert_eq!(decode_bulk(app.bytes(), i64::MIN, i64::MAX).unwrap(), bits);
     app
 }
 
@@ -307,6 +351,35 @@ fn samples() -> impl Strategy<Value = Vec<(i64, f64)>> {
         .prop_map(|(start, scale, ops)| build(start, scale, &ops))
 }
 
+/// Samples shaped to reach every compact mode, which arbitrary ones rarely do: regular or irregular timestamps,
+/// and constant, decimal (with some special values) or arbitrary values.
+fn shaped_samples() -> impl Strategy<Value = Vec<(i64, f64)>> {
+    let ops = prop::collection::vec((gap(), op()), 0..300);
+    (start(), any::<bool>(), 0u8..3, 0u8..12, ops).prop_map(|(start, regular, values, scale, mut ops)| {
+        let first_gap = ops.first().map_or(1, |op| op.0);
+        for (gap, op) in &mut ops {
+            if regular {
+                *gap = first_gap;
+            }
+            match (values, &op) {
+                (0, _) => *op = Op::Same,
+                (1, Op::Bits(bits)) => *op = Op::Step(*bits as i32 % 1000),
+                _ => {}
+            }
+        }
+        build(start, scale, &ops)
+    })
+}
+
+/// A range bound near the timestamp of the sample `pick` chooses, `offset` away; an extreme for a few picks.
+fn bound(samples: &[(i64, f64)], pick: prop::sample::Index, offset: i64) -> i64 {
+    match pick.index(samples.len() + 3).checked_sub(3) {
+        Some(i) => samples[i].0.saturating_add(offset),
+        None if offset < 0 => i64::MIN,
+        None => i64::MAX,
+    }
+}
+
 proptest! {
     // No regression files: failures print their minimal input instead.
     #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
@@ -315,6 +388,20 @@ proptest! {
     fn arbitrary_samples_round_trip(samples in samples()) {
         for encoding in ENCODINGS {
             round_trip(encoding, &samples);
+        }
+    }
+
+    #[test]
+    fn decode_into_matches_the_iterator(
+        samples in prop_oneof![samples(), shaped_samples()],
+        lo in (any::<prop::sample::Index>(), -2i64..=2),
+        hi in (any::<prop::sample::Index>(), -2i64..=2),
+    ) {
+        let (mint, maxt) = (bound(&samples, lo.0, lo.1), bound(&samples, hi.0, hi.1));
+        for encoding in ENCODINGS {
+            let app = encode(encoding, &samples);
+            check_decode_into(app.bytes(), mint, maxt);
+            check_decode_into(app.bytes(), i64::MIN, i64::MAX);
         }
     }
 
@@ -344,7 +431,7 @@ proptest! {
     }
 
     #[test]
-    fn flipped_bits_never_panic(samples in samples(), flips in prop::collection::vec(any::<prop::sample::Index>(), 1..4)) {
+    fn flipped_bits_never_panic(samples in prop_oneof![samples(), shaped_samples()], flips in prop::collection::vec(any::<prop::sample::Index>(), 1..4)) {
         for encoding in ENCODINGS {
             let mut bytes = encode(encoding, &samples).bytes().to_vec();
             for flip in &flips {
@@ -357,24 +444,33 @@ proptest! {
 }
 
 /// Reads possibly corrupt bytes: any error is fine, but whatever decodes must be in time order and no more samples
-/// than the header announces, and reopening must agree with reading.
+/// than the header announces, reopening must agree with reading, and bulk decoding with the iterator.
 fn check_hostile(bytes: &[u8]) {
     let Ok(chunk) = Chunk::from_bytes(bytes) else {
         assert!(ChunkAppender::from_bytes(bytes).is_err());
+        assert!(decode_bulk(bytes, i64::MIN, i64::MAX).is_err());
         return;
     };
     let mut decoded = 0;
     let mut last = None;
     let mut failed = false;
+    let mut times = Vec::new();
     for sample in chunk.iter() {
         match sample {
             Ok((t, _)) => {
                 assert!(last.is_none_or(|l| t > l), "decoded timestamps out of order");
                 last = Some(t);
                 decoded += 1;
+                times.push(t);
             }
             Err(_) => failed = true,
         }
+    }
+    check_decode_into(bytes, i64::MIN, i64::MAX);
+    if let Some(&t) = times.get(times.len() / 2) {
+        check_decode_into(bytes, t, t);
+        check_decode_into(bytes, i64::MIN, t);
+        check_decode_into(bytes, t.saturating_add(1), i64::MAX);
     }
     assert!(decoded <= chunk.num_samples());
     assert!(failed || decoded == chunk.num_samples(), "the iterator ended early without an error");
@@ -388,6 +484,42 @@ fn check_hostile(bytes: &[u8]) {
 }
 
 #[test]
+fn decode_into_covers_every_mode() {
+    let regular = scrape_times(200, |_| 0);
+    let irregular = scrape_times(200, jitter);
+    let constant = |_| 3.5;
+    let decimal = |i: usize| if i % 50 == 7 { f64::from_bits(STALE_NAN) } else { (i * 37 % 101) as f64 / 100.0 };
+    let floats = |i: usize| (i as f64).sqrt();
+    let values: [(&dyn Fn(usize) -> f64, u8); 3] = [(&floats, 0), (&decimal, 1), (&constant, 2)];
+    for (times, is_regular) in [(&regular, true), (&irregular, false)] {
+        for (value, mode) in values {
+            let samples: Vec<(i64, f64)> = times.iter().enumerate().map(|(i, &t)| (t, value(i))).collect();
+            for encoding in ENCODINGS {
+                let app = round_trip(encoding, &samples);
+                let bytes = app.bytes();
+                if encoding == Encoding::Compact {
+                    // The header's value mode and regular flag.
+                    assert_eq!((bytes[3] >> 6, bytes[3] & 0x20 != 0), (mode, is_regular));
+                }
+                for (mint, maxt) in [
+                    (i64::MIN, i64::MAX),
+                    (times[0], times[0]),
+                    (times[1], times[1]),
+                    (times[2], times[150]),
+                    (times[2] + 1, times[150] - 1),
+                    (times[199], i64::MAX),
+                    (times[199] + 1, i64::MAX),
+                    (i64::MIN, times[0] - 1),
+                    (times[100], times[50]),
+                ] {
+                    check_decode_into(bytes, mint, maxt);
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn every_truncation_is_an_error() {
     let times = scrape_times(130, jitter);
     let inputs: Vec<Vec<(i64, f64)>> = vec![
@@ -396,6 +528,8 @@ fn every_truncation_is_an_error() {
         times.iter().enumerate().map(|(i, &t)| (t, i as f64 * 0.01)).collect(),
         times.iter().enumerate().map(|(i, &t)| (t, (i as f64).sqrt())).collect(),
         times.iter().enumerate().map(|(i, &t)| (t, if i == 60 { f64::from_bits(STALE_NAN) } else { 5.0 })).collect(),
+        scrape_times(130, |_| 0).iter().enumerate().map(|(i, &t)| (t, i as f64 * 0.01)).collect(),
+        scrape_times(130, |_| 0).iter().enumerate().map(|(i, &t)| (t, (i as f64).sqrt())).collect(),
     ];
     for samples in &inputs {
         for encoding in ENCODINGS {
@@ -404,11 +538,19 @@ fn every_truncation_is_an_error() {
                 let cut = &bytes[..len];
                 check_hostile(cut);
                 assert!(decode(cut).is_err(), "{encoding:?}: truncation to {len} of {} bytes decoded", bytes.len());
+                assert!(
+                    decode_bulk(cut, i64::MIN, i64::MAX).is_err(),
+                    "{encoding:?}: bulk-decoded truncation to {len}"
+                );
             }
             // Extra bytes after the last sample are corruption too.
             let mut longer = bytes.clone();
             longer.push(0);
             assert!(decode(&longer).is_err(), "{encoding:?}: a trailing byte was accepted");
+            assert!(
+                decode_bulk(&longer, i64::MIN, i64::MAX).is_err(),
+                "{encoding:?}: a trailing byte was bulk-decoded"
+            );
         }
     }
 }

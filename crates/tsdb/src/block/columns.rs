@@ -58,7 +58,7 @@ pub(super) fn timestamp_column(timestamps: &[i64]) -> Result<Vec<u8>, ChunkError
 }
 
 /// Appends the samples in `[mint, maxt]` of a stored chunk to `out` as `(t, value bits)`: a whole chunk, or a
-/// values chunk joined with its timestamp column. An error describes the damage.
+/// values chunk joined with its timestamp column. An error describes the damage; `out` is then left as it was.
 pub(super) fn decode(
     stored: &[u8],
     column: Option<&[u8]>,
@@ -68,16 +68,7 @@ pub(super) fn decode(
 ) -> Result<(), String> {
     let chunk = Chunk::from_bytes(stored).map_err(|e| e.to_string())?;
     let Some(column) = column else {
-        for sample in chunk.iter() {
-            let (t, v) = sample.map_err(|e| e.to_string())?;
-            if t > maxt {
-                break;
-            }
-            if t >= mint {
-                out.push((t, v.to_bits()));
-            }
-        }
-        return Ok(());
+        return chunk.decode_into(mint, maxt, out).map_err(|e| e.to_string());
     };
     let times = Chunk::from_bytes(column).map_err(|e| format!("timestamp column: {e}"))?;
     if times.num_samples() != chunk.num_samples() {
@@ -87,15 +78,94 @@ pub(super) fn decode(
             times.num_samples()
         ));
     }
-    for (time, value) in times.iter().zip(chunk.iter()) {
-        let (t, _) = time.map_err(|e| format!("timestamp column: {e}"))?;
-        if t > maxt {
-            break;
+    let start = out.len();
+    let result = join(&times, &chunk, mint, maxt, out);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+/// Appends the samples in `[mint, maxt]` of a timestamp column and its values chunk to `out`. Both are decoded
+/// in bulk into `out` (timestamps up to `maxt`, then as many values), then zipped in place.
+fn join(times: &Chunk, values: &Chunk, mint: i64, maxt: i64, out: &mut Vec<(i64, u64)>) -> Result<(), String> {
+    let start = out.len();
+    times.decode_into(i64::MIN, maxt, out).map_err(|e| format!("timestamp column: {e}"))?;
+    let taken = out.len() - start;
+    // The values chunk's timestamps are the sample numbers 0, 1, 2, ...
+    let values_start = out.len();
+    values.decode_into(i64::MIN, taken as i64 - 1, out).map_err(|e| e.to_string())?;
+    let numbered = out[values_start..].iter().enumerate().all(|(i, s)| s.0 == i as i64);
+    if out.len() - values_start != taken || !numbered {
+        return Err("values chunk timestamps are not sample numbers".to_string());
+    }
+    let skip = out[start..values_start].partition_point(|s| s.0 < mint);
+    for i in skip..taken {
+        out[start + i - skip] = (out[start + i].0, out[values_start + i].1);
+    }
+    out.truncate(start + taken - skip);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
+
+    /// Scrape timestamps a few milliseconds late and decimal values, with a staleness marker.
+    fn samples() -> Vec<(i64, u64)> {
+        (0..200)
+            .map(|i: i64| {
+                let v = if i == 77 { f64::from_bits(STALE_NAN) } else { (i * 37 % 101) as f64 / 100.0 };
+                (1_700_000_000_000 + i * 10_000 + i * i % 5, v.to_bits())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_split_chunk_decodes_like_the_whole_one_over_any_range() {
+        let samples = samples();
+        let whole = whole_chunk(&samples).unwrap();
+        let split = split(&whole).unwrap().unwrap();
+        let column = timestamp_column(&split.timestamps).unwrap();
+        let mut bounds = vec![i64::MIN, i64::MAX];
+        for i in [0, 1, 7, 100, 198, 199] {
+            bounds.extend([samples[i].0 - 1, samples[i].0, samples[i].0 + 1]);
         }
-        let (_, v) = value.map_err(|e| e.to_string())?;
-        if t >= mint {
-            out.push((t, v.to_bits()));
+        for &mint in &bounds {
+            for &maxt in &bounds {
+                let want: Vec<(i64, u64)> = samples.iter().copied().filter(|s| (mint..=maxt).contains(&s.0)).collect();
+                let mut got = vec![(1, 1)];
+                decode(&whole, None, mint, maxt, &mut got).unwrap();
+                assert_eq!(got[1..], want[..], "whole chunk, [{mint}, {maxt}]");
+                let mut got = vec![(1, 1)];
+                decode(&split.values, Some(&column), mint, maxt, &mut got).unwrap();
+                assert_eq!(got[1..], want[..], "split chunk, [{mint}, {maxt}]");
+            }
         }
     }
-    Ok(())
+
+    #[test]
+    fn damage_is_an_error_that_leaves_the_output_alone() {
+        let samples = samples();
+        let split = split(&whole_chunk(&samples).unwrap()).unwrap().unwrap();
+        let column = timestamp_column(&split.timestamps).unwrap();
+        // Values at times other than the sample numbers would be joined to the wrong timestamps.
+        let mut shifted = ChunkAppender::new();
+        for (i, &(_, bits)) in samples.iter().enumerate() {
+            shifted.append(i as i64 + 5, f64::from_bits(bits)).unwrap();
+        }
+        let cut_column = &column[..column.len() - 1];
+        let cut_values = &split.values[..split.values.len() - 1];
+        for (values, column) in
+            [(shifted.bytes(), &column[..]), (&split.values[..], cut_column), (cut_values, &column[..])]
+        {
+            for mint in [i64::MIN, samples[50].0] {
+                let mut out = vec![(1, 1)];
+                assert!(decode(values, Some(column), mint, i64::MAX, &mut out).is_err());
+                assert_eq!(out, [(1, 1)]);
+            }
+        }
+    }
 }

@@ -87,82 +87,96 @@ impl BitWriter {
     }
 }
 
-/// Reads bits written by [`BitWriter`]; every read is bounds-checked.
+/// Reads bits written by [`BitWriter`]. Reads past the end of the bytes give zero bits instead of failing, so
+/// that decoders need no check per read: they check [`BitReader::overran`] once per sample or once per chunk,
+/// and a sample that needed bits past the end is an error then.
 #[derive(Clone, Debug)]
 pub(crate) struct BitReader<'a> {
     bytes: &'a [u8],
-    /// Position of the next bit to read.
+    /// Position of the next bit to read; past `end` after an overrun.
     pos: usize,
+    /// The bit length of `bytes`.
+    end: usize,
 }
+
+/// Bits that [`BitReader::window`] always holds.
+pub(crate) const WINDOW_BITS: u32 = 57;
 
 impl<'a> BitReader<'a> {
     /// A reader over `bytes`, starting at byte `start`.
     pub(crate) fn new(bytes: &'a [u8], start: usize) -> BitReader<'a> {
-        BitReader { bytes, pos: start.saturating_mul(8) }
+        BitReader { bytes, pos: start.saturating_mul(8), end: bytes.len().saturating_mul(8) }
+    }
+
+    /// Whether reads went past the end of the bytes, that is, the data was truncated.
+    #[inline]
+    pub(crate) fn overran(&self) -> bool {
+        self.pos > self.end
     }
 
     /// Bits left to read.
     pub(crate) fn remaining(&self) -> usize {
-        (self.bytes.len() * 8).saturating_sub(self.pos)
+        self.end.saturating_sub(self.pos)
     }
 
-    pub(crate) fn read_bit(&mut self) -> Result<bool, ChunkError> {
-        Ok(self.read_bits(1)? == 1)
-    }
-
-    /// The next `n` bits (`n` ≤ 64) without consuming them; the caller has checked that they exist.
-    fn peek(&self, n: u32) -> u64 {
-        // A 72-bit window starting at the byte holding the next bit covers any 64 bits after it.
-        let start = self.pos / 8;
-        let word = match self.bytes.get(start..start + 16) {
-            Some(sixteen) => u128::from_be_bytes(sixteen.try_into().unwrap_or([0; 16])),
-            None => {
-                let mut padded = [0u8; 16];
-                let tail = &self.bytes[start.min(self.bytes.len())..];
-                let len = tail.len().min(16);
-                padded[..len].copy_from_slice(&tail[..len]);
-                u128::from_be_bytes(padded)
-            }
+    /// The bits from the next one on, most significant first: at least [`WINDOW_BITS`] of them, then zeros or
+    /// later bits.
+    #[inline]
+    pub(crate) fn window(&self) -> u64 {
+        let i = self.pos / 8;
+        let word = match self.bytes.get(i..i + 8) {
+            Some(eight) => u64::from_be_bytes(eight.try_into().unwrap_or_default()),
+            None => tail_word(self.bytes, i),
         };
-        // Keep the top 72 bits, then drop the bits before the position and after the `n` wanted.
-        let window = word >> 56;
-        let shift = 72 - (self.pos % 8) as u32 - n;
-        (window >> shift) as u64 & mask(n)
+        word << (self.pos % 8)
+    }
+
+    /// Moves past `n` bits, for bits taken from [`BitReader::window`].
+    #[inline]
+    pub(crate) fn skip(&mut self, n: u32) {
+        self.pos += n as usize;
+    }
+
+    #[inline]
+    pub(crate) fn read_bit(&mut self) -> bool {
+        self.read_bits(1) == 1
     }
 
     /// Reads `n` bits (`n` ≤ 64) as the low bits of the result.
-    pub(crate) fn read_bits(&mut self, n: u32) -> Result<u64, ChunkError> {
+    #[inline]
+    pub(crate) fn read_bits(&mut self, n: u32) -> u64 {
         debug_assert!(n <= 64);
-        if self.remaining() < n as usize {
-            return Err(ChunkError::Truncated);
+        if n <= WINDOW_BITS {
+            self.read_short(n)
+        } else {
+            let high = self.read_short(n - 32);
+            (high << 32) | self.read_short(32)
         }
-        let bits = self.peek(n);
-        self.pos += n as usize;
-        Ok(bits)
     }
 
-    /// Counts one bits up to a terminating zero, reading at most `limit` (≤ 64) ones; returns the count.
-    /// A count equal to `limit` means no terminating zero was read.
-    pub(crate) fn read_unary(&mut self, limit: u32) -> Result<u32, ChunkError> {
-        let n = limit.min(self.remaining().min(64) as u32);
-        let ones = if n == 0 { 0 } else { (self.peek(n) << (64 - n)).leading_ones().min(n) };
-        if ones == limit {
-            self.pos += limit as usize;
-            return Ok(limit);
-        }
-        if ones == n {
-            // The data ended before the terminating zero.
-            return Err(ChunkError::Truncated);
-        }
-        self.pos += ones as usize + 1;
-        Ok(ones)
+    /// Reads `n` ≤ [`WINDOW_BITS`] bits.
+    #[inline]
+    fn read_short(&mut self, n: u32) -> u64 {
+        let bits = take(self.window(), n);
+        self.skip(n);
+        bits
+    }
+
+    /// Counts one bits up to a terminating zero, reading at most `limit` (≤ [`WINDOW_BITS`]) ones; returns the
+    /// count. A count equal to `limit` means no terminating zero was read.
+    #[inline]
+    pub(crate) fn read_unary(&mut self, limit: u32) -> u32 {
+        debug_assert!(limit <= WINDOW_BITS);
+        let ones = self.window().leading_ones().min(limit);
+        self.skip(ones + u32::from(ones < limit));
+        ones
     }
 
     /// Reads an unsigned LEB128 varint of at most 10 bytes that fits in 64 bits.
     pub(crate) fn read_uvarint(&mut self) -> Result<u64, ChunkError> {
         let mut value = 0u64;
         for i in 0..10 {
-            let byte = self.read_bits(8)?;
+            let byte = self.read_bits(8);
             let payload = byte & 0x7f;
             if i == 9 && payload > 1 {
                 return Err(ChunkError::Corrupt("varint overflows 64 bits"));
@@ -181,21 +195,28 @@ impl<'a> BitReader<'a> {
     }
 }
 
-/// The low `n` bits set (`n` ≤ 64).
-fn mask(n: u32) -> u64 {
-    if n >= 64 {
-        u64::MAX
-    } else {
-        (1 << n) - 1
-    }
+/// The top `n` bits (`n` < 64) of `word`, as the low bits of the result.
+#[inline]
+pub(crate) fn take(word: u64, n: u32) -> u64 {
+    // Two shifts, so that `n` = 0 gives 0.
+    (word >> (63 - n)) >> 1
+}
+
+/// The eight bytes from byte `i` on, as a big-endian word; bytes past the end are zero.
+#[cold]
+fn tail_word(bytes: &[u8], i: usize) -> u64 {
+    let tail = bytes.get(i..).unwrap_or_default();
+    (0..8).fold(0, |word, k| word << 8 | u64::from(tail.get(k).copied().unwrap_or(0)))
 }
 
 /// Maps signed to unsigned so that small magnitudes give small numbers: 0, -1, 1, -2, … → 0, 1, 2, 3, ….
+#[inline]
 pub(crate) fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
 
 /// The inverse of [`zigzag`].
+#[inline]
 pub(crate) fn unzigzag(u: u64) -> i64 {
     ((u >> 1) as i64) ^ -((u & 1) as i64)
 }

@@ -2,9 +2,9 @@
 //! written as adaptive Rice codes. Values that are decimals with few digits are coded as scaled integers
 //! (`m / 10^digits`); other values fall back to Gorilla's XOR floats.
 
-use super::bits::{unzigzag, zigzag, BitReader, BitWriter};
+use super::bits::{take, unzigzag, zigzag, BitReader, BitWriter, WINDOW_BITS};
 use super::gorilla::XorCoder;
-use super::ChunkError;
+use super::{ChunkError, NextSample, Range, SampleDecoder};
 
 /// The most decimal digits after the point: values are stored as `m / 10^digits` with `digits` at most this.
 const MAX_DIGITS: u8 = 18;
@@ -47,6 +47,7 @@ impl Scale {
     const INTEGER: Scale = Scale { digits: 0, method: Method::Divide };
 
     /// The float for scaled integer `m`.
+    #[inline]
     fn float(self, m: i64) -> f64 {
         let d = self.digits as usize;
         match self.method {
@@ -182,10 +183,12 @@ trait Lead: Clone + std::fmt::Debug {
 struct Previous;
 
 impl Lead for Previous {
+    #[inline]
     fn prediction(&self, prev: u64) -> u64 {
         prev
     }
 
+    #[inline]
     fn observe(&mut self, _x: u64) {}
 }
 
@@ -214,11 +217,13 @@ impl Grid {
 }
 
 impl Lead for Grid {
+    #[inline]
     fn prediction(&self, _prev: u64) -> u64 {
         let late = if self.late_count > 0 { self.late_sum / i64::from(self.late_count) } else { 0 };
         self.point.wrapping_add(self.step).wrapping_add(late as u64)
     }
 
+    #[inline]
     fn observe(&mut self, x: u64) {
         if self.step == 0 {
             return;
@@ -276,64 +281,79 @@ impl<L: Lead> IntCoder<L> {
         IntCoder { prev: first, prev_delta: 0, sum: 0, count: 1, primed: false, k: 0, costs: [0; 2], shift, lead }
     }
 
-    fn prediction(&self, predictor: usize) -> u64 {
-        match predictor {
-            0 => self.lead.prediction(self.prev),
-            _ => self.prev.wrapping_add(self.prev_delta),
-        }
+    /// The first and the linear predictor's guesses for the next integer.
+    #[inline]
+    fn predictions(&self) -> [u64; 2] {
+        [self.lead.prediction(self.prev), self.prev.wrapping_add(self.prev_delta)]
     }
 
-    fn predict(&self) -> u64 {
-        let best = if self.costs[1] < self.costs[0] { 1 } else { 0 };
-        self.prediction(best)
+    /// The guess of the predictor with the smallest recent residuals.
+    #[inline]
+    fn best(&self, predictions: [u64; 2]) -> u64 {
+        predictions[usize::from(self.costs[1] < self.costs[0])]
     }
 
     /// Takes `x` as the next integer, updating predictor costs and state.
     fn observe(&mut self, x: u64) {
-        for i in 0..2 {
-            let miss = x.wrapping_sub(self.prediction(i)) as i64;
+        self.observe_predicted(x, self.predictions());
+    }
+
+    /// Like `observe`, given the current `predictions`.
+    #[inline]
+    fn observe_predicted(&mut self, x: u64, predictions: [u64; 2]) {
+        for (cost, prediction) in self.costs.iter_mut().zip(predictions) {
+            let miss = x.wrapping_sub(prediction) as i64;
             // At most 64 bits; costs are at most COST_WINDOW before this, so the sum fits a byte.
-            self.costs[i] += (64 - zigzag(miss).leading_zeros()) as u8;
+            *cost += (64 - zigzag(miss).leading_zeros()) as u8;
         }
-        if self.costs.iter().any(|&c| c > COST_WINDOW) {
-            self.costs = self.costs.map(|c| c / 2);
-        }
+        // Without a branch: whether the costs are halved varies from number to number.
+        let halve = u32::from(self.costs[0].max(self.costs[1]) > COST_WINDOW);
+        self.costs = self.costs.map(|c| c >> halve);
         self.lead.observe(x);
         self.prev_delta = x.wrapping_sub(self.prev);
         self.prev = x;
     }
 
     fn write(&mut self, w: &mut BitWriter, x: u64) {
-        let residual = x.wrapping_sub(self.predict()) as i64 >> self.shift;
+        let predictions = self.predictions();
+        let residual = x.wrapping_sub(self.best(predictions)) as i64 >> self.shift;
         self.rice_write(w, zigzag(residual));
-        self.observe(x);
+        self.observe_predicted(x, predictions);
     }
 
+    #[inline(always)]
     fn read(&mut self, r: &mut BitReader) -> Result<Coded, ChunkError> {
         let coded = self.rice_read(r)?;
         if let Coded::Number(u) = coded {
-            let x = self.predict().wrapping_add((unzigzag(u) << self.shift) as u64);
-            self.observe(x);
+            let predictions = self.predictions();
+            let x = self.best(predictions).wrapping_add((unzigzag(u) << self.shift) as u64);
+            self.observe_predicted(x, predictions);
             return Ok(Coded::Number(x));
         }
         Ok(coded)
     }
 
+    #[inline]
     fn rice_update(&mut self, u: u64) {
         // The first number sets the scale. Later ones count at most as the largest number without an escape, so
         // that one outlier (a gap, a counter reset) does not inflate `k` for the samples after it.
         let k = u32::from(self.k);
         let cap = if self.primed && k <= 60 { u64::from(RICE_LIMIT) << k } else { u64::MAX };
+        self.rice_add(u.min(cap));
+    }
+
+    /// Takes `u` into the Rice state: `rice_update` for a number known to be within the cap, such as one coded
+    /// without an escape.
+    #[inline]
+    fn rice_add(&mut self, u: u64) {
         self.primed = true;
-        let u = u.min(cap);
         self.sum = self.sum.saturating_add(u);
         self.count += 1;
         if self.count >= RICE_WINDOW {
             self.sum /= 2;
             self.count /= 2;
         }
-        // The log2 of a u64 is at most 63.
-        self.k = (self.sum / u64::from(self.count)).checked_ilog2().unwrap_or(0) as u8;
+        self.k = log2_quotient(self.sum, u64::from(self.count));
     }
 
     fn rice_write(&mut self, w: &mut BitWriter, u: u64) {
@@ -359,21 +379,54 @@ impl<L: Lead> IntCoder<L> {
         w.write_bits(bits, 64);
     }
 
+    /// Reads a number or an escape. A number's unary and binary parts usually come from one window.
+    #[inline(always)]
     fn rice_read(&mut self, r: &mut BitReader) -> Result<Coded, ChunkError> {
         let k = u32::from(self.k);
-        let q = r.read_unary(RICE_LIMIT)?;
-        let u = if q < RICE_LIMIT {
-            (u64::from(q) << k) | r.read_bits(k)?
+        let w = r.window();
+        let q = w.leading_ones();
+        let u = if q < RICE_LIMIT && q + 1 + k <= WINDOW_BITS {
+            r.skip(q + 1 + k);
+            let u = (u64::from(q) << k) | take(w << (q + 1), k);
+            // Below `RICE_LIMIT << k`, so within the cap.
+            self.rice_add(u);
+            u
         } else {
-            match r.read_bits(7)? {
-                len_minus_one @ 0..=63 => r.read_bits(len_minus_one as u32 + 1)?,
-                ESCAPE_RAW => return Ok(Coded::Raw(r.read_bits(64)?)),
-                _ => return Err(ChunkError::Corrupt("unknown escape code")),
+            match rice_read_slow(r, k)? {
+                Coded::Number(u) => {
+                    self.rice_update(u);
+                    u
+                }
+                raw => return Ok(raw),
             }
         };
-        self.rice_update(u);
         Ok(Coded::Number(u))
     }
+}
+
+/// Reads a Rice code with parameter `k` bit group by bit group: for escapes and wide codes. Inlined all the
+/// same: a call would need the reader in memory, and keep it there in the decoding loop.
+#[inline(always)]
+fn rice_read_slow(r: &mut BitReader, k: u32) -> Result<Coded, ChunkError> {
+    let q = r.read_unary(RICE_LIMIT);
+    if q < RICE_LIMIT {
+        return Ok(Coded::Number((u64::from(q) << k) | r.read_bits(k)));
+    }
+    match r.read_bits(7) {
+        len_minus_one @ 0..=63 => Ok(Coded::Number(r.read_bits(len_minus_one as u32 + 1))),
+        ESCAPE_RAW => Ok(Coded::Raw(r.read_bits(64))),
+        _ => Err(ChunkError::Corrupt("unknown escape code")),
+    }
+}
+
+/// `(sum / count).ilog2()`, or 0 when the quotient is 0, without a division (the decoder's critical path runs
+/// through it once per number) and without a branch. `count` is at least 1.
+#[inline]
+fn log2_quotient(sum: u64, count: u64) -> u8 {
+    // `count << k` lies in [2^ilog2(sum), 2^(ilog2(sum)+1)), so the quotient's log is k or, if that exceeds `sum`,
+    // k - 1. Both saturate at 0 for a quotient of 0. `| 1` changes no log but that of 0.
+    let k = (sum | 1).ilog2().saturating_sub((count | 1).ilog2());
+    k.saturating_sub(u32::from(count << k > sum)) as u8
 }
 
 /// The grid step for a first timestamp delta: scrape intervals are usually whole seconds, so a delta a few
@@ -418,25 +471,29 @@ impl Times {
         }
     }
 
-    fn read(&mut self, r: &mut BitReader, index: usize, regular: bool, prev: i64) -> Result<i64, ChunkError> {
-        if index == 1 {
-            let delta = r.read_uvarint()?;
-            let t = super::advance(prev, delta)?;
-            self.coder.observe(t as u64);
-            self.coder.lead.start(grid_step(delta), t as u64);
-            Ok(t)
-        } else if regular {
-            super::advance(prev, self.regular_delta())
-        } else {
-            let Coded::Number(x) = self.coder.read(r)? else {
-                return Err(ChunkError::Corrupt("raw escape among timestamps"));
-            };
-            let t = x as i64;
-            if t <= prev {
-                return Err(ChunkError::Corrupt("timestamps not increasing"));
-            }
-            Ok(t)
+    /// Reads the second timestamp, after `prev`.
+    fn read_second(&mut self, r: &mut BitReader, prev: i64) -> Result<i64, ChunkError> {
+        let delta = r.read_uvarint()?;
+        let t = super::advance(prev, delta)?;
+        self.coder.observe(t as u64);
+        self.coder.lead.start(grid_step(delta), t as u64);
+        Ok(t)
+    }
+
+    /// Reads a timestamp after the second, after `prev`.
+    #[inline(always)]
+    fn read_next(&mut self, r: &mut BitReader, regular: bool, prev: i64) -> Result<i64, ChunkError> {
+        if regular {
+            return super::advance(prev, self.regular_delta());
         }
+        let Coded::Number(x) = self.coder.read(r)? else {
+            return Err(ChunkError::Corrupt("raw escape among timestamps"));
+        };
+        let t = x as i64;
+        if t <= prev {
+            return Err(ChunkError::Corrupt("timestamps not increasing"));
+        }
+        Ok(t)
     }
 }
 
@@ -480,24 +537,26 @@ impl ValueCoder {
         }
     }
 
-    fn read_first(r: &mut BitReader, values: Values) -> Result<(ValueCoder, f64), ChunkError> {
+    /// Reads the first value, returned as its bits.
+    fn read_first(r: &mut BitReader, values: Values) -> Result<(ValueCoder, u64), ChunkError> {
         Ok(match values {
             Values::Xor => {
-                let bits = r.read_bits(64)?;
-                (ValueCoder::Xor(XorCoder::new(bits)), f64::from_bits(bits))
+                let bits = r.read_bits(64);
+                (ValueCoder::Xor(XorCoder::new(bits)), bits)
             }
             Values::Decimal { scale, shift } => {
-                let (first, v) = if r.read_bit()? {
-                    (0, f64::from_bits(r.read_bits(64)?))
+                let (first, v) = if r.read_bit() {
+                    (0, f64::from_bits(r.read_bits(64)))
                 } else {
                     let m = r.read_varint()?;
                     (m, scale.float(m))
                 };
-                (ValueCoder::Decimal { scale, first, ints: IntCoder::new(first as u64, shift, Previous) }, v)
+                let ints = IntCoder::new(first as u64, shift, Previous);
+                (ValueCoder::Decimal { scale, first, ints }, v.to_bits())
             }
             Values::Constant { scale } => {
                 let v = scale.float(r.read_varint()?);
-                (ValueCoder::Constant(v), v)
+                (ValueCoder::Constant(v), v.to_bits())
             }
         })
     }
@@ -513,16 +572,24 @@ impl ValueCoder {
         }
     }
 
-    fn read(&mut self, r: &mut BitReader) -> Result<f64, ChunkError> {
+    /// Reads a value after the first, returned as its bits.
+    #[inline]
+    fn read(&mut self, r: &mut BitReader) -> Result<u64, ChunkError> {
         Ok(match self {
-            ValueCoder::Xor(xor) => f64::from_bits(xor.read(r)?),
-            ValueCoder::Decimal { scale, ints, .. } => match ints.read(r)? {
-                Coded::Number(m) => scale.float(m as i64),
-                Coded::Raw(bits) => f64::from_bits(bits),
-            },
-            ValueCoder::Constant(v) => *v,
+            ValueCoder::Xor(xor) => xor.read(r)?,
+            ValueCoder::Decimal { scale, ints, .. } => read_decimal(*scale, ints, r)?,
+            ValueCoder::Constant(v) => v.to_bits(),
         })
     }
+}
+
+/// Reads a decimal value after the first, returned as its bits.
+#[inline(always)]
+fn read_decimal(scale: Scale, ints: &mut IntCoder<Previous>, r: &mut BitReader) -> Result<u64, ChunkError> {
+    Ok(match ints.read(r)? {
+        Coded::Number(m) => scale.float(m as i64).to_bits(),
+        Coded::Raw(bits) => bits,
+    })
 }
 
 /// Streaming encoder of a compact chunk body. The previous timestamp is the caller's (the appender's last).
@@ -599,17 +666,158 @@ pub(crate) struct Decoder {
 
 impl Decoder {
     /// Reads the first sample.
-    pub(crate) fn first(r: &mut BitReader, params: Params) -> Result<(Decoder, i64, f64), ChunkError> {
+    pub(crate) fn first(r: &mut BitReader, params: Params) -> Result<(Decoder, i64, u64), ChunkError> {
         let t = r.read_varint()?;
         let (values, v) = ValueCoder::read_first(r, params.values)?;
         Ok((Decoder { regular: params.regular, prev_t: t, times: Times::new(t), values }, t, v))
     }
+}
 
-    /// Reads sample number `index` (≥ 1).
-    pub(crate) fn next(&mut self, r: &mut BitReader, index: usize) -> Result<(i64, f64), ChunkError> {
-        let t = self.times.read(r, index, self.regular, self.prev_t)?;
+impl SampleDecoder for Decoder {
+    fn second(&mut self, r: &mut BitReader) -> Result<(i64, u64), ChunkError> {
+        let t = self.times.read_second(r, self.prev_t)?;
         self.prev_t = t;
-        let v = self.values.read(r)?;
-        Ok((t, v))
+        Ok((t, self.values.read(r)?))
+    }
+
+    /// Runs a loop made for the chunk's timestamp and value modes: without their branches, and with the decoder
+    /// state in registers.
+    fn decode_rest(
+        self,
+        r: &mut BitReader,
+        range: Range,
+        n: usize,
+        out: &mut Vec<(i64, u64)>,
+    ) -> Result<bool, ChunkError> {
+        let Decoder { regular, prev_t, times, values } = self;
+        if regular {
+            decode_rest(prev_t, RegularTimes(times.regular_delta()), values, r, range, n, out)
+        } else {
+            decode_rest(prev_t, times, values, r, range, n, out)
+        }
+    }
+}
+
+impl NextSample for Decoder {
+    #[inline]
+    fn next(&mut self, r: &mut BitReader) -> Result<(i64, u64), ChunkError> {
+        let t = self.times.read_next(r, self.regular, self.prev_t)?;
+        self.prev_t = t;
+        Ok((t, self.values.read(r)?))
+    }
+}
+
+/// [`Decoder::decode_rest`] with timestamps read by `times`.
+fn decode_rest<T: TimeReader>(
+    prev_t: i64,
+    times: T,
+    values: ValueCoder,
+    r: &mut BitReader,
+    range: Range,
+    n: usize,
+    out: &mut Vec<(i64, u64)>,
+) -> Result<bool, ChunkError> {
+    match values {
+        ValueCoder::Xor(values) => range.run(&mut Specialized { prev_t, times, values }, r, n, out),
+        ValueCoder::Decimal { scale, ints, .. } => {
+            range.run(&mut Specialized { prev_t, times, values: Decimals { scale, ints } }, r, n, out)
+        }
+        ValueCoder::Constant(v) => {
+            range.run(&mut Specialized { prev_t, times, values: Constant(v.to_bits()) }, r, n, out)
+        }
+    }
+}
+
+/// A decoder for one timestamp mode and one value mode, after the second sample.
+struct Specialized<T, V> {
+    prev_t: i64,
+    times: T,
+    values: V,
+}
+
+impl<T: TimeReader, V: ValueReader> NextSample for Specialized<T, V> {
+    #[inline(always)]
+    fn next(&mut self, r: &mut BitReader) -> Result<(i64, u64), ChunkError> {
+        let t = self.times.read(r, self.prev_t)?;
+        self.prev_t = t;
+        Ok((t, self.values.read(r)?))
+    }
+}
+
+/// Reads the timestamp after `prev`, from the third on.
+trait TimeReader {
+    fn read(&mut self, r: &mut BitReader, prev: i64) -> Result<i64, ChunkError>;
+}
+
+/// The timestamps of a regular chunk, which take no bits: every delta is this one.
+struct RegularTimes(u64);
+
+impl TimeReader for RegularTimes {
+    #[inline(always)]
+    fn read(&mut self, _r: &mut BitReader, prev: i64) -> Result<i64, ChunkError> {
+        super::advance(prev, self.0)
+    }
+}
+
+impl TimeReader for Times {
+    #[inline(always)]
+    fn read(&mut self, r: &mut BitReader, prev: i64) -> Result<i64, ChunkError> {
+        self.read_next(r, false, prev)
+    }
+}
+
+/// Reads a value after the first, returned as its bits.
+trait ValueReader {
+    fn read(&mut self, r: &mut BitReader) -> Result<u64, ChunkError>;
+}
+
+impl ValueReader for XorCoder {
+    #[inline(always)]
+    fn read(&mut self, r: &mut BitReader) -> Result<u64, ChunkError> {
+        XorCoder::read(self, r)
+    }
+}
+
+/// Decimal values.
+struct Decimals {
+    scale: Scale,
+    ints: IntCoder<Previous>,
+}
+
+impl ValueReader for Decimals {
+    #[inline(always)]
+    fn read(&mut self, r: &mut BitReader) -> Result<u64, ChunkError> {
+        read_decimal(self.scale, &mut self.ints, r)
+    }
+}
+
+/// The bits of a constant value.
+struct Constant(u64);
+
+impl ValueReader for Constant {
+    #[inline(always)]
+    fn read(&mut self, _r: &mut BitReader) -> Result<u64, ChunkError> {
+        Ok(self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log2_quotient_matches_division() {
+        let mut sums: Vec<u64> = (0..5000).collect();
+        for bit in 0..64 {
+            let p = 1u64 << bit;
+            sums.extend([p - 1, p, p + 1, p.wrapping_mul(3), p / 3 * 5, u64::MAX - p]);
+        }
+        sums.push(u64::MAX);
+        for count in 1..=u64::from(RICE_WINDOW) {
+            for &sum in &sums {
+                let want = (sum / count).checked_ilog2().unwrap_or(0) as u8;
+                assert_eq!(log2_quotient(sum, count), want, "{sum} / {count}");
+            }
+        }
     }
 }

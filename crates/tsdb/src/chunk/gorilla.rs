@@ -1,8 +1,8 @@
 //! The Gorilla encoding, bit-compatible with a Prometheus XOR chunk: delta-of-delta timestamps in
 //! 1/14/17/20/64-bit buckets and XOR-compressed float values with leading/trailing zero windows.
 
-use super::bits::{BitReader, BitWriter};
-use super::ChunkError;
+use super::bits::{take, BitReader, BitWriter, WINDOW_BITS};
+use super::{ChunkError, NextSample, SampleDecoder};
 
 /// The XOR value coder: each value is XORed with the previous one and only the meaningful bits are kept.
 #[derive(Clone, Debug)]
@@ -51,28 +51,40 @@ impl XorCoder {
         w.write_bits(xor >> trailing, significant);
     }
 
+    /// Reads the next value. The control bits and, when they fit, the value's bits come from one window.
+    #[inline(always)]
     pub(crate) fn read(&mut self, r: &mut BitReader) -> Result<u64, ChunkError> {
-        if !r.read_bit()? {
+        let w = r.window();
+        if w >> 63 == 0 {
+            r.skip(1);
             return Ok(self.prev);
         }
-        if r.read_bit()? {
-            let leading = r.read_bits(5)? as u32;
-            let significant = match r.read_bits(6)? as u32 {
-                0 => 64,
-                n => n,
-            };
+        let header = if (w >> 62) & 1 == 1 {
+            let leading = take(w << 2, 5) as u32;
+            // 64 significant bits are written as 0.
+            let significant = (take(w << 7, 6) as u32).wrapping_sub(1) % 64 + 1;
             if leading + significant > 64 {
                 return Err(ChunkError::Corrupt("xor window wider than 64 bits"));
             }
             // At most 31 (5 bits) and at most 63 (`significant` is at least 1).
             self.leading = Some(leading as u8);
             self.trailing = (64 - leading - significant) as u8;
-        }
+            13
+        } else {
+            2
+        };
         let Some(leading) = self.leading.map(u32::from) else {
             return Err(ChunkError::Corrupt("xor window reused before one was set"));
         };
         let trailing = u32::from(self.trailing);
-        let bits = r.read_bits(64 - leading - trailing)?;
+        let n = 64 - leading - trailing;
+        let bits = if header + n <= WINDOW_BITS {
+            r.skip(header + n);
+            take(w << header, n)
+        } else {
+            r.skip(header);
+            r.read_bits(n)
+        };
         self.prev ^= bits << trailing;
         Ok(self.prev)
     }
@@ -135,18 +147,26 @@ fn write_dod(w: &mut BitWriter, dod: i64) {
     w.write_bits(dod as u64, 64);
 }
 
-fn read_dod(r: &mut BitReader) -> Result<i64, ChunkError> {
-    let bits = match r.read_unary(4)? {
-        0 => return Ok(0),
-        1 => 14,
-        2 => 17,
-        3 => 20,
-        _ => return Ok(r.read_bits(64)? as i64),
-    };
-    let raw = r.read_bits(bits)?;
+/// Reads a delta of delta from one window, unless it is a 64-bit one. Without branches on the bucket, which
+/// varies with scrape jitter.
+#[inline(always)]
+fn read_dod(r: &mut BitReader) -> i64 {
+    let w = r.window();
+    let prefix = w.leading_ones();
+    if prefix >= 4 {
+        r.skip(4);
+        return r.read_bits(64) as i64;
+    }
+    // The buckets after 0 have 14, 17 and 20 bits.
+    let bits = if prefix == 0 { 0 } else { 11 + 3 * prefix };
+    let raw = take(w << (prefix + 1), bits);
+    r.skip(prefix + 1 + bits);
     // Payloads above 2^(bits-1) are negative; exactly 2^(bits-1) is positive.
-    let dod = if raw > 1 << (bits - 1) { raw as i64 - (1i64 << bits) } else { raw as i64 };
-    Ok(dod)
+    if raw > (1 << bits) >> 1 {
+        raw as i64 - (1i64 << bits)
+    } else {
+        raw as i64
+    }
 }
 
 /// Streaming decoder state of a Gorilla chunk body.
@@ -159,19 +179,32 @@ pub(crate) struct Decoder {
 
 impl Decoder {
     /// Reads the first sample.
-    pub(crate) fn first(r: &mut BitReader) -> Result<(Decoder, i64, f64), ChunkError> {
+    pub(crate) fn first(r: &mut BitReader) -> Result<(Decoder, i64, u64), ChunkError> {
         let t = r.read_varint()?;
-        let v = r.read_bits(64)?;
-        Ok((Decoder { prev_t: t, prev_delta: 0, values: XorCoder::new(v) }, t, f64::from_bits(v)))
+        let v = r.read_bits(64);
+        Ok((Decoder { prev_t: t, prev_delta: 0, values: XorCoder::new(v) }, t, v))
     }
 
-    /// Reads the sample at `index` (≥ 1).
-    pub(crate) fn next(&mut self, r: &mut BitReader, index: usize) -> Result<(i64, f64), ChunkError> {
-        let delta = if index == 1 { r.read_uvarint()? } else { self.prev_delta.wrapping_add(read_dod(r)? as u64) };
+    #[inline(always)]
+    fn sample(&mut self, r: &mut BitReader, delta: u64) -> Result<(i64, u64), ChunkError> {
         let t = super::advance(self.prev_t, delta)?;
         self.prev_t = t;
         self.prev_delta = delta;
-        let v = self.values.read(r)?;
-        Ok((t, f64::from_bits(v)))
+        Ok((t, self.values.read(r)?))
+    }
+}
+
+impl SampleDecoder for Decoder {
+    fn second(&mut self, r: &mut BitReader) -> Result<(i64, u64), ChunkError> {
+        let delta = r.read_uvarint()?;
+        self.sample(r, delta)
+    }
+}
+
+impl NextSample for Decoder {
+    #[inline(always)]
+    fn next(&mut self, r: &mut BitReader) -> Result<(i64, u64), ChunkError> {
+        let delta = self.prev_delta.wrapping_add(read_dod(r) as u64);
+        self.sample(r, delta)
     }
 }

@@ -59,10 +59,15 @@ pub enum ChunkError {
 }
 
 /// The timestamp `delta` milliseconds after `t`, which must exist and be later.
+#[inline]
 fn advance(t: i64, delta: u64) -> Result<i64, ChunkError> {
-    match t.checked_add_unsigned(delta) {
-        Some(next) if delta > 0 => Ok(next),
-        _ => Err(ChunkError::Corrupt("timestamps not increasing")),
+    // Modulo 2^64 the sum is later exactly when the delta is not 0 and the sum does not overflow: an overflowing
+    // sum is `t + delta - 2^64`, before `t`.
+    let next = t.wrapping_add_unsigned(delta);
+    if next > t {
+        Ok(next)
+    } else {
+        Err(ChunkError::Corrupt("timestamps not increasing"))
     }
 }
 
@@ -229,7 +234,8 @@ impl ChunkAppender {
     }
 }
 
-/// A read-only view of a chunk's bytes, which may be corrupt: reading never panics and never allocates.
+/// A read-only view of a chunk's bytes, which may be corrupt: reading never panics, and allocates nothing but
+/// the output of [`Chunk::decode_into`].
 #[derive(Clone, Copy, Debug)]
 pub struct Chunk<'a> {
     bytes: &'a [u8],
@@ -280,6 +286,35 @@ impl<'a> Chunk<'a> {
         self.bytes
     }
 
+    /// Appends the samples in `[mint, maxt]` to `out` as (timestamp, value bits), in time order. Much faster
+    /// than [`Chunk::iter`], and the same as collecting from it until a sample after `maxt` (the samples after
+    /// that one are not decoded), then keeping those from `mint` on. On error `out` is left as it was.
+    pub fn decode_into(&self, mint: i64, maxt: i64, out: &mut Vec<(i64, u64)>) -> Result<(), ChunkError> {
+        if self.count == 0 {
+            return Ok(());
+        }
+        let start = out.len();
+        // What a full decode gives; at most MAX_SAMPLES, whatever the bytes.
+        out.reserve(self.count);
+        let mut r = BitReader::new(self.bytes, self.encoding.header_len());
+        let range = Range { mint, maxt };
+        let decoded = match self.params {
+            None => range.decode(gorilla::Decoder::first(&mut r), self.count, &mut r, out),
+            Some(params) => range.decode(compact::Decoder::first(&mut r, params), self.count, &mut r, out),
+        };
+        // Samples decoded from past the end of the data may have been pushed: an overrun fails them here.
+        let result = match decoded {
+            Err(err) => Err(truncation_or(&r, err)),
+            Ok(_) if r.overran() => Err(ChunkError::Truncated),
+            Ok(true) => check_padding(&mut r),
+            Ok(false) => Ok(()),
+        };
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
     /// The samples in time order. After an error the iterator ends.
     pub fn iter(&self) -> ChunkIter<'a> {
         ChunkIter {
@@ -298,6 +333,115 @@ impl<'a> IntoIterator for &Chunk<'a> {
 
     fn into_iter(self) -> ChunkIter<'a> {
         self.iter()
+    }
+}
+
+/// Reads the samples after a chunk's first one, as (timestamp, value bits). Reads may go past the end of the
+/// data (see [`BitReader`]): callers check for that.
+trait SampleDecoder: NextSample + Sized {
+    /// Reads the second sample.
+    fn second(&mut self, r: &mut BitReader) -> Result<(i64, u64), ChunkError>;
+
+    /// Decodes the `n` samples after the second for [`Chunk::decode_into`], like [`Range::run`].
+    fn decode_rest(
+        mut self,
+        r: &mut BitReader,
+        range: Range,
+        n: usize,
+        out: &mut Vec<(i64, u64)>,
+    ) -> Result<bool, ChunkError> {
+        range.run(&mut self, r, n, out)
+    }
+}
+
+/// Reads the samples after the second, as (timestamp, value bits).
+trait NextSample {
+    fn next(&mut self, r: &mut BitReader) -> Result<(i64, u64), ChunkError>;
+}
+
+/// The error to report for `err`: a reader that ran past the end met zero bits instead of the data, and whatever
+/// they caused is a truncation.
+fn truncation_or(r: &BitReader, err: ChunkError) -> ChunkError {
+    if r.overran() {
+        ChunkError::Truncated
+    } else {
+        err
+    }
+}
+
+/// Checks what follows the last sample: the writer pads the last byte with zero bits and writes nothing after it.
+fn check_padding(r: &mut BitReader) -> Result<(), ChunkError> {
+    let rest = r.remaining();
+    if rest >= 8 {
+        return Err(ChunkError::Corrupt("data after the last sample"));
+    }
+    if r.read_bits(rest as u32) != 0 {
+        return Err(ChunkError::Corrupt("nonzero padding after the last sample"));
+    }
+    Ok(())
+}
+
+/// The samples [`Chunk::decode_into`] keeps.
+#[derive(Clone, Copy)]
+struct Range {
+    mint: i64,
+    maxt: i64,
+}
+
+impl Range {
+    /// Pushes `sample` if it is in range; returns false if it is past `maxt`, where decoding stops.
+    #[inline]
+    fn keep(self, sample: (i64, u64), out: &mut Vec<(i64, u64)>) -> bool {
+        if sample.0 > self.maxt {
+            return false;
+        }
+        if sample.0 >= self.mint {
+            out.push(sample);
+        }
+        true
+    }
+
+    /// Decodes the `count` samples of a chunk, the first of which `first` returned, and pushes those in range.
+    /// Returns whether every sample was decoded. The caller checks the reader for an overrun.
+    fn decode<D: SampleDecoder>(
+        self,
+        first: Result<(D, i64, u64), ChunkError>,
+        count: usize,
+        r: &mut BitReader,
+        out: &mut Vec<(i64, u64)>,
+    ) -> Result<bool, ChunkError> {
+        let (mut dec, t, v) = first?;
+        if !self.keep((t, v), out) || count == 1 {
+            return Ok(count == 1);
+        }
+        if !self.keep(dec.second(r)?, out) || count == 2 {
+            return Ok(count == 2);
+        }
+        dec.decode_rest(r, self, count - 2, out)
+    }
+
+    /// Decodes `n` samples with `dec`, pushing those in range, up to the first one past `maxt`. Returns whether
+    /// it decoded all `n`.
+    #[inline]
+    fn run<D: NextSample>(
+        self,
+        dec: &mut D,
+        r: &mut BitReader,
+        n: usize,
+        out: &mut Vec<(i64, u64)>,
+    ) -> Result<bool, ChunkError> {
+        // A copy the compiler can keep in registers: through `r`, the position goes to memory at every read.
+        let mut reader = r.clone();
+        let result = (|| {
+            for i in 1..=n {
+                if !self.keep(dec.next(&mut reader)?, out) {
+                    return Ok(i == n);
+                }
+            }
+            Ok(true)
+        })();
+        *r = reader;
+        result
     }
 }
 
@@ -326,35 +470,32 @@ impl ChunkIter<'_> {
         let r = &mut self.reader;
         let sample = match &mut self.state {
             DecoderState::Empty => {
-                let (state, t, v) = match self.params {
-                    None => {
-                        let (dec, t, v) = gorilla::Decoder::first(r)?;
-                        (DecoderState::Gorilla(dec), t, v)
-                    }
+                let first = match self.params {
+                    None => gorilla::Decoder::first(r).map(|(dec, t, v)| (DecoderState::Gorilla(dec), t, v)),
                     Some(params) => {
-                        let (dec, t, v) = compact::Decoder::first(r, params)?;
-                        (DecoderState::Compact(dec), t, v)
+                        compact::Decoder::first(r, params).map(|(dec, t, v)| (DecoderState::Compact(dec), t, v))
                     }
                 };
-                self.state = state;
-                (t, v)
+                first.map(|(state, t, v)| {
+                    self.state = state;
+                    (t, v)
+                })
             }
-            DecoderState::Gorilla(dec) => dec.next(r, self.index)?,
-            DecoderState::Compact(dec) => dec.next(r, self.index)?,
+            DecoderState::Gorilla(dec) if self.index == 1 => dec.second(r),
+            DecoderState::Gorilla(dec) => dec.next(r),
+            DecoderState::Compact(dec) if self.index == 1 => dec.second(r),
+            DecoderState::Compact(dec) => dec.next(r),
             DecoderState::Done => return Err(ChunkError::Corrupt("read past the end")),
         };
+        let (t, v) = sample.map_err(|err| truncation_or(r, err))?;
+        if r.overran() {
+            return Err(ChunkError::Truncated);
+        }
         self.index += 1;
         if self.index == self.count {
-            // The writer pads the last byte with zero bits and writes nothing after it.
-            let rest = self.reader.remaining();
-            if rest >= 8 {
-                return Err(ChunkError::Corrupt("data after the last sample"));
-            }
-            if self.reader.read_bits(rest as u32)? != 0 {
-                return Err(ChunkError::Corrupt("nonzero padding after the last sample"));
-            }
+            check_padding(r)?;
         }
-        Ok(sample)
+        Ok((t, f64::from_bits(v)))
     }
 }
 

@@ -233,16 +233,7 @@ impl SeriesView {
 
 /// Appends the samples of a chunk that lie in `[mint, maxt]` to `out`.
 fn decode_range(bytes: &[u8], mint: i64, maxt: i64, out: &mut Vec<RawSample>) -> Result<(), ChunkError> {
-    for sample in Chunk::from_bytes(bytes)?.iter() {
-        let (t, v) = sample?;
-        if t > maxt {
-            break;
-        }
-        if t >= mint {
-            out.push((t, v.to_bits()));
-        }
-    }
-    Ok(())
+    Chunk::from_bytes(bytes)?.decode_into(mint, maxt, out)
 }
 
 /// The end (exclusive) of the block range holding `t`: ranges are `[k * range, (k + 1) * range)`.

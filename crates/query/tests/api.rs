@@ -156,3 +156,36 @@ fn limits_hold_when_series_are_spread_over_threads() {
     let err = Engine::new(options).range_query(&s, "rate(cpu_seconds_total[5m])", 0, 3_900_000, 15_000).unwrap_err();
     assert_eq!(err, QueryError::Timeout);
 }
+
+#[test]
+fn aggregations_agree_whether_grouped_by_step_or_by_series() {
+    // Few groups take the path that walks each series once; one group per series the path that regroups
+    // points by step. Integer values make every sum exact, so both must match a plain computation.
+    let mut s = MemStorage::new();
+    let value = |i: i64, step: i64| ((i * 7 + step * 3) % 23) as f64 - 5.0;
+    for i in 0..60i64 {
+        let labels =
+            Labels::from_pairs([("__name__", "x".to_string()), ("id", i.to_string()), ("g", (i % 3).to_string())])
+                .unwrap();
+        s.add(labels, ((i % 7)..40).map(|step| (step * 15_000, value(i, step))).collect::<Vec<_>>());
+    }
+    let engine = Engine::new(EngineOptions::default());
+    for (query, by_id) in [("sum by (g) (x)", false), ("sum by (id, g) (x)", true)] {
+        let Value::Matrix(m) = engine.range_query(&s, query, 0, 39 * 15_000, 15_000).unwrap().value else {
+            panic!("expected a matrix")
+        };
+        assert_eq!(m.len(), if by_id { 60 } else { 3 }, "{query}");
+        for series in &m {
+            let key: i64 = series.labels.get(if by_id { "id" } else { "g" }).unwrap().parse().unwrap();
+            let members: Vec<i64> = (0..60).filter(|&i| if by_id { i == key } else { i % 3 == key }).collect();
+            let expected: Vec<(i64, f64)> = (0..40)
+                .filter(|&step| members.iter().any(|&i| i % 7 <= step))
+                .map(|step| {
+                    let sum = members.iter().filter(|&&i| i % 7 <= step).map(|&i| value(i, step)).sum();
+                    (step * 15_000, sum)
+                })
+                .collect();
+            assert_eq!(series.points, expected, "{query} {}", series.labels);
+        }
+    }
+}

@@ -10,7 +10,7 @@ use vigil_model::Labels;
 
 use super::eval::Evaluator;
 use super::parse::unparen;
-use super::types::{EvalSeries, Grid, OutBuilder, StepWalker, Val};
+use super::types::{for_each_step, EvalSeries, Grid, OutBuilder, StepWalker, Val};
 use super::QueryError;
 use crate::functions::stats::{quantile, KahanSum, Mean, Variance};
 
@@ -160,6 +160,34 @@ impl Evaluator<'_> {
         let mut group_drop = vec![false; group_labels.len()];
         for (s, &g) in input.iter().zip(&series_group) {
             group_drop[g] |= s.drop_name;
+        }
+        let steps = grid.len();
+        let points: usize = input.iter().map(|s| s.points.len()).sum();
+        if !op.selects() && group_labels.len().saturating_mul(steps) <= (points / 8).max(steps) {
+            // Few groups for the points: one accumulator per group and step is smaller than regrouping every
+            // point by step, and walks each series once in order. Each (group, step) still sees its members in
+            // series order, so the result is the same to the bit.
+            let mut accs: Vec<Acc> = (0..group_labels.len() * steps).map(|_| Acc::default()).collect();
+            for (i, s) in input.iter().enumerate() {
+                self.limits.tick()?;
+                let group = &mut accs[series_group[i] * steps..][..steps];
+                for_each_step(&s.points, grid, |k, v| accumulate(op, &mut group[k], i, v));
+            }
+            let mut out = Vec::new();
+            for (g, (labels, drop_name)) in group_labels.into_iter().zip(group_drop).enumerate() {
+                self.limits.tick()?;
+                let mut points = Vec::new();
+                for (k, acc) in accs[g * steps..][..steps].iter_mut().enumerate() {
+                    if acc.seen {
+                        let param = params.as_ref().map_or(f64::NAN, |p| p[k]);
+                        points.push((grid.ts(k), finish(op, param, acc)));
+                    }
+                }
+                if !points.is_empty() {
+                    out.push(EvalSeries { labels, drop_name, points });
+                }
+            }
+            return Ok(Val::Vector(out));
         }
         let mut accs: Vec<Acc> = (0..group_labels.len()).map(|_| Acc::default()).collect();
         let mut group_slots = vec![usize::MAX; group_labels.len()];

@@ -243,7 +243,7 @@ impl StepWalker {
 
 /// Calls `f(step index, value)` for each point lying on a time of `grid`. Points usually fill consecutive steps,
 /// which are found without a division.
-fn for_each_step(points: &[(i64, f64)], grid: Grid, mut f: impl FnMut(usize, f64)) {
+pub(crate) fn for_each_step(points: &[(i64, f64)], grid: Grid, mut f: impl FnMut(usize, f64)) {
     let steps = grid.len();
     let mut prev: Option<(i64, usize)> = None;
     for &(t, v) in points {

@@ -90,7 +90,7 @@ pub(super) fn decode(
 /// in bulk into `out` (timestamps up to `maxt`, then as many values), then zipped in place.
 fn join(times: &Chunk, values: &Chunk, mint: i64, maxt: i64, out: &mut Vec<(i64, u64)>) -> Result<(), String> {
     let start = out.len();
-    times.decode_into(i64::MIN, maxt, out).map_err(|e| format!("timestamp column: {e}"))?;
+    decode_column(times, maxt, out).map_err(|e| format!("timestamp column: {e}"))?;
     let taken = out.len() - start;
     // The values chunk's timestamps are the sample numbers 0, 1, 2, ...
     let values_start = out.len();
@@ -105,6 +105,44 @@ fn join(times: &Chunk, values: &Chunk, mint: i64, maxt: i64, out: &mut Vec<(i64,
     }
     out.truncate(start + taken - skip);
     Ok(())
+}
+
+/// How many decoded timestamp columns each thread keeps.
+const CACHED_COLUMNS: usize = 8;
+
+/// A timestamp column decoded up to `maxt`, recognised by its exact bytes, so a hit is always right.
+struct CachedColumn {
+    bytes: Vec<u8>,
+    maxt: i64,
+    times: Vec<(i64, u64)>,
+}
+
+thread_local! {
+    /// Columns decoded lately on this thread. The series of one target share a column and a query reads them
+    /// close together, so most columns are decoded once per query rather than once per series.
+    static COLUMNS: std::cell::RefCell<(Vec<CachedColumn>, usize)> = const { std::cell::RefCell::new((Vec::new(), 0)) };
+}
+
+/// Appends the timestamps of column `times` up to `maxt` to `out` (as `(t, 0)`), from the cache if there.
+fn decode_column(times: &Chunk, maxt: i64, out: &mut Vec<(i64, u64)>) -> Result<(), ChunkError> {
+    let bytes = times.bytes();
+    COLUMNS.with_borrow_mut(|(cache, next)| {
+        if let Some(hit) = cache.iter().find(|c| c.maxt == maxt && c.bytes == bytes) {
+            out.extend_from_slice(&hit.times);
+            return Ok(());
+        }
+        let mut decoded = Vec::new();
+        times.decode_into(i64::MIN, maxt, &mut decoded)?;
+        out.extend_from_slice(&decoded);
+        let entry = CachedColumn { bytes: bytes.to_vec(), maxt, times: decoded };
+        if cache.len() < CACHED_COLUMNS {
+            cache.push(entry);
+        } else {
+            cache[*next] = entry;
+            *next = (*next + 1) % CACHED_COLUMNS;
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -142,6 +180,29 @@ mod tests {
                 let mut got = vec![(1, 1)];
                 decode(&split.values, Some(&column), mint, maxt, &mut got).unwrap();
                 assert_eq!(got[1..], want[..], "split chunk, [{mint}, {maxt}]");
+            }
+        }
+    }
+
+    #[test]
+    fn cached_columns_are_told_apart_by_their_bytes() {
+        // More targets than the cache holds, each with its own timestamps, read round-robin as a query does.
+        let targets: Vec<Vec<(i64, u64)>> = (0..CACHED_COLUMNS as i64 + 3)
+            .map(|k| samples().into_iter().map(|(t, v)| (t + k % 4 + (k / 4) * 1000, v)).collect())
+            .collect();
+        let encoded: Vec<(Vec<u8>, Vec<u8>)> = targets
+            .iter()
+            .map(|samples| {
+                let split = split(&whole_chunk(samples).unwrap()).unwrap().unwrap();
+                (split.values, timestamp_column(&split.timestamps).unwrap())
+            })
+            .collect();
+        for round in 0..3 {
+            for (k, (values, column)) in encoded.iter().enumerate() {
+                let maxt = targets[k][150 + round].0;
+                let mut got = Vec::new();
+                decode(values, Some(column), i64::MIN, maxt, &mut got).unwrap();
+                assert_eq!(got, targets[k][..151 + round], "target {k}, round {round}");
             }
         }
     }

@@ -164,6 +164,21 @@ impl Index {
         Labels::from_pairs(syms.chunks_exact(2).map(|p| (self.symbols.get(p[0]), self.symbols.get(p[1])))).ok()
     }
 
+    /// Sorts series ids by their label sets, in the order of [`Labels`], without building them; ids that are not
+    /// live sort first. Label strings are compared by their rank among all strings, and a series' labels by
+    /// their `[name, value, name, value, ...]` ranks, which orders them as comparing the strings would.
+    pub fn sort_by_labels(&self, ids: &mut [SeriesId]) {
+        let ranks = self.symbols.ranks();
+        let mut keyed: Vec<(&[Sym], SeriesId)> =
+            ids.iter().map(|&id| (self.series.get(&id).map_or(&[][..], |syms| &syms[..]), id)).collect();
+        keyed.sort_unstable_by(|(a, _), (b, _)| {
+            a.iter().map(|&s| ranks[s as usize]).cmp(b.iter().map(|&s| ranks[s as usize]))
+        });
+        for (slot, (_, id)) in ids.iter_mut().zip(keyed) {
+            *slot = id;
+        }
+    }
+
     /// The value of label `name` of a live series, if it has that label.
     pub fn label_value(&self, id: SeriesId, name: &str) -> Option<&str> {
         let name = self.symbols.lookup(name)?;
@@ -485,6 +500,34 @@ mod tests {
             assert_eq!(always, never, "{selector:?}");
             assert_eq!(index.select(&matchers), never, "{selector:?}");
         }
+    }
+
+    #[test]
+    fn sorting_by_labels_orders_as_labels_do() {
+        let mut index = sample_index();
+        // Label sets that are prefixes of others, strings that are prefixes of others, a string used both as a
+        // name and as a value, and bytes beyond ASCII.
+        let extra = [
+            labels(&[("__name__", "up")]),
+            labels(&[("__name__", "up"), ("a", "b")]),
+            labels(&[("__name__", "upx")]),
+            labels(&[("__name__", "u"), ("up", "__name__")]),
+            labels(&[("__name__", "é"), ("cpu", "1")]),
+            labels(&[("cpu", "up")]),
+        ];
+        for l in &extra {
+            index.get_or_create(l).unwrap();
+        }
+        index.remove(&[7, 8].into_iter().collect());
+        let mut ids: Vec<SeriesId> = (0..index.next_id()).rev().filter(|id| index.contains(*id)).collect();
+        let mut expected = ids.clone();
+        expected.sort_by_key(|&id| index.labels(id).unwrap());
+        index.sort_by_labels(&mut ids);
+        assert_eq!(ids, expected);
+        // Ids that are not live sort first.
+        let mut with_gone = vec![40, 8, 3];
+        index.sort_by_labels(&mut with_gone);
+        assert_eq!(with_gone[0], 8);
     }
 
     #[test]

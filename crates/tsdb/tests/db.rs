@@ -3,11 +3,14 @@
 //! the head chunk files.
 
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 
 use vigil_model::metric::VecSink;
 use vigil_model::{Labels, MatchOp, Matcher};
-use vigil_tsdb::backend::{Backend, MemBackend};
+use vigil_tsdb::backend::{Backend, FsBackend, MemBackend};
+use vigil_tsdb::block::Block;
 use vigil_tsdb::{Db, DbError, DbOptions, Rejection, Sample, SeriesBatch, SeriesSamples};
 
 const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
@@ -420,4 +423,111 @@ fn without_real_files_head_chunks_stay_in_memory() {
     assert!(dump(&db, i64::MIN, i64::MAX).iter().all(|(_, s)| s.len() == 30));
     assert_eq!(db.stats().head_chunk_file_bytes, 0);
     assert!(!mem.exists(Path::new("/db/chunks_head")).unwrap());
+}
+
+/// More series than persisting and checkpointing take per batch (1024), created in the reverse of their label
+/// order, one sample every 10 s each.
+const MANY: usize = 2500;
+
+fn many_labels() -> Vec<Labels> {
+    (0..MANY).map(|i| labels("many", &format!("h{:04}", MANY - i))).collect()
+}
+
+/// Appends scrape `step` (at `step * 10 s`, a few ms late) of every series in `all`.
+fn append_step(db: &Db, all: &[Labels], step: i64) {
+    let batch: Vec<SeriesBatch> = (all.iter().enumerate())
+        .map(|(i, l)| SeriesBatch {
+            labels: l.clone(),
+            samples: vec![Sample { t: step * 10_000 + i as i64 % 1000, v: (step * i as i64) as f64 }],
+        })
+        .collect();
+    assert_eq!(db.append(&batch).unwrap().appended, all.len() as u64);
+}
+
+/// Out-of-order samples for every seventh series of `all`, 5 s after scrape `step`.
+fn append_out_of_order(db: &Db, all: &[Labels], step: i64) {
+    let batch: Vec<SeriesBatch> = (all.iter().enumerate().step_by(7))
+        .map(|(i, l)| SeriesBatch {
+            labels: l.clone(),
+            samples: vec![Sample { t: step * 10_000 + 5000 + i as i64 % 1000, v: -1.0 }],
+        })
+        .collect();
+    assert_eq!(db.append(&batch).unwrap().appended, batch.len() as u64);
+}
+
+#[test]
+fn a_head_of_many_batches_is_persisted_and_checkpointed_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = DbOptions { compaction_ranges: vec![], downsample: false, ..options() };
+    let db = Db::open(tmp.path(), opts.clone()).unwrap();
+    let all = many_labels();
+    for step in 0..18 {
+        append_step(&db, &all, step);
+        // Out-of-order samples in the second block range, and in the range that stays in the head.
+        if step == 9 || step == 17 {
+            append_out_of_order(&db, &all, step - 2);
+        }
+    }
+    let before = dump(&db, i64::MIN, i64::MAX);
+    assert_eq!(before.len(), MANY);
+    assert_eq!(before.iter().map(|(_, s)| s.len()).sum::<usize>(), 18 * MANY + 2 * MANY.div_ceil(7));
+
+    let report = db.maintain().unwrap();
+    assert!(report.persisted == 2 && report.checkpointed, "{report:?}");
+    assert_eq!(dump(&db, i64::MIN, i64::MAX), before);
+    assert!(db.stats().head_min_t.unwrap() >= 2 * MIN);
+    for (name, samples) in [("raw-0-60000", 6 * MANY), ("raw-60000-120000", 6 * MANY + MANY.div_ceil(7))] {
+        let block = Block::open(Arc::new(FsBackend), &tmp.path().join("blocks").join(name)).unwrap();
+        block.verify().unwrap();
+        assert_eq!(block.num_series() as usize, MANY, "{name}");
+        assert_eq!(block.meta().stats.samples, samples as u64, "{name}");
+    }
+
+    // The head (all series, a third of the samples) now comes back from the checkpoint alone.
+    drop(db);
+    let wal: Vec<String> = std::fs::read_dir(tmp.path().join("wal"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(wal.iter().filter(|n| n.starts_with("checkpoint.")).count(), 1, "{wal:?}");
+    let db = Db::open(tmp.path(), opts).unwrap();
+    assert_eq!(db.stats().head_series, MANY as u64);
+    assert_eq!(dump(&db, i64::MIN, i64::MAX), before);
+}
+
+#[test]
+fn appends_while_maintenance_streams_the_head_are_all_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = DbOptions { compaction_ranges: vec![], downsample: false, ..options() };
+    let db = Db::open(tmp.path(), opts.clone()).unwrap();
+    let all = many_labels();
+    for step in 0..18 {
+        append_step(&db, &all, step);
+    }
+    // A writer appends newer scrapes (and series new to the head) while maintenance persists and checkpoints
+    // batch by batch, until maintenance is done (or ten simulated minutes have passed).
+    let done = AtomicBool::new(false);
+    let (started, wait) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for step in 18..78 {
+                append_step(&db, &[labels("new", &format!("s{step}"))], step);
+                append_step(&db, &all, step);
+                if step == 18 {
+                    started.send(()).unwrap();
+                }
+                if done.load(SeqCst) {
+                    break;
+                }
+            }
+        });
+        wait.recv().unwrap();
+        let report = db.maintain().unwrap();
+        assert!(report.persisted >= 2 && report.checkpointed, "{report:?}");
+        done.store(true, SeqCst);
+    });
+    let before = dump(&db, i64::MIN, i64::MAX);
+    drop(db);
+    let db = Db::open(tmp.path(), opts).unwrap();
+    assert_eq!(dump(&db, i64::MIN, i64::MAX), before);
 }

@@ -412,6 +412,68 @@ fn checkpoint_rules() {
 }
 
 #[test]
+fn a_checkpoint_streamed_in_batches_replays_like_one_written_at_once() {
+    let live: Vec<Record> = (0..40).flat_map(|id| [series(id), samples(id, 0..id as i64 % 4)]).collect();
+    let mut replays = Vec::new();
+    for batch in [live.len(), 1, 3, 7] {
+        let mem = MemBackend::new();
+        let (wal, _) = open(&mem, &small_segments()).unwrap();
+        wal.append(&live).unwrap();
+        let n = wal.cut_segment().unwrap();
+        let mut writer = wal.start_checkpoint(n).unwrap().unwrap();
+        for part in live.chunks(batch) {
+            writer.write(part).unwrap();
+        }
+        let stats = writer.commit().unwrap();
+        assert!(stats.written && stats.records == live.len() as u64 && stats.removed_segments > 0, "{stats:?}");
+        let dir = format!("{WAL_DIR}/checkpoint.{n:08}");
+        assert!(segment_files(&mem, &dir).len() > 5, "a checkpoint spans segments like the log");
+        drop(wal);
+        let (_, replay) = open(&mem, &small_segments()).unwrap();
+        replays.push((segment_files(&mem, &dir), replay));
+    }
+    assert_eq!(replays[0].1, live);
+    assert!(replays.iter().all(|r| *r == replays[0]), "the batching shows on disk");
+}
+
+#[test]
+fn a_checkpoint_dropped_before_its_commit_changes_nothing() {
+    let mem = MemBackend::new();
+    let (wal, _) = open(&mem, &small_segments()).unwrap();
+    let all: Vec<Record> = (0..10).map(series).collect();
+    wal.append(&all).unwrap();
+    let n = wal.cut_segment().unwrap();
+    let mut writer = wal.start_checkpoint(n).unwrap().unwrap();
+    writer.write(&all[..5]).unwrap();
+    let tmp = Path::new(WAL_DIR).join(format!("checkpoint.{n:08}.tmp"));
+    assert!(mem.exists(&tmp).unwrap());
+    drop(writer);
+    assert!(!mem.exists(&tmp).unwrap(), "an abandoned checkpoint is removed");
+    // The same checkpoint can be written again.
+    assert!(wal.checkpoint(n, &all).unwrap().written);
+    drop(wal);
+    let (_, replay) = open(&mem, &small_segments()).unwrap();
+    assert_eq!(replay, all);
+}
+
+#[test]
+fn a_checkpoint_commits_only_once_appends_it_may_reflect_are_durable() {
+    let mem = MemBackend::new();
+    let (wal, _) = open(&mem, &small_segments()).unwrap();
+    wal.append(&[series(1)]).unwrap();
+    let n = wal.cut_segment().unwrap();
+    let mut writer = wal.start_checkpoint(n).unwrap().unwrap();
+    // An append after the cut, not synced yet, that the caller's snapshot already shows.
+    wal.append_nosync(&[series(2)]).unwrap();
+    writer.write(&[series(1), series(2)]).unwrap();
+    writer.commit().unwrap();
+    drop(wal);
+    mem.crash();
+    let (_, replay) = open(&mem, &small_segments()).unwrap();
+    assert_eq!(replay, [series(1), series(2), series(2)], "the append after the cut was made durable");
+}
+
+#[test]
 fn flipped_bit_in_a_checkpoint_is_a_typed_error() {
     let mem = MemBackend::new();
     let (wal, _) = open(&mem, &small_segments()).unwrap();

@@ -21,6 +21,13 @@ use crate::head::{self, RawSample};
 /// persisted, to bound replay time.
 const CHECKPOINT_AFTER_BYTES: u64 = 256 << 20;
 
+/// Series whose data persisting copies out of the head per read lock: enough that locking costs nothing, few
+/// enough that a batch takes about a megabyte and appends wait for it no more than a millisecond or so.
+const PERSIST_BATCH_SERIES: usize = 1024;
+
+/// Series a checkpoint snapshots per read lock, for the same reasons.
+const CHECKPOINT_BATCH_SERIES: usize = 1024;
+
 /// What one round of maintenance did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MaintainReport {
@@ -43,25 +50,38 @@ impl Db {
         self.persist_head(&mut report)?;
         self.compact(&mut report)?;
         self.apply_retention(&mut report)?;
+        if report != MaintainReport::default() {
+            release_freed_memory();
+        }
         Ok(report)
     }
 
     fn persist_head(&self, report: &mut MaintainReport) -> Result<(), DbError> {
         loop {
             let Some((lo, hi)) = self.head().next_persist_range() else { break };
-            let data = self.head().persist_data(lo, hi)?;
-            if !data.is_empty() {
+            let ids = self.head().persist_ids(lo, hi);
+            if !ids.is_empty() {
                 let name = block_name(Resolution::Raw, lo, hi);
                 let new = BlockParams { min_t: lo, max_t: hi, resolution_ms: 0, level: 1, sources: Vec::new() };
                 let mut writer = BlockWriter::create(Arc::clone(&self.backend), &self.blocks_dir().join(&name), new)?;
-                for series in &data {
-                    let samples = head::merge_samples(&series.chunks, &series.ooo).map_err(DbError::CorruptRecord)?;
-                    writer.add_series_samples(&series.labels, &samples)?;
+                // The range's data is copied out a batch of series at a time, each under a short read lock. It
+                // cannot change in between: the range ends at or before the oldest writable time, and only
+                // maintenance (which this holds the lock of) drops series.
+                for batch in ids.chunks(PERSIST_BATCH_SERIES) {
+                    let data = self.head().persist_data(batch, lo, hi)?;
+                    for series in &data {
+                        let samples =
+                            head::merge_samples(&series.chunks, &series.ooo).map_err(DbError::CorruptRecord)?;
+                        writer.add_series_samples(&series.labels, &samples)?;
+                    }
                 }
                 writer.finish()?;
                 self.install_block(&name, &[])?;
                 report.persisted += 1;
                 self.counters.head_persists.fetch_add(1, Ordering::Relaxed);
+                // Reading the range's chunks mapped the spilled ones into memory. Label order scatters a batch's
+                // chunks over the files, so releasing after every batch would only fault them in again.
+                self.head().release_chunk_pages();
             }
             // The block is in service before the head forgets the samples, so queries never miss them.
             let removed = self.head_mut().truncate_before(hi);
@@ -73,21 +93,35 @@ impl Db {
             self.checkpoint()?;
             self.counters.checkpoints_at_bytes.store(wal_bytes, Ordering::Relaxed);
             report.checkpointed = true;
-            // Persisting and the checkpoint read every head chunk, which maps spilled ones into memory.
-            self.head().release_chunk_pages();
         }
         Ok(())
     }
 
-    /// Replaces the log's older segments by a snapshot of the head.
+    /// Replaces the log's older segments by a snapshot of the head, streamed a batch of series at a time.
     pub(crate) fn checkpoint(&self) -> Result<(), DbError> {
-        let (segment, snapshot) = {
-            // Appends log under the head's write lock, so holding the read lock keeps the segment cut and the
-            // snapshot consistent: every record before the cut is reflected in the snapshot.
-            let head = self.head();
-            (self.wal.cut_segment()?, head.snapshot()?)
+        // Appends log under the head's write lock, so under the read lock every record before the cut is in the
+        // head already.
+        let segment = {
+            let _head = self.head();
+            self.wal.cut_segment()?
         };
-        self.wal.checkpoint(segment, &snapshot)?;
+        if let Some(mut writer) = self.wal.start_checkpoint(segment)? {
+            // Each batch is taken under a short read lock. Appends in between may add to the snapshot what the
+            // segments from the cut on hold too; replay applies such repeats as no-ops, and the commit waits
+            // until those appends are durable in the log. Series are only dropped by maintenance, which this
+            // holds the lock of, so every series of the cut is in some batch.
+            let mut batch = Vec::new();
+            let mut next = Some(0);
+            while let Some(from) = next {
+                batch.clear();
+                next = self.head().snapshot_batch(from, CHECKPOINT_BATCH_SERIES, &mut batch)?;
+                writer.write(&batch)?;
+                // Writing the batch read its spilled chunks through their memory maps. Consecutive ids were
+                // appended together, so their chunks share pages, which later batches rarely need again.
+                self.head().release_chunk_pages();
+            }
+            writer.commit()?;
+        }
         self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -371,6 +405,22 @@ pub(super) fn load_blocks(
     }
     sort_blocks(&mut kept);
     Ok(kept)
+}
+
+/// Gives the heap memory that a round of maintenance freed back to the operating system. Persisting, checkpoints
+/// and compaction allocate and free tens of megabytes within seconds; glibc's malloc keeps freed memory in its
+/// arenas and on its own returns only what lies at the top of the main one, so without this the process would
+/// keep the RSS of every such peak. `malloc_trim(0)` returns the free pages of every arena. Other allocators
+/// are left alone.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: malloc_trim takes no pointers; it only walks glibc's own free lists, under their locks.
+        unsafe { malloc_trim(0) };
+    }
 }
 
 /// Deletes a block atomically: after the rename it no longer exists for a reader, whatever happens next.

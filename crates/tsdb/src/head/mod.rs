@@ -11,8 +11,6 @@ mod slots;
 mod spill;
 mod store;
 
-use std::collections::BTreeMap;
-
 use roaring::RoaringBitmap;
 use vigil_model::{Labels, Matcher};
 
@@ -234,20 +232,36 @@ impl Head {
         (hi <= self.min_valid()).then_some((lo, hi))
     }
 
-    /// Every series' chunks (shared, not copied, where they are closed) and out-of-order samples in `[lo, hi)`,
-    /// sorted by labels. Fails on a chunk that cannot be read, so that nothing is persisted without it.
-    pub fn persist_data(&self, lo: i64, hi: i64) -> Result<Vec<PersistSeries>, ChunkError> {
-        let mut out = BTreeMap::new();
-        for (id, series) in self.series.iter() {
-            let chunks = series.chunks(&self.store, |min, max| min >= lo && max < hi)?;
-            let ooo: Vec<RawSample> = series.ooo().iter().copied().filter(|s| (lo..hi).contains(&s.0)).collect();
+    /// The series with chunks or out-of-order samples in `[lo, hi)`, sorted by labels, the order a block takes
+    /// them in; [`Head::persist_data`] then reads their data a batch at a time. Ids take 4 bytes each where
+    /// label sets and chunk references take a kilobyte or so, so the whole head is never copied at once.
+    pub fn persist_ids(&self, lo: i64, hi: i64) -> Vec<SeriesId> {
+        let mut ids: Vec<SeriesId> = self
+            .series
+            .iter()
+            .filter(|(_, series)| series.has_chunks(in_range(lo, hi)) || series.ooo().iter().any(|s| in_ooo(lo, hi, s)))
+            .map(|(id, _)| id)
+            .collect();
+        self.index.sort_by_labels(&mut ids);
+        ids
+    }
+
+    /// The labels, chunks (shared, not copied, where they are closed) and out-of-order samples in `[lo, hi)` of
+    /// the series `ids`, in that order; series without any are left out. Fails on a chunk that cannot be read,
+    /// so that nothing is persisted without it.
+    pub fn persist_data(&self, ids: &[SeriesId], lo: i64, hi: i64) -> Result<Vec<PersistSeries>, ChunkError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let Some(series) = self.series.get(id) else { continue };
+            let chunks = series.chunks(&self.store, in_range(lo, hi))?;
+            let ooo: Vec<RawSample> = series.ooo().iter().copied().filter(|s| in_ooo(lo, hi, s)).collect();
             if chunks.is_empty() && ooo.is_empty() {
                 continue;
             }
             let Some(labels) = self.index.labels(id) else { continue };
-            out.insert(labels.clone(), PersistSeries { labels, chunks, ooo });
+            out.push(PersistSeries { labels, chunks, ooo });
         }
-        Ok(out.into_values().collect())
+        Ok(out)
     }
 
     /// Drops every sample before `t` (a block boundary, persisted now) and the series left empty. Returns how
@@ -274,24 +288,33 @@ impl Head {
         self.index.remove(&empty)
     }
 
-    /// The records that recreate the head: every series, its chunks (shared, not copied, where they are
-    /// closed) and its out-of-order samples. Fails on a chunk that cannot be read, so that a checkpoint never
-    /// replaces log segments by a snapshot missing samples.
-    pub fn snapshot(&self) -> Result<Vec<Record>, ChunkError> {
-        let mut records = Vec::new();
-        for (id, series) in self.series.iter() {
+    /// The records that recreate the head's series from id `from` on, at most `max_series` of them, appended to
+    /// `out`: for each, its `Series` record, a `Chunk` record per chunk (shared, not copied, where it is closed)
+    /// and a `Samples` record of its out-of-order samples. Returns the id to continue from, `None` after the
+    /// last series. Fails on a chunk that cannot be read, so that a checkpoint never replaces log segments by a
+    /// snapshot missing samples.
+    pub fn snapshot_batch(
+        &self,
+        from: SeriesId,
+        max_series: usize,
+        out: &mut Vec<Record>,
+    ) -> Result<Option<SeriesId>, ChunkError> {
+        for (taken, (id, series)) in self.series.iter_from(from).enumerate() {
+            if taken == max_series {
+                return Ok(Some(id));
+            }
             let Some(labels) = self.index.labels(id) else { continue };
             let series_id = u64::from(id);
-            records.push(Record::Series { id: series_id, labels });
+            out.push(Record::Series { id: series_id, labels });
             for bytes in series.chunks(&self.store, |_, _| true)? {
-                records.push(Record::Chunk { series_id, bytes });
+                out.push(Record::Chunk { series_id, bytes });
             }
             if !series.ooo().is_empty() {
                 let samples = series.ooo().iter().map(|&(t, bits)| RefSample { series_id, t_ms: t, value_bits: bits });
-                records.push(Record::Samples(samples.collect()));
+                out.push(Record::Samples(samples.collect()));
             }
         }
-        Ok(records)
+        Ok(None)
     }
 
     /// Approximate heap bytes of the index, the series' data and the chunk store (not the mapped files).
@@ -310,6 +333,16 @@ impl Head {
     pub fn spill_stats(&self) -> SpillStats {
         self.store.stats()
     }
+}
+
+/// Which head chunks a block of `[lo, hi)` takes: those inside it (chunks never span a block boundary).
+fn in_range(lo: i64, hi: i64) -> impl Fn(i64, i64) -> bool {
+    move |min, max| min >= lo && max < hi
+}
+
+/// Whether a block of `[lo, hi)` takes an out-of-order sample.
+fn in_ooo(lo: i64, hi: i64, sample: &RawSample) -> bool {
+    (lo..hi).contains(&sample.0)
 }
 
 /// The samples of a series' head chunks and out-of-order samples, merged in time order, for a block.
@@ -342,4 +375,74 @@ pub fn encode_samples(samples: &[RawSample]) -> Vec<ChunkAppender> {
         out.push(chunk);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RANGE: i64 = 1000;
+
+    /// 600 series over three block ranges (ids in the reverse order of their labels, some series only in the
+    /// last range, some with an out-of-order sample), added as replayed samples (no time window).
+    fn head() -> Head {
+        let mut head = Head::new(HeadLimits { block_range: RANGE, ooo_window: 500 }, i64::MIN, ChunkStore::memory());
+        for i in 0..600u32 {
+            let host = format!("h{:03}", 600 - i);
+            let (id, created) = head.get_or_create_pairs([("__name__", "m"), ("host", &*host)].into_iter()).unwrap();
+            assert!(created && id == i);
+            let start = if i % 5 == 0 { 2 * RANGE } else { 0 };
+            for t in (start..3 * RANGE).step_by(10) {
+                head.add(id, t, (t as f64 + f64::from(i)).to_bits(), true).unwrap();
+            }
+            if i % 7 == 0 {
+                head.add(id, 2 * RANGE + 5, 0.5f64.to_bits(), true).unwrap();
+            }
+        }
+        head
+    }
+
+    fn snapshot(head: &Head, max_series: usize) -> Vec<Record> {
+        let (mut out, mut next) = (Vec::new(), Some(0));
+        while let Some(from) = next {
+            let before = out.len();
+            next = head.snapshot_batch(from, max_series, &mut out).unwrap();
+            let series = out[before..].iter().filter(|r| matches!(r, Record::Series { .. })).count();
+            assert!(series <= max_series && (next.is_none() || series == max_series));
+        }
+        out
+    }
+
+    #[test]
+    fn snapshot_batches_add_up_to_the_whole_head() {
+        let head = head();
+        let whole = snapshot(&head, usize::MAX);
+        let ids: Vec<u64> =
+            whole.iter().filter_map(|r| if let Record::Series { id, .. } = r { Some(*id) } else { None }).collect();
+        assert_eq!(ids, (0..600).collect::<Vec<u64>>());
+        assert!(whole.iter().any(|r| matches!(r, Record::Samples(s) if s.len() == 1)));
+        for max_series in [1, 7, 256, 599, 600] {
+            assert_eq!(snapshot(&head, max_series), whole, "batches of {max_series}");
+        }
+    }
+
+    #[test]
+    fn persisting_in_batches_takes_the_range_in_label_order() {
+        let head = head();
+        let ids = head.persist_ids(0, RANGE);
+        assert_eq!(ids.len(), 480, "series starting in the last range have nothing here");
+        let labels: Vec<Labels> = ids.iter().map(|&id| head.labels(id).unwrap()).collect();
+        assert!(labels.windows(2).all(|w| w[0] < w[1]), "not sorted by labels");
+        let whole = head.persist_data(&ids, 0, RANGE).unwrap();
+        assert_eq!(whole.iter().map(|s| &s.labels).collect::<Vec<_>>(), labels.iter().collect::<Vec<_>>());
+        let batched: Vec<PersistSeries> =
+            ids.chunks(100).flat_map(|batch| head.persist_data(batch, 0, RANGE).unwrap()).collect();
+        assert_eq!(format!("{batched:?}"), format!("{whole:?}"));
+        // Out-of-order samples count on their own.
+        let last = head.persist_ids(2 * RANGE, 3 * RANGE);
+        assert_eq!(last.len(), 600);
+        let data = head.persist_data(&last, 2 * RANGE, 3 * RANGE).unwrap();
+        assert_eq!(data.iter().filter(|s| !s.ooo.is_empty()).count(), 86);
+        assert!(head.persist_ids(3 * RANGE, 4 * RANGE).is_empty());
+    }
 }

@@ -159,6 +159,13 @@ impl MemSeries {
         Ok(chunks)
     }
 
+    /// Whether `chunks` with the same `keep` would return any chunk, without reading one.
+    pub fn has_chunks(&self, keep: impl Fn(i64, i64) -> bool) -> bool {
+        let open = &self.open;
+        self.closed.iter().any(|c| keep(c.min_t, c.max_t))
+            || (open.num_samples() > 0 && keep(open.min_time(), open.max_time()))
+    }
+
     /// The out-of-order samples, sorted by time.
     pub fn ooo(&self) -> &[RawSample] {
         self.ooo.as_deref().map_or(&[], |v| &v[..])
@@ -273,6 +280,9 @@ mod tests {
         assert_eq!(series.value_at(2400, &store), Ok(Some(240f64.to_bits())));
         assert_eq!(series.chunks(&store, |_, _| true).unwrap().len(), 5);
         assert_eq!(series.chunks(&store, |min, max| min >= 2400 && max < 7200).unwrap().len(), 2);
+        assert!(series.has_chunks(|min, max| min >= 2400 && max < 7200));
+        assert!(series.has_chunks(|min, _| min >= 9600), "the open chunk counts");
+        assert!(!series.has_chunks(|min, max| min >= 2401 && max < 4800));
         series.truncate_before(4800, &mut store);
         assert_eq!(store.stats().heap_chunks, 2);
         assert!(series.ooo().is_empty());

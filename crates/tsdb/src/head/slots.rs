@@ -60,9 +60,18 @@ impl SeriesSlots {
 
     /// Every series with its id, by id.
     pub fn iter(&self) -> impl Iterator<Item = (SeriesId, &MemSeries)> {
-        self.pages.iter().enumerate().filter_map(|(p, page)| page.as_ref().map(|page| (p, page))).flat_map(
-            |(p, page)| page.slots.iter().enumerate().filter_map(move |(s, m)| Some((join(p, s), m.as_ref()?))),
-        )
+        self.iter_from(0)
+    }
+
+    /// Every series whose id is `start` or above, with its id, by id.
+    pub fn iter_from(&self, start: SeriesId) -> impl Iterator<Item = (SeriesId, &MemSeries)> {
+        let pages = self.pages.iter().enumerate().skip(split(start).0);
+        pages
+            .filter_map(|(p, page)| page.as_ref().map(|page| (p, page)))
+            .flat_map(|(p, page)| {
+                page.slots.iter().enumerate().filter_map(move |(s, m)| Some((join(p, s), m.as_ref()?)))
+            })
+            .filter(move |&(id, _)| id >= start)
     }
 
     /// Every series with its id, by id, mutably.
@@ -103,6 +112,12 @@ mod tests {
         slots.get_or_insert(301);
         let ids: Vec<SeriesId> = slots.iter().map(|(id, _)| id).collect();
         assert_eq!(ids, [5, 300, 301]);
+        let from = |start| slots.iter_from(start).map(|(id, _)| id).collect::<Vec<SeriesId>>();
+        assert_eq!(from(5), [5, 300, 301]);
+        assert_eq!(from(6), [300, 301]);
+        assert_eq!(from(301), [301]);
+        assert_eq!(from(302), []);
+        assert_eq!(from(100_000), []);
         assert_eq!(slots.iter_mut().count(), 3);
         assert!(slots.get_mut(300).is_some());
         let two_pages = slots.heap_bytes();

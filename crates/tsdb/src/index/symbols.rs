@@ -82,6 +82,18 @@ impl Symbols {
         &self.strings[sym as usize]
     }
 
+    /// Each symbol's rank among the interned strings in byte order, by symbol: comparing two symbols' ranks
+    /// compares their strings. Freed symbols rank 0.
+    pub(super) fn ranks(&self) -> Vec<u32> {
+        let mut live: Vec<Sym> = self.ids.values().copied().collect();
+        live.sort_unstable_by_key(|&sym| self.get(sym));
+        let mut ranks = vec![0; self.strings.len()];
+        for (rank, sym) in live.into_iter().enumerate() {
+            ranks[sym as usize] = rank as u32;
+        }
+        ranks
+    }
+
     /// How many distinct strings are interned.
     pub(super) fn len(&self) -> usize {
         self.ids.len()

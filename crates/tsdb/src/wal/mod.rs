@@ -5,6 +5,7 @@
 //! fsynced, and threads appending at the same time share one fsync; a failed write or fsync poisons the log;
 //! replay cuts a torn tail off the last segment and reports any other damage as [`WalError::Corrupt`].
 
+mod checkpoint;
 mod record;
 mod segment;
 
@@ -14,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+pub use checkpoint::CheckpointWriter;
 pub use record::{Record, RefSample, MAX_RECORD_BYTES};
 pub use segment::FORMAT_VERSION;
 
@@ -375,12 +377,28 @@ impl Wal {
 
     /// Writes `records` as the checkpoint replacing every segment numbered below `before`, then deletes those
     /// segments and older checkpoints. `records` must carry all that is still live in those segments (the
-    /// series and the samples the caller still needs); replay will start with them.
+    /// series and the samples the caller still needs); replay will start with them. The same as
+    /// [`Wal::start_checkpoint`], one [`CheckpointWriter::write`] and [`CheckpointWriter::commit`].
+    pub fn checkpoint(&self, before: u64, records: &[Record]) -> Result<CheckpointStats, WalError> {
+        match self.start_checkpoint(before)? {
+            Some(mut writer) => {
+                writer.write(records)?;
+                writer.commit()
+            }
+            None => Ok(CheckpointStats { before, ..CheckpointStats::default() }),
+        }
+    }
+
+    /// Starts the checkpoint replacing every segment numbered below `before` (see `cut_segment`), for a caller
+    /// that streams its records in batches. `None` when a checkpoint with that number exists already: it
+    /// covers the same segments, and what came after them is still in the log. A checkpoint older than the
+    /// newest, or `before` past the active segment, is refused. Other checkpoints and truncations wait until
+    /// the writer is committed or dropped.
     ///
     /// Crash-safe: the checkpoint is written to `checkpoint.NNNNNNNN.tmp/`, fsynced file by file, its directory
     /// fsynced, renamed to `checkpoint.NNNNNNNN/` and the WAL directory fsynced before anything is deleted.
-    pub fn checkpoint(&self, before: u64, records: &[Record]) -> Result<CheckpointStats, WalError> {
-        let _guard = self.maintenance.lock().unwrap_or_else(PoisonError::into_inner);
+    pub fn start_checkpoint(&self, before: u64) -> Result<Option<CheckpointWriter<'_>>, WalError> {
+        let guard = self.maintenance.lock().unwrap_or_else(PoisonError::into_inner);
         let active = self.active_segment()?;
         if before > active {
             return Err(WalError::InvalidArgument(format!(
@@ -388,49 +406,21 @@ impl Wal {
             )));
         }
         let listing = segment::list(&*self.backend, &self.dir)?;
-        let mut stats = CheckpointStats { before, ..CheckpointStats::default() };
         match listing.checkpoints.last() {
             Some(&latest) if latest > before => {
                 return Err(WalError::InvalidArgument(format!(
                     "cannot checkpoint before segment {before}: checkpoint {latest} is newer"
                 )));
             }
-            // The same segments are covered already; what came after them is still in the log.
-            Some(&latest) if latest == before => return Ok(stats),
+            Some(&latest) if latest == before => return Ok(None),
             _ => {}
         }
-
         let tmp = self.dir.join(checkpoint_tmp_name(before));
         if self.backend.exists(&tmp).map_err(io_err(&tmp))? {
             backend::remove_dir_all(&*self.backend, &tmp).map_err(io_err(&tmp))?;
         }
         self.backend.create_dir_all(&tmp).map_err(io_err(&tmp))?;
-        stats.bytes = self.write_checkpoint_segments(&tmp, records)?;
-        stats.records = records.len() as u64;
-        self.sync_dir(&tmp)?;
-        let path = self.dir.join(checkpoint_name(before));
-        self.backend.rename(&tmp, &path).map_err(io_err(&path))?;
-        self.sync_dir(&self.dir)?;
-        stats.written = true;
-
-        // The checkpoint is durable; what it replaces can go, oldest segment first.
-        stats.removed_segments = self.remove_segments_before(&listing, before)?;
-        for &old in listing.checkpoints.iter().filter(|&&c| c < before) {
-            let path = self.dir.join(checkpoint_name(old));
-            backend::remove_dir_all(&*self.backend, &path).map_err(io_err(&path))?;
-            stats.removed_checkpoints += 1;
-        }
-        if stats.removed_segments + stats.removed_checkpoints > 0 {
-            self.sync_dir(&self.dir)?;
-        }
-        tracing::info!(
-            before,
-            records = stats.records,
-            bytes = stats.bytes,
-            removed_segments = stats.removed_segments,
-            "wal checkpoint written"
-        );
-        Ok(stats)
+        CheckpointWriter::start(self, guard, listing, tmp, before).map(Some)
     }
 
     /// The directory of the log.
@@ -586,67 +576,6 @@ impl Wal {
             removed += 1;
         }
         Ok(removed)
-    }
-
-    /// Writes records into fsynced segment files `00000000`, `00000001`... of `dir`; returns the bytes written.
-    /// Writes `records` as checkpoint segments in `dir`, each fsynced, streaming through a small buffer.
-    fn write_checkpoint_segments(&self, dir: &Path, records: &[Record]) -> Result<u64, WalError> {
-        const FLUSH_BYTES: usize = 1 << 20;
-        let mut seq = 0;
-        let mut file = CheckpointFile::create(self, dir.join(segment_name(seq)))?;
-        let mut buf = Vec::with_capacity(FLUSH_BYTES + 4096);
-        let mut written = 0;
-        for record in records {
-            let start = buf.len();
-            record::encode_frame(record, &mut buf)?;
-            let frame_len = (buf.len() - start) as u64;
-            let segment_len = file.len + start as u64;
-            if segment_len + frame_len > self.options.max_segment_bytes && segment_len > HEADER_BYTES {
-                let frame = buf.split_off(start);
-                file.write(self, &buf)?;
-                written += file.finish(self)?;
-                seq += 1;
-                file = CheckpointFile::create(self, dir.join(segment_name(seq)))?;
-                buf = frame;
-            }
-            if buf.len() >= FLUSH_BYTES {
-                file.write(self, &buf)?;
-                buf.clear();
-            }
-        }
-        file.write(self, &buf)?;
-        written += file.finish(self)?;
-        Ok(written)
-    }
-}
-
-/// A checkpoint segment being written: a failed write or fsync poisons the log.
-struct CheckpointFile {
-    path: PathBuf,
-    file: Box<dyn WritableFile>,
-    len: u64,
-}
-
-impl CheckpointFile {
-    fn create(wal: &Wal, path: PathBuf) -> Result<CheckpointFile, WalError> {
-        let file = wal.backend.create_new(&path).map_err(io_err(&path))?;
-        let mut created = CheckpointFile { path, file, len: 0 };
-        created.write(wal, &HEADER)?;
-        Ok(created)
-    }
-
-    fn write(&mut self, wal: &Wal, bytes: &[u8]) -> Result<(), WalError> {
-        self.file
-            .write_all(bytes)
-            .map_err(|source| wal.poison_unlocked(WalError::Io { path: self.path.clone(), source }))?;
-        self.len += bytes.len() as u64;
-        Ok(())
-    }
-
-    /// Fsyncs the file and returns its length.
-    fn finish(self, wal: &Wal) -> Result<u64, WalError> {
-        self.file.sync().map_err(|source| wal.poison_unlocked(WalError::Io { path: self.path, source }))?;
-        Ok(self.len)
     }
 }
 

@@ -350,10 +350,7 @@ pub fn merge_samples(chunks: &[ChunkBytes], ooo: &[RawSample]) -> Result<Vec<Raw
     let mut samples: Vec<RawSample> = Vec::new();
     for bytes in chunks {
         let chunk = Chunk::from_bytes(bytes).map_err(|e| e.to_string())?;
-        for sample in chunk.iter() {
-            let (t, v) = sample.map_err(|e| e.to_string())?;
-            samples.push((t, v.to_bits()));
-        }
+        chunk.decode_into(i64::MIN, i64::MAX, &mut samples).map_err(|e| e.to_string())?;
     }
     if !ooo.is_empty() {
         samples.extend_from_slice(ooo);

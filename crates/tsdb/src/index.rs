@@ -5,9 +5,9 @@
 //! bitmaps kept per name in a `BTreeMap` ordered by value, so a literal prefix is a cheap range.
 
 mod hash;
+mod lookup;
 mod symbols;
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::mem::size_of;
@@ -19,7 +19,8 @@ use vigil_model::{Labels, Matcher};
 
 use crate::matching::{self, Filter, Plan, Postings};
 
-use self::hash::{Fingerprint, LabelHasher};
+pub use self::hash::Fingerprint;
+pub use self::lookup::SeriesLookup;
 use self::symbols::{hash_map_bytes, IntHash, Sym, Symbols};
 
 /// The id of a series in the head.
@@ -48,24 +49,15 @@ pub enum IndexError {
 /// Postings of one label name: value → ids of the series with that pair, ordered by value.
 type Values = BTreeMap<Arc<str>, RoaringBitmap>;
 
-/// A series in the fingerprint table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Slot {
-    check: u64,
-    id: SeriesId,
-}
-
-/// The in-memory inverted index. Not synchronised; the head wraps it in a lock.
+/// The in-memory inverted index. Not synchronised, but for its fingerprint table ([`SeriesLookup`]); the head
+/// wraps it in a lock.
 #[derive(Debug, Default)]
 pub struct Index {
     symbols: Symbols,
     /// Each live series' labels as `[name, value, name, value, ...]` symbols, sorted by name.
     series: HashMap<SeriesId, Box<[Sym]>, IntHash>,
-    /// Fingerprint bucket → the series with it; series whose bucket is already taken go to `collisions`.
-    /// Equal fingerprints mean equal label sets (see `hash.rs`).
-    by_hash: HashMap<u64, Slot, IntHash>,
-    collisions: HashMap<u64, Vec<Slot>, IntHash>,
-    hasher: LabelHasher,
+    /// Fingerprint → series, shared with appenders that find known series without the head's lock.
+    lookup: Arc<SeriesLookup>,
     /// Label name → value → series ids. Names and values without live series are removed.
     postings: BTreeMap<Arc<str>, Values>,
     /// Every live series.
@@ -102,9 +94,14 @@ impl Index {
         self.series.contains_key(&id)
     }
 
+    /// The fingerprint table, to find series without a lock on the index (see [`SeriesLookup::find_all`]).
+    pub fn lookup(&self) -> &Arc<SeriesLookup> {
+        &self.lookup
+    }
+
     /// The id of the series with exactly these labels.
     pub fn get(&self, labels: &Labels) -> Option<SeriesId> {
-        self.find(self.hasher.hash(pairs(labels)))
+        self.find(self.lookup.fingerprint(pairs(labels)))
     }
 
     /// The id of the series with these labels, adding it with a new id if needed; `true` when it was added.
@@ -118,7 +115,16 @@ impl Index {
     where
         I: Iterator<Item = (&'p str, &'p str)> + Clone,
     {
-        let hash = self.hasher.hash(pairs.clone());
+        let hash = self.lookup.fingerprint(pairs.clone());
+        self.get_or_create_hashed(hash, pairs)
+    }
+
+    /// [`Index::get_or_create_pairs`] with the pairs' fingerprint computed already by this index's
+    /// [`SeriesLookup::fingerprint`].
+    pub fn get_or_create_hashed<'p, I>(&mut self, hash: Fingerprint, pairs: I) -> Result<(SeriesId, bool), IndexError>
+    where
+        I: Iterator<Item = (&'p str, &'p str)> + Clone,
+    {
         if let Some(id) = self.find(hash) {
             return Ok((id, false));
         }
@@ -143,7 +149,7 @@ impl Index {
         if id > MAX_SERIES_ID {
             return Err(IndexError::IdOutOfRange(id));
         }
-        let hash = self.hasher.hash(pairs(labels));
+        let hash = self.lookup.fingerprint(pairs(labels));
         if let Some(existing) = self.find(hash) {
             if existing == id {
                 return Ok(());
@@ -195,12 +201,12 @@ impl Index {
     /// were removed.
     pub fn remove(&mut self, ids: &RoaringBitmap) -> u64 {
         let mut removed = 0;
+        let mut hashes = Vec::new();
         for id in ids {
             let Some(syms) = self.series.remove(&id) else { continue };
             removed += 1;
             self.all.remove(id);
-            let hash = self.hash_syms(&syms);
-            self.forget_hash(hash, id);
+            hashes.push((self.hash_syms(&syms), id));
             for pair in syms.chunks_exact(2) {
                 let (name, value) = (self.symbols.get(pair[0]), self.symbols.get(pair[1]));
                 if let Some(values) = self.postings.get_mut(name) {
@@ -218,11 +224,14 @@ impl Index {
                 self.symbols.release(pair[1]);
             }
         }
+        let mut table = self.lookup.write();
+        for (hash, id) in hashes {
+            table.forget(hash, id);
+        }
         // Hash maps never shrink by themselves; give memory back once most of it is unused.
         if self.series.capacity() > 4 * self.series.len() + 1024 {
             self.series.shrink_to_fit();
-            self.by_hash.shrink_to_fit();
-            self.collisions.shrink_to_fit();
+            table.shrink_to_fit();
         }
         removed
     }
@@ -265,7 +274,6 @@ impl Index {
     /// Approximate heap bytes used by the index, for self-metrics and the memory budget.
     pub fn heap_bytes(&self) -> usize {
         let series: usize = self.series.values().map(|s| (s.len() * size_of::<Sym>()).next_multiple_of(16)).sum();
-        let collisions: usize = self.collisions.values().map(|v| v.capacity() * size_of::<Slot>()).sum();
         // A B-tree node holds up to 11 entries; count each entry with a share of its node's overhead.
         let btree_entry = (size_of::<Arc<str>>() + size_of::<RoaringBitmap>()) * 3 / 2;
         let postings: usize = self
@@ -276,9 +284,7 @@ impl Index {
         self.symbols.heap_bytes()
             + hash_map_bytes(self.series.capacity(), size_of::<(SeriesId, Box<[Sym]>)>())
             + series
-            + hash_map_bytes(self.by_hash.capacity(), size_of::<(u64, Slot)>())
-            + hash_map_bytes(self.collisions.capacity(), size_of::<(u64, Vec<Slot>)>())
-            + collisions
+            + self.lookup.read().heap_bytes()
             + postings
             + bitmap_bytes(&self.all)
     }
@@ -308,48 +314,18 @@ impl Index {
         }
         self.series.insert(id, syms.into_boxed_slice());
         self.all.insert(id);
-        let slot = Slot { check: hash.check, id };
-        match self.by_hash.entry(hash.bucket) {
-            Entry::Vacant(e) => {
-                e.insert(slot);
-            }
-            Entry::Occupied(_) => self.collisions.entry(hash.bucket).or_default().push(slot),
-        }
+        self.lookup.write().insert(hash, id);
         Ok(())
     }
 
     /// The series with this fingerprint.
     fn find(&self, hash: Fingerprint) -> Option<SeriesId> {
-        let first = self.by_hash.get(&hash.bucket)?;
-        if first.check == hash.check {
-            return Some(first.id);
-        }
-        let rest = self.collisions.get(&hash.bucket)?;
-        rest.iter().find(|slot| slot.check == hash.check).map(|slot| slot.id)
-    }
-
-    fn forget_hash(&mut self, hash: Fingerprint, id: SeriesId) {
-        let slot = Slot { check: hash.check, id };
-        if self.by_hash.get(&hash.bucket) == Some(&slot) {
-            match self.collisions.get_mut(&hash.bucket).and_then(Vec::pop) {
-                Some(other) => {
-                    self.by_hash.insert(hash.bucket, other);
-                }
-                None => {
-                    self.by_hash.remove(&hash.bucket);
-                }
-            }
-        } else if let Some(slots) = self.collisions.get_mut(&hash.bucket) {
-            slots.retain(|&other| other != slot);
-        }
-        if self.collisions.get(&hash.bucket).is_some_and(Vec::is_empty) {
-            self.collisions.remove(&hash.bucket);
-        }
+        self.lookup.read().find(hash)
     }
 
     /// The fingerprint of a stored series, as computed from its labels when it was added.
     fn hash_syms(&self, syms: &[Sym]) -> Fingerprint {
-        self.hasher.hash(syms.chunks_exact(2).map(|p| (self.symbols.get(p[0]), self.symbols.get(p[1]))))
+        self.lookup.fingerprint(syms.chunks_exact(2).map(|p| (self.symbols.get(p[0]), self.symbols.get(p[1]))))
     }
 
     /// The value symbol of label `name` of series `id`.
@@ -460,6 +436,7 @@ fn is_canonical<'p>(pairs: impl Iterator<Item = (&'p str, &'p str)>) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::lookup::Slot;
     use super::*;
     use vigil_model::MatchOp;
 
@@ -544,10 +521,11 @@ mod tests {
     #[test]
     fn removal_forgets_every_hash_and_string() {
         let mut index = sample_index();
-        assert_eq!(index.by_hash.len(), 60);
+        assert_eq!(index.lookup.read().by_hash.len(), 60);
         let all = index.all().clone();
         index.remove(&all);
-        assert!(index.by_hash.is_empty() && index.collisions.is_empty() && index.series.is_empty());
+        let table = index.lookup.read();
+        assert!(table.by_hash.is_empty() && table.collisions.is_empty() && index.series.is_empty());
         assert!(index.postings.is_empty() && index.symbols.len() == 0);
     }
 
@@ -558,13 +536,13 @@ mod tests {
         let b = labels(&[("x", "2")]);
         // Force b into a's bucket, as a 64-bit collision would.
         let (ia, _) = index.get_or_create(&a).unwrap();
-        let fa = index.hasher.hash(pairs(&a));
-        let fb = Fingerprint { bucket: fa.bucket, check: index.hasher.hash(pairs(&b)).check };
+        let fa = index.lookup.fingerprint(pairs(&a));
+        let fb = Fingerprint { bucket: fa.bucket, check: index.lookup.fingerprint(pairs(&b)).check };
         index.insert(1000, fb, pairs(&b)).unwrap();
         assert_eq!((index.find(fa), index.find(fb)), (Some(ia), Some(1000)));
-        assert_eq!(index.collisions[&fa.bucket], [Slot { check: fb.check, id: 1000 }]);
+        assert_eq!(index.lookup.read().collisions[&fa.bucket], [Slot { check: fb.check, id: 1000 }]);
         index.remove(&[ia].into_iter().collect());
         assert_eq!((index.find(fa), index.find(fb)), (None, Some(1000)));
-        assert!(index.collisions.is_empty());
+        assert!(index.lookup.read().collisions.is_empty());
     }
 }

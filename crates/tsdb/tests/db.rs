@@ -3,14 +3,15 @@
 //! the head chunk files.
 
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use vigil_model::metric::VecSink;
 use vigil_model::{Labels, MatchOp, Matcher};
 use vigil_tsdb::backend::{Backend, FsBackend, MemBackend};
 use vigil_tsdb::block::Block;
+use vigil_tsdb::wal::WalOptions;
 use vigil_tsdb::{Db, DbError, DbOptions, Rejection, Sample, SeriesBatch, SeriesSamples};
 
 const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
@@ -338,6 +339,48 @@ fn a_failed_fsync_fails_the_append_and_every_later_one() {
     assert!(db.append(&one(&a, 2000, 1.0)).is_err());
     let err = db.append(&one(&a, 3000, 1.0)).unwrap_err();
     assert!(err.to_string().contains("poisoned"), "{err}");
+}
+
+#[test]
+fn concurrent_appenders_on_shared_series_lose_no_acknowledged_sample_in_a_crash() {
+    // Writers race on the same series, each batch creating a series the next ones append to, and now and then
+    // one runs maintenance, which persists (dropping series) and checkpoints the log while the others append.
+    const TICKS: i64 = 1500;
+    let mem = Arc::new(MemBackend::new());
+    let options =
+        DbOptions { ooo_window: 0, wal: WalOptions { max_segment_bytes: 4096, ..WalOptions::default() }, ..options() };
+    let db = Db::open_with(mem.clone(), Path::new("/db"), options.clone()).unwrap();
+    let (clock, appended) = (AtomicI64::new(0), AtomicU64::new(0));
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| loop {
+                let tick = clock.fetch_add(1, Ordering::Relaxed);
+                if tick >= TICKS {
+                    break;
+                }
+                let batch: Vec<SeriesBatch> = (0..8)
+                    .map(|k| SeriesBatch {
+                        labels: labels("race", &(tick / 4 + k).to_string()),
+                        samples: vec![Sample { t: tick * 1000, v: tick as f64 }],
+                    })
+                    .collect();
+                appended.fetch_add(db.append(&batch).unwrap().appended, Ordering::Relaxed);
+                if tick % 50 == 0 {
+                    db.maintain().unwrap();
+                }
+            });
+        }
+    });
+    let live = dump(&db, i64::MIN, i64::MAX);
+    let stored: usize = live.iter().map(|(_, samples)| samples.len()).sum();
+    assert_eq!(stored as u64, appended.into_inner());
+    let stats = db.stats();
+    assert!(stats.checkpoints > 0 && stats.series_removed > 0, "{stats:?}");
+    drop(db);
+    mem.crash();
+    let db = Db::open_with(mem.clone(), Path::new("/db"), options).unwrap();
+    assert_eq!(db.replay_summary().unknown_series, 0);
+    assert_eq!(dump(&db, i64::MIN, i64::MAX), live);
 }
 
 #[test]

@@ -301,6 +301,39 @@ fn failed_fsync_fails_every_waiting_appender() {
     }
 }
 
+#[test]
+fn reservations_order_the_log_whoever_writes_first() {
+    let mem = MemBackend::new();
+    let (wal, _) = open(&mem, &small_segments()).unwrap();
+    let batch = |i: u64| vec![series(i), samples(i, [i as i64])];
+    let lsns: Vec<Option<Lsn>> = std::thread::scope(|s| {
+        let reservations: Vec<_> = (0..8).map(|_| wal.reserve()).collect();
+        // Started newest first, so later reservations are ready before the ones they must wait for. Number 3 is
+        // dropped unused, which must not hold up the others.
+        let mut handles: Vec<_> = reservations
+            .into_iter()
+            .enumerate()
+            .rev()
+            .map(|(i, reservation)| {
+                let i = i as u64;
+                let batch = batch(i);
+                s.spawn(move || (i != 3).then(|| reservation.append_nosync(&batch).unwrap()))
+            })
+            .collect();
+        handles.reverse();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let written: Vec<Lsn> = lsns.into_iter().flatten().collect();
+    assert!(written.is_sorted(), "{written:?}");
+    // A plain append takes the next place.
+    wal.append(&batch(8)).unwrap();
+    drop(wal);
+    mem.crash();
+    let (_, replay) = open(&mem, &small_segments()).unwrap();
+    let expected: Vec<Record> = (0..9).filter(|&i| i != 3).flat_map(batch).collect();
+    assert_eq!(replay, expected);
+}
+
 fn truncate_fixture(mem: &MemBackend) -> (Wal, Vec<(Lsn, Record)>) {
     let (wal, _) = open(mem, &small_segments()).unwrap();
     let mut written = Vec::new();

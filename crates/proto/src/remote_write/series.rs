@@ -90,14 +90,40 @@ pub(crate) fn check_pairs<S: AsRef<str>>(pairs: &mut [(S, S)]) -> Result<(), Ser
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`: the legacy charset Prometheus 2.x requires of label names.
 pub(crate) fn is_label_name(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    matches!(bytes.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
-        && bytes.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+    matches_classes(s, LABEL_START, LABEL_CHAR)
 }
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`.
 pub(crate) fn is_metric_name(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    matches!(bytes.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_' || c == b':')
-        && bytes.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
+    matches_classes(s, METRIC_START, METRIC_CHAR)
+}
+
+const LABEL_START: u8 = 1;
+const LABEL_CHAR: u8 = 2;
+const METRIC_START: u8 = 4;
+const METRIC_CHAR: u8 = 8;
+
+/// The classes of each byte. Every remote_write label name and metric name is checked, so a table and no
+/// branch per byte.
+const CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let alpha = b.is_ascii_alphabetic() || b == b'_';
+        let alnum = alpha || b.is_ascii_digit();
+        table[c] = (alpha as u8 * LABEL_START)
+            | (alnum as u8 * LABEL_CHAR)
+            | ((alpha || b == b':') as u8 * METRIC_START)
+            | ((alnum || b == b':') as u8 * METRIC_CHAR);
+        c += 1;
+    }
+    table
+};
+
+/// Whether `s` is a byte of class `start` followed by bytes of class `rest`.
+fn matches_classes(s: &str, start: u8, rest: u8) -> bool {
+    let Some((&first, tail)) = s.as_bytes().split_first() else { return false };
+    let all = tail.iter().fold(rest, |acc, &b| acc & CLASSES[usize::from(b)]);
+    CLASSES[usize::from(first)] & start != 0 && all != 0
 }

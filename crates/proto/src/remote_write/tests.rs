@@ -145,6 +145,27 @@ fn invalid_series_name_the_series_and_label() {
 }
 
 #[test]
+fn label_and_metric_names_follow_the_legacy_charset_at_every_byte() {
+    use super::series::{is_label_name, is_metric_name};
+    let start = |c: char, colon: bool| c.is_ascii_alphabetic() || c == '_' || (colon && c == ':');
+    let rest = |c: char, colon: bool| start(c, colon) || c.is_ascii_digit();
+    for b in 0..=255u8 {
+        let c = char::from(b);
+        for (name, first_ok, rest_ok) in [
+            (format!("{c}"), start(c, false), true),
+            (format!("a{c}"), true, rest(c, false)),
+            (format!("a{c}b"), true, rest(c, false)),
+        ] {
+            assert_eq!(is_label_name(&name), first_ok && rest_ok, "{name:?}");
+        }
+        assert_eq!(is_metric_name(&format!("{c}")), start(c, true), "{c:?}");
+        assert_eq!(is_metric_name(&format!("up_{c}")), rest(c, true), "{c:?}");
+    }
+    assert!(!is_label_name("") && !is_metric_name(""));
+    assert!(is_label_name("__name__") && is_metric_name("job:up:sum_5m") && !is_label_name("job:up"));
+}
+
+#[test]
 fn oversized_and_lying_bodies_are_rejected_before_allocating() {
     let limits = DecodeLimits { max_compressed_bytes: 100, ..DecodeLimits::default() };
     let err = decode_write_request(&[0u8; 101], &limits).unwrap_err();
@@ -188,6 +209,16 @@ fn garbage_protobuf_is_an_error() {
         (&[0x0a, 0x04, 0x0a, 0x02, 0x08, 0x01][..], "byte 4: a label name or value is not a string"),
         // Label name that is not UTF-8.
         (&[0x0a, 0x05, 0x0a, 0x03, 0x0a, 0x01, 0xff][..], "byte 4: a label name or value is not UTF-8"),
+        // The same with a value, which is checked together with the name: a name cut short in a character, and
+        // a value that is not UTF-8.
+        (
+            &[0x0a, 0x08, 0x0a, 0x06, 0x0a, 0x01, 0xc3, 0x12, 0x01, b'x'][..],
+            "byte 4: a label name or value is not UTF-8",
+        ),
+        (
+            &[0x0a, 0x08, 0x0a, 0x06, 0x0a, 0x01, b'a', 0x12, 0x01, 0xff][..],
+            "byte 7: a label name or value is not UTF-8",
+        ),
         // A sample whose value is a varint, and one whose timestamp is a double.
         (&[0x0a, 0x04, 0x12, 0x02, 0x08, 0x01][..], "byte 4: a sample value is not a double"),
         (&[0x0a, 0x0b, 0x12, 0x09, 0x11, 0, 0, 0, 0, 0, 0, 0, 0][..], "byte 4: a sample timestamp is not a varint"),

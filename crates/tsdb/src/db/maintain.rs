@@ -99,8 +99,9 @@ impl Db {
 
     /// Replaces the log's older segments by a snapshot of the head, streamed a batch of series at a time.
     pub(crate) fn checkpoint(&self) -> Result<(), DbError> {
-        // Appends log under the head's write lock, so under the read lock every record before the cut is in the
-        // head already.
+        // Appends write their records only after applying them under the head's write lock, so with the read
+        // lock held every record before the cut is in the head already (some after it may be too, which replay
+        // tolerates).
         let segment = {
             let _head = self.head();
             self.wal.cut_segment()?

@@ -23,8 +23,8 @@ use crate::backend::{self, Backend, FsBackend};
 use crate::block::{Block, BlockError};
 use crate::chunk::ChunkError;
 use crate::head::{Added, ChunkStore, Head, HeadLimits, Rejection};
-use crate::index::{IndexError, SeriesId};
-use crate::wal::{Record, RefSample, Wal, WalError, WalOptions};
+use crate::index::{Fingerprint, IndexError, SeriesId, SeriesLookup};
+use crate::wal::{Record, RefSample, Reservation, Wal, WalError, WalOptions};
 
 pub use downsample::{Aggregate, Resolution};
 pub use maintain::MaintainReport;
@@ -247,6 +247,8 @@ pub struct Db {
     dir: PathBuf,
     options: DbOptions,
     head: RwLock<Head>,
+    /// The head index's fingerprint table, to find known series before taking the head's lock.
+    lookup: Arc<SeriesLookup>,
     wal: Wal,
     /// Every block in service, raw and downsampled, sorted by resolution, then time.
     blocks: RwLock<Vec<Arc<Block>>>,
@@ -347,6 +349,7 @@ impl Db {
             backend,
             dir,
             options,
+            lookup: Arc::clone(head.index().lookup()),
             head: RwLock::new(head),
             wal,
             blocks: RwLock::new(blocks),
@@ -395,46 +398,70 @@ impl Db {
     }
 
     fn append_each(&self, batch: &[impl AppendSeries]) -> Result<AppendReport, DbError> {
+        self.commit(self.apply(batch))
+    }
+
+    /// Applies a batch to the head and takes the batch's place in the log's order. The head's write lock covers
+    /// only this: series are hashed and known ones found before it, and [`Db::commit`] encodes and writes the
+    /// records after it.
+    fn apply(&self, batch: &[impl AppendSeries]) -> Applied<'_> {
+        let fingerprints: Vec<Fingerprint> = batch.iter().map(|s| self.lookup.fingerprint(s.pairs())).collect();
+        let mut found = Vec::with_capacity(batch.len());
+        self.lookup.find_all(&fingerprints, &mut found);
         let mut report = AppendReport::default();
         let mut records = Vec::new();
-        let mut samples = Vec::new();
+        let mut samples = Vec::with_capacity(batch.len());
         let mut failure = None;
-        let lsn = {
-            let mut head = self.head_mut();
-            for series in batch {
-                let (id, created) = match head.get_or_create_pairs(series.pairs()) {
-                    Ok(found) => found,
+        let mut head = self.head_mut();
+        head.touch(found.iter().flatten().copied());
+        for ((series, &hash), found) in batch.iter().zip(&fingerprints).zip(found) {
+            // A series found without the lock may have been dropped since; ids are never reused, so one still in
+            // the head is this series.
+            let id = match found.filter(|&id| head.has_series(id)) {
+                Some(id) => id,
+                None => match head.get_or_create_hashed(hash, series.pairs()) {
+                    Ok((id, created)) => {
+                        if created {
+                            self.counters.series_created.fetch_add(1, Ordering::Relaxed);
+                            records.push(Record::Series { id: u64::from(id), labels: labels_of(series) });
+                        }
+                        id
+                    }
                     Err(err) => {
                         // What the head took so far is still logged, so the head never holds unlogged data.
                         failure = Some(err);
                         break;
                     }
-                };
-                if created {
-                    self.counters.series_created.fetch_add(1, Ordering::Relaxed);
-                    records.push(Record::Series { id: u64::from(id), labels: labels_of(series) });
-                }
-                for (t, v) in series.samples() {
-                    let bits = v.to_bits();
-                    match head.add(id, t, bits, false) {
-                        Ok(Added::Appended) => {
-                            report.appended += 1;
-                            samples.push(RefSample { series_id: u64::from(id), t_ms: t, value_bits: bits });
-                        }
-                        Ok(Added::Unchanged) => report.unchanged += 1,
-                        Err(reason) => self.count_rejection(&mut report, series, t, reason),
+                },
+            };
+            for (t, v) in series.samples() {
+                let bits = v.to_bits();
+                match head.add(id, t, bits, false) {
+                    Ok(Added::Appended) => {
+                        report.appended += 1;
+                        samples.push(RefSample { series_id: u64::from(id), t_ms: t, value_bits: bits });
                     }
+                    Ok(Added::Unchanged) => report.unchanged += 1,
+                    Err(reason) => self.count_rejection(&mut report, series, t, reason),
                 }
             }
-            for run in samples.chunks(SAMPLES_PER_RECORD) {
-                records.push(Record::Samples(run.to_vec()));
-            }
-            if records.is_empty() {
-                return failure.map_or(Ok(report), |err| Err(err.into()));
-            }
-            // Logged under the head lock, so the log's order is the order the head applied.
-            self.wal.append_nosync(&records)?
-        };
+        }
+        // Taken under the head lock, so the log's order is the order the head applied. Taken even with nothing
+        // to log: a sample found unchanged may come from an append not durable yet, which this one waits for.
+        let place = self.wal.reserve();
+        Applied { report, records, samples, place, failure }
+    }
+
+    /// Logs what [`Db::apply`] took at its place in the log's order, once everything applied before it is
+    /// logged, and waits until all of that is durable.
+    fn commit(&self, applied: Applied<'_>) -> Result<AppendReport, DbError> {
+        let Applied { report, mut records, samples, place, failure } = applied;
+        if samples.len() > SAMPLES_PER_RECORD {
+            records.extend(samples.chunks(SAMPLES_PER_RECORD).map(|run| Record::Samples(run.to_vec())));
+        } else if !samples.is_empty() {
+            records.push(Record::Samples(samples));
+        }
+        let lsn = place.append_nosync(&records)?;
         self.wal.wait_durable(lsn)?;
         self.counters.appended.fetch_add(report.appended, Ordering::Relaxed);
         failure.map_or(Ok(report), |err| Err(err.into()))
@@ -488,6 +515,18 @@ impl Db {
     pub(crate) fn blocks(&self) -> Vec<Arc<Block>> {
         self.blocks.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
+}
+
+/// What [`Db::apply`] took into the head, to be logged by [`Db::commit`].
+struct Applied<'a> {
+    report: AppendReport,
+    /// The `Series` records of the series created.
+    records: Vec<Record>,
+    samples: Vec<RefSample>,
+    /// The batch's place in the log's order.
+    place: Reservation<'a>,
+    /// Why the batch stopped part-way.
+    failure: Option<IndexError>,
 }
 
 /// The labels of a series of a batch, owned; for new series and errors only.
@@ -549,4 +588,65 @@ fn replay_record(
 
 fn series_id(id: u64) -> Result<SeriesId, DbError> {
     SeriesId::try_from(id).map_err(|_| DbError::CorruptRecord(format!("series id {id} is out of range")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::MemBackend;
+
+    #[test]
+    fn batches_are_logged_in_the_order_the_head_applied_them_whichever_commits_first() {
+        let mem = Arc::new(MemBackend::new());
+        let open = || Db::open_with(mem.clone(), "/db", DbOptions::default()).unwrap();
+        let db = open();
+        let labels = [("__name__", "up")];
+        // `first` creates the series and `second` appends to it: replaying `second` first would lose its sample.
+        let first = db.apply(&[SeriesSamples { labels: &labels, samples: &[(1000, 1.0)] }]);
+        let second = db.apply(&[SeriesSamples { labels: &labels, samples: &[(2000, 2.0)] }]);
+        std::thread::scope(|s| {
+            let (ready, started) = std::sync::mpsc::channel();
+            let db = &db;
+            let later = s.spawn(move || {
+                ready.send(()).unwrap();
+                db.commit(second).unwrap()
+            });
+            started.recv().unwrap();
+            db.commit(first).unwrap();
+            assert_eq!(later.join().unwrap().appended, 1);
+        });
+        drop(db);
+        mem.crash();
+        let db = open();
+        assert_eq!(db.replay_summary().unknown_series, 0);
+        let series: Vec<Series> = db.querier(0, 3000).select(&[]).unwrap().map(Result::unwrap).collect();
+        let samples: Vec<(i64, f64)> = series[0].samples.iter().map(|s| (s.t, s.v)).collect();
+        assert_eq!(samples, [(1000, 1.0), (2000, 2.0)]);
+    }
+
+    #[test]
+    fn an_append_that_changes_nothing_waits_until_what_it_found_is_durable() {
+        let mem = Arc::new(MemBackend::new());
+        let db = Db::open_with(mem.clone(), "/db", DbOptions::default()).unwrap();
+        // A slow disk, so that the sample is written well before it is durable.
+        mem.set_sync_delay(std::time::Duration::from_millis(20));
+        let labels = [("__name__", "up")];
+        let batch = [SeriesSamples { labels: &labels, samples: &[(1000, 1.0)] }];
+        let start = db.wal.durable_lsn();
+        let first = db.apply(&batch);
+        let again = db.apply(&batch);
+        assert_eq!((again.report.unchanged, again.records.len() + again.samples.len()), (1, 0));
+        std::thread::scope(|s| {
+            let (ready, started) = std::sync::mpsc::channel();
+            let db = &db;
+            let later = s.spawn(move || {
+                ready.send(()).unwrap();
+                db.commit(again).unwrap();
+                db.wal.durable_lsn()
+            });
+            started.recv().unwrap();
+            db.commit(first).unwrap();
+            assert!(later.join().unwrap() > start, "acknowledged before the sample it found was durable");
+        });
+    }
 }

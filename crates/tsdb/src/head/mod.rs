@@ -15,7 +15,7 @@ use roaring::RoaringBitmap;
 use vigil_model::{Labels, Matcher};
 
 use crate::chunk::{Chunk, ChunkAppender, ChunkBytes, ChunkError};
-use crate::index::{Index, IndexError, SeriesId};
+use crate::index::{Fingerprint, Index, IndexError, SeriesId};
 use crate::wal::{Record, RefSample};
 use slots::SeriesSlots;
 
@@ -116,17 +116,32 @@ impl Head {
         }
     }
 
-    /// The id of the series with these labels, created if new; `true` when created.
-    /// The labels are pairs forming a valid [`Labels`]; see [`Index::get_or_create_pairs`].
-    pub fn get_or_create_pairs<'p>(
+    /// The id of the series with these labels, created if new; `true` when created. `hash` is the pairs'
+    /// fingerprint (by this head's [`Index::lookup`]); the pairs form a valid [`Labels`], see
+    /// [`Index::get_or_create_pairs`].
+    pub fn get_or_create_hashed<'p>(
         &mut self,
+        hash: Fingerprint,
         pairs: impl Iterator<Item = (&'p str, &'p str)> + Clone,
     ) -> Result<(SeriesId, bool), IndexError> {
-        let (id, created) = self.index.get_or_create_pairs(pairs)?;
+        let (id, created) = self.index.get_or_create_hashed(hash, pairs)?;
         if created {
             self.series.get_or_insert(id);
         }
         Ok((id, created))
+    }
+
+    /// Whether series `id` is in the head.
+    pub fn has_series(&self, id: SeriesId) -> bool {
+        self.series.get(id).is_some()
+    }
+
+    /// Reads what appending to each series reads, one series right after another, so that their cache misses
+    /// overlap rather than be taken one at a time by the [`Head::add`]s that follow.
+    pub fn touch(&self, ids: impl Iterator<Item = SeriesId>) {
+        for id in ids {
+            std::hint::black_box(self.series.get(id).map(MemSeries::touch));
+        }
     }
 
     /// Restores a series from the log. A repeated record for the same series is harmless.
@@ -386,7 +401,9 @@ mod tests {
         let mut head = Head::new(HeadLimits { block_range: RANGE, ooo_window: 500 }, i64::MIN, ChunkStore::memory());
         for i in 0..600u32 {
             let host = format!("h{:03}", 600 - i);
-            let (id, created) = head.get_or_create_pairs([("__name__", "m"), ("host", &*host)].into_iter()).unwrap();
+            let pairs = [("__name__", "m"), ("host", &*host)];
+            let hash = head.index().lookup().fingerprint(pairs.into_iter());
+            let (id, created) = head.get_or_create_hashed(hash, pairs.into_iter()).unwrap();
             assert!(created && id == i);
             let start = if i % 5 == 0 { 2 * RANGE } else { 0 };
             for t in (start..3 * RANGE).step_by(10) {

@@ -48,6 +48,11 @@ impl MemSeries {
         self.closed.last().map(|c| c.max_t)
     }
 
+    /// Reads the memory an in-order append reads first: the open chunk's header and its last byte.
+    pub fn touch(&self) -> (Option<i64>, Option<u8>) {
+        (self.last_time(), self.open.bytes().last().copied())
+    }
+
     /// Appends a sample newer than `last_time`. A new chunk starts when the open one is full or `t` lies at or
     /// past `chunk_end` of the open chunk, so no chunk spans a block boundary.
     pub fn append_in_order(&mut self, t: i64, bits: u64, block_range: i64, store: &mut ChunkStore) {

@@ -2,8 +2,9 @@
 //!
 //! The bytes on disk, the order of writes and fsyncs and what a crash at each step leaves behind are documented
 //! in `docs/format/tsdb.md` ("Write-ahead log"). In short: [`Wal::append`] returns only once its bytes are
-//! fsynced, and threads appending at the same time share one fsync; a failed write or fsync poisons the log;
-//! replay cuts a torn tail off the last segment and reports any other damage as [`WalError::Corrupt`].
+//! fsynced, and threads appending at the same time share one fsync; [`Wal::reserve`] fixes where records go in
+//! the log before they are encoded and written; a failed write or fsync poisons the log; replay cuts a torn
+//! tail off the last segment and reports any other damage as [`WalError::Corrupt`].
 
 mod checkpoint;
 mod record;
@@ -147,6 +148,10 @@ pub struct Wal {
     state: Mutex<State>,
     /// Signalled when `durable` advances, when a group fsync ends and when the log is poisoned.
     synced: Condvar,
+    /// The number the next [`Reservation`] gets.
+    reserved: AtomicU64,
+    /// Signalled when `State::turn` advances.
+    turn_passed: Condvar,
     /// Serialises checkpoints and truncation.
     maintenance: Mutex<()>,
     counters: Counters,
@@ -163,6 +168,8 @@ struct State {
     /// Whether some thread is leading a group fsync.
     syncing: bool,
     poisoned: Option<String>,
+    /// The reservation whose records are written next.
+    turn: u64,
 }
 
 impl Wal {
@@ -278,6 +285,7 @@ impl Wal {
             durable: Lsn { segment: next, offset: HEADER_BYTES },
             syncing: false,
             poisoned: None,
+            turn: 0,
         };
         let wal = Wal {
             backend,
@@ -285,6 +293,8 @@ impl Wal {
             options,
             state: Mutex::new(state),
             synced: Condvar::new(),
+            reserved: AtomicU64::new(0),
+            turn_passed: Condvar::new(),
             maintenance: Mutex::new(()),
             counters: Counters::default(),
         };
@@ -303,31 +313,53 @@ impl Wal {
     /// Appends records without waiting for an fsync: they are not acknowledged until a later `sync` (or
     /// `append`) returns. A record never spans two segments; a batch may.
     pub fn append_nosync(&self, records: &[Record]) -> Result<Lsn, WalError> {
-        let mut buf = Vec::new();
-        let mut ends = Vec::with_capacity(records.len());
-        for record in records {
-            record::encode_frame(record, &mut buf)?;
-            ends.push(buf.len());
-        }
-        let mut st = self.lock();
-        check_poisoned(&st)?;
+        self.reserve().append_nosync(records)
+    }
+
+    /// Takes the next place in the log's order: the records appended with it go after those of every earlier
+    /// reservation and before those of every later one, whenever each is appended. So a caller can take its
+    /// place under its own lock and encode and write its records after releasing that lock.
+    pub fn reserve(&self) -> Reservation<'_> {
+        // Callers order their reservations by their own locks, which the counter's modification order follows.
+        let seq = self.reserved.fetch_add(1, Ordering::Relaxed);
+        Reservation { wal: self, seq, passed: false }
+    }
+
+    /// Writes encoded frames (`ends` holds the end of each in `buf`) at the end of the log, rotating between
+    /// frames when the segment is full; returns the log's new end.
+    fn write_frames(&self, st: &mut State, buf: &[u8], ends: &[usize]) -> Result<Lsn, WalError> {
+        check_poisoned(st)?;
         let max = self.options.max_segment_bytes;
         let (mut run_start, mut frame_start) = (0, 0);
-        for &frame_end in &ends {
+        for &frame_end in ends {
             let segment_len = st.offset + (frame_start - run_start) as u64;
             if segment_len + (frame_end - frame_start) as u64 > max && segment_len > HEADER_BYTES {
-                self.write_locked(&mut st, &buf[run_start..frame_start])?;
-                self.rotate(&mut st)?;
+                self.write_locked(st, &buf[run_start..frame_start])?;
+                self.rotate(st)?;
                 run_start = frame_start;
             }
             frame_start = frame_end;
         }
-        self.write_locked(&mut st, &buf[run_start..])?;
-        if !records.is_empty() {
+        self.write_locked(st, &buf[run_start..])?;
+        if !ends.is_empty() {
             self.counters.appends.fetch_add(1, Ordering::Relaxed);
-            self.counters.records.fetch_add(records.len() as u64, Ordering::Relaxed);
+            self.counters.records.fetch_add(ends.len() as u64, Ordering::Relaxed);
         }
         Ok(Lsn { segment: st.segment, offset: st.offset })
+    }
+
+    /// Locks the state once it is reservation `seq`'s turn to write.
+    fn wait_turn(&self, seq: u64) -> MutexGuard<'_, State> {
+        let mut st = self.lock();
+        while st.turn != seq {
+            st = self.turn_passed.wait(st).unwrap_or_else(PoisonError::into_inner);
+        }
+        st
+    }
+
+    fn pass_turn(&self, st: &mut State) {
+        st.turn += 1;
+        self.turn_passed.notify_all();
     }
 
     /// Fsyncs everything appended so far and returns the position it reached.
@@ -577,6 +609,49 @@ impl Wal {
         }
         Ok(removed)
     }
+}
+
+/// A place in the log's order, from [`Wal::reserve`]. Appending with it, or dropping it unused, first waits
+/// until every earlier reservation has been appended or dropped: never wait on one while holding a lock that
+/// the holder of an earlier one may need.
+#[must_use = "a reservation holds up every later append until it is used or dropped"]
+#[derive(Debug)]
+pub struct Reservation<'a> {
+    wal: &'a Wal,
+    seq: u64,
+    passed: bool,
+}
+
+impl Reservation<'_> {
+    /// [`Wal::append_nosync`] at this reservation's place. The records are encoded before it waits for its turn.
+    pub fn append_nosync(mut self, records: &[Record]) -> Result<Lsn, WalError> {
+        let encoded = encode_frames(records);
+        let mut st = self.wal.wait_turn(self.seq);
+        let written = encoded.and_then(|(buf, ends)| self.wal.write_frames(&mut st, &buf, &ends));
+        self.wal.pass_turn(&mut st);
+        self.passed = true;
+        written
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.passed {
+            let mut st = self.wal.wait_turn(self.seq);
+            self.wal.pass_turn(&mut st);
+        }
+    }
+}
+
+/// The framed bytes of `records` and the end of each frame in them. An oversized record fails the whole batch.
+fn encode_frames(records: &[Record]) -> Result<(Vec<u8>, Vec<usize>), WalError> {
+    let mut buf = Vec::new();
+    let mut ends = Vec::with_capacity(records.len());
+    for record in records {
+        record::encode_frame(record, &mut buf)?;
+        ends.push(buf.len());
+    }
+    Ok((buf, ends))
 }
 
 fn check_poisoned(st: &State) -> Result<(), WalError> {

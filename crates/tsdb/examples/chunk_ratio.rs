@@ -1,5 +1,7 @@
 //! Measures bytes per sample of the chunk encodings on synthetic node_exporter-like series (24 h at a 10 s
-//! scrape interval with a few milliseconds of timestamp jitter) for 120-, 240- and 480-sample chunks.
+//! scrape interval with a few milliseconds of timestamp jitter) for 120-, 240- and 480-sample chunks: whole
+//! chunks as the head keeps them (Gorilla, compact), and values chunks as blocks store them (timestamps in a
+//! shared column, not counted; compact, and packed in the grouped encoding).
 //! Run with `cargo run --release -p vigil-tsdb --example chunk_ratio`; it ends with the decode throughput, which
 //! `-- --decode` prints alone.
 //!
@@ -19,7 +21,7 @@ mod node_like;
 use node_like::{Kind, Rng, INTERVAL_MS, KINDS};
 
 /// Chunks' bytes indexed by chunk size and encoding.
-type ChunkSets = [[Vec<Vec<u8>>; 2]; CHUNK_SIZES.len()];
+type ChunkSets = [[Vec<Vec<u8>>; FORMATS.len()]; CHUNK_SIZES.len()];
 
 /// Decodes chunks into a buffer of (timestamp, value bits); returns the samples decoded.
 type Decoder = fn(&[Vec<u8>], &mut Vec<(i64, u64)>) -> usize;
@@ -54,20 +56,51 @@ impl Totals {
     }
 }
 
+/// How a chunk is stored.
+#[derive(Clone, Copy, Debug)]
+enum Format {
+    /// A whole chunk in this encoding.
+    Whole(Encoding),
+    /// A compact values chunk: the values at timestamps 0, 1, 2, …
+    Values,
+    /// A values chunk packed in the grouped encoding, where that applies.
+    GroupedValues,
+}
+
+const FORMATS: [Format; 4] =
+    [Format::Whole(Encoding::Gorilla), Format::Whole(Encoding::Compact), Format::Values, Format::GroupedValues];
+
+/// The short names of `FORMATS` in the tables.
+const FORMAT_NAMES: [&str; 4] = ["G", "C", "CV", "GV"];
+
+/// One chunk of samples in `format`.
+fn encode_chunk(format: Format, ts: &[i64], vs: &[f64]) -> Vec<u8> {
+    let encoding = if let Format::Whole(encoding) = format { encoding } else { Encoding::Compact };
+    let mut app = ChunkAppender::with_encoding(encoding);
+    for (i, (&t, &v)) in ts.iter().zip(vs).enumerate() {
+        let t = if let Format::Whole(_) = format { t } else { i as i64 };
+        app.append(t, v).expect("generated timestamps increase");
+    }
+    match format {
+        Format::GroupedValues => {
+            let chunk = Chunk::from_bytes(app.bytes()).expect("a fresh chunk is valid");
+            chunk.pack().expect("a fresh chunk packs").unwrap_or_else(|| app.bytes().to_vec())
+        }
+        _ => app.bytes().to_vec(),
+    }
+}
+
 /// Encodes a series in chunks of `chunk_size` samples, then decodes every chunk and checks it against the input.
-fn encode_series(ts: &[i64], vs: &[f64], chunk_size: usize, encoding: Encoding) -> Totals {
+fn encode_series(ts: &[i64], vs: &[f64], chunk_size: usize, format: Format) -> Totals {
     let mut totals = Totals { samples: ts.len(), ..Totals::default() };
     for (t_chunk, v_chunk) in ts.chunks(chunk_size).zip(vs.chunks(chunk_size)) {
         let started = Instant::now();
-        let mut app = ChunkAppender::with_encoding(encoding);
-        for (&t, &v) in t_chunk.iter().zip(v_chunk) {
-            app.append(t, v).expect("generated timestamps increase");
-        }
+        let bytes = encode_chunk(format, t_chunk, v_chunk);
         totals.append += started.elapsed();
-        totals.bytes += app.bytes().len();
+        totals.bytes += bytes.len();
 
         let started = Instant::now();
-        let chunk = Chunk::from_bytes(app.bytes()).expect("a fresh chunk is valid");
+        let chunk = Chunk::from_bytes(&bytes).expect("a fresh chunk is valid");
         let mut sum = 0i64;
         for sample in chunk.iter() {
             sum = sum.wrapping_add(sample.expect("a fresh chunk decodes").0);
@@ -76,23 +109,23 @@ fn encode_series(ts: &[i64], vs: &[f64], chunk_size: usize, encoding: Encoding) 
         std::hint::black_box(sum);
 
         let decoded: Vec<(i64, f64)> = chunk.iter().collect::<Result<_, _>>().expect("a fresh chunk decodes");
+        let whole = matches!(format, Format::Whole(_));
         let same = decoded.len() == t_chunk.len()
             && decoded
                 .iter()
                 .zip(t_chunk.iter().zip(v_chunk))
-                .all(|(d, (t, v))| d.0 == *t && d.1.to_bits() == v.to_bits());
-        assert!(same, "{encoding:?} chunk did not round-trip");
+                .enumerate()
+                .all(|(i, (d, (t, v)))| d.0 == if whole { *t } else { i as i64 } && d.1.to_bits() == v.to_bits());
+        assert!(same, "{format:?} chunk did not round-trip");
     }
     totals
 }
 
-const ENCODINGS: [Encoding; 2] = [Encoding::Gorilla, Encoding::Compact];
-
 /// Totals indexed by series kind, chunk size and encoding.
-type Table = Vec<[[Totals; 2]; CHUNK_SIZES.len()]>;
+type Table = Vec<[[Totals; FORMATS.len()]; CHUNK_SIZES.len()]>;
 
 fn measure(jitter_ms: u64) -> Table {
-    let mut table = vec![[[Totals::default(); 2]; CHUNK_SIZES.len()]; KINDS.len()];
+    let mut table = vec![[[Totals::default(); FORMATS.len()]; CHUNK_SIZES.len()]; KINDS.len()];
     for host in 0..HOSTS {
         let mut rng = Rng::new(host + 1);
         let ts = node_like::timestamps(START_MS, SAMPLES, &mut rng, jitter_ms);
@@ -100,8 +133,8 @@ fn measure(jitter_ms: u64) -> Table {
             for index in 0..count {
                 let vs = node_like::values(kind, index, &mut rng, SAMPLES);
                 for (c, &size) in CHUNK_SIZES.iter().enumerate() {
-                    for (e, &encoding) in ENCODINGS.iter().enumerate() {
-                        table[k][c][e].add(encode_series(&ts, &vs, size, encoding));
+                    for (e, &format) in FORMATS.iter().enumerate() {
+                        table[k][c][e].add(encode_series(&ts, &vs, size, format));
                     }
                 }
             }
@@ -111,8 +144,8 @@ fn measure(jitter_ms: u64) -> Table {
 }
 
 /// Sums the kinds in the node_exporter-like mix.
-fn mix(table: &Table) -> [[Totals; 2]; CHUNK_SIZES.len()] {
-    let mut sum = [[Totals::default(); 2]; CHUNK_SIZES.len()];
+fn mix(table: &Table) -> [[Totals; FORMATS.len()]; CHUNK_SIZES.len()] {
+    let mut sum = [[Totals::default(); FORMATS.len()]; CHUNK_SIZES.len()];
     for (row, &(kind, _, _)) in table.iter().zip(&KINDS) {
         if kind == Kind::RandomFloat {
             continue;
@@ -126,7 +159,7 @@ fn mix(table: &Table) -> [[Totals; 2]; CHUNK_SIZES.len()] {
     sum
 }
 
-fn row(name: &str, series: usize, cells: &[[Totals; 2]; CHUNK_SIZES.len()], bold: bool) -> String {
+fn row(name: &str, series: usize, cells: &[[Totals; FORMATS.len()]; CHUNK_SIZES.len()], bold: bool) -> String {
     let mark = if bold { "**" } else { "" };
     let mut line = format!("| {mark}{name}{mark} | {series} |");
     for sizes in cells {
@@ -172,11 +205,11 @@ fn measure_scrapes(dir: &Path) -> std::io::Result<()> {
     let longest = series.values().map(Vec::len).max().unwrap_or(0);
     println!("{} series, up to {longest} samples each, from {}", series.len(), dir.display());
     println!();
-    println!("| chunk size | timestamps | series | samples | Gorilla | compact |");
-    println!("|---:|---|---:|---:|---:|---:|");
+    println!("| chunk size | timestamps | series | samples | Gorilla | compact | compact values | grouped values |");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|");
     for size in CHUNK_SIZES.into_iter().filter(|&size| size <= longest) {
         for on_grid in [false, true] {
-            let mut totals = [Totals::default(); 2];
+            let mut totals = [Totals::default(); FORMATS.len()];
             let mut count = 0;
             for samples in series.values().filter(|s| s.len() >= size) {
                 // Whole chunks only, so that every series is measured over the same span.
@@ -187,19 +220,14 @@ fn measure_scrapes(dir: &Path) -> std::io::Result<()> {
                     used.iter().map(|s| s.0).collect()
                 };
                 let vs: Vec<f64> = used.iter().map(|s| s.1).collect();
-                for (total, encoding) in totals.iter_mut().zip(ENCODINGS) {
-                    total.add(encode_series(&ts, &vs, size, encoding));
+                for (total, format) in totals.iter_mut().zip(FORMATS) {
+                    total.add(encode_series(&ts, &vs, size, format));
                 }
                 count += 1;
             }
             let timestamps = if on_grid { "on the grid" } else { "as recorded" };
-            let [g, c] = totals;
-            println!(
-                "| {size} | {timestamps} | {count} | {} | {:.3} | {:.3} |",
-                g.samples,
-                g.per_sample(),
-                c.per_sample()
-            );
+            let cells: Vec<String> = totals.iter().map(|t| format!("{:.3}", t.per_sample())).collect();
+            println!("| {size} | {timestamps} | {count} | {} | {} |", totals[0].samples, cells.join(" | "));
         }
     }
     Ok(())
@@ -227,16 +255,13 @@ fn host_chunks() -> (ChunkSets, ChunkSets) {
     for (kind, index) in node_like::host_mix() {
         let vs = node_like::values(kind, index, &mut rng, SAMPLES);
         for (c, &size) in CHUNK_SIZES.iter().enumerate() {
-            for (e, &encoding) in ENCODINGS.iter().enumerate() {
+            for (e, &format) in FORMATS.iter().enumerate() {
                 for (t_chunk, v_chunk) in ts.chunks(size).zip(vs.chunks(size)) {
-                    let mut app = ChunkAppender::with_encoding(encoding);
-                    for (&t, &v) in t_chunk.iter().zip(v_chunk) {
-                        app.append(t, v).expect("generated timestamps increase");
-                    }
+                    let bytes = encode_chunk(format, t_chunk, v_chunk);
                     if kind == Kind::CpuSeconds {
-                        cpu[c][e].push(app.bytes().to_vec());
+                        cpu[c][e].push(bytes.clone());
                     }
-                    mix[c][e].push(app.bytes().to_vec());
+                    mix[c][e].push(bytes);
                 }
             }
         }
@@ -270,12 +295,17 @@ fn decode_bulk(chunks: &[Vec<u8>], out: &mut Vec<(i64, u64)>) -> usize {
     samples
 }
 
+/// The table columns after the first ones: a format's short name and a chunk size, e.g. ` G 120 |`.
+fn size_columns() -> String {
+    CHUNK_SIZES.iter().flat_map(|size| FORMAT_NAMES.iter().map(move |name| format!(" {name} {size} |"))).collect()
+}
+
 /// Prints ns per decoded sample for each encoding and chunk size, the fastest of `DECODE_ROUNDS` rounds.
 fn decode_report() {
     let (mix, cpu) = host_chunks();
     let decoders: [(&str, Decoder); 2] = [("iter", decode_iter), ("decode_into", decode_bulk)];
     let sets = [("node_exporter-like mix", &mix), ("cpu seconds only", &cpu)];
-    let mut best = vec![[[f64::INFINITY; 2]; CHUNK_SIZES.len()]; sets.len() * decoders.len()];
+    let mut best = vec![[[f64::INFINITY; FORMATS.len()]; CHUNK_SIZES.len()]; sets.len() * decoders.len()];
     let mut out = Vec::new();
     for _ in 0..DECODE_ROUNDS {
         for (s, (_, set)) in sets.iter().enumerate() {
@@ -294,8 +324,8 @@ fn decode_report() {
     }
     println!("Decode ns/sample (thread CPU time), one host x 24 h, fastest of {DECODE_ROUNDS} rounds:");
     println!();
-    println!("| series | decoder | G 120 | C 120 | G 240 | C 240 | G 480 | C 480 |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    println!("| series | decoder |{}", size_columns());
+    println!("|---|---|{}", "---:|".repeat(FORMATS.len() * CHUNK_SIZES.len()));
     for (s, (set_name, _)) in sets.iter().enumerate() {
         for (d, (decoder_name, _)) in decoders.iter().enumerate() {
             let mut line = format!("| {set_name} | {decoder_name} |");
@@ -325,10 +355,11 @@ fn main() {
         }
     }
     println!("Bytes per sample over {HOSTS} simulated hosts x 24 h at a 10 s interval (timestamps 0-4 ms late).");
-    println!("G = Gorilla (Prometheus XOR chunk), C = compact; 120, 240, 480 samples per chunk.");
+    println!("G = Gorilla (Prometheus XOR chunk), C = compact; CV = compact values chunk, GV = grouped values chunk");
+    println!("(timestamps not counted); 120, 240, 480 samples per chunk.");
     println!();
-    println!("| series kind | series | G 120 | C 120 | G 240 | C 240 | G 480 | C 480 |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| series kind | series |{}", size_columns());
+    println!("|---|---:|{}", "---:|".repeat(FORMATS.len() * CHUNK_SIZES.len()));
     let table = measure(4);
     for (cells, &(_, name, count)) in table.iter().zip(&KINDS) {
         println!("{}", row(name, count * HOSTS as usize, cells, false));
@@ -340,11 +371,11 @@ fn main() {
     println!("{}", row("mix, timestamps on the grid", mix_series, &mix(&measure(0)), false));
 
     println!();
-    for (e, encoding) in ENCODINGS.iter().enumerate() {
+    for (e, format) in FORMATS.iter().enumerate() {
         let t = mixed[0][e];
         let ns = |d: Duration| d.as_nanos() as f64 / t.samples as f64;
         println!(
-            "{encoding:?}, 120-sample chunks: append {:.1} ns/sample, decode {:.1} ns/sample",
+            "{format:?}, 120-sample chunks: append {:.1} ns/sample, decode {:.1} ns/sample",
             ns(t.append),
             ns(t.decode)
         );

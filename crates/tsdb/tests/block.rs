@@ -11,7 +11,9 @@ use proptest::prelude::*;
 use roaring::RoaringBitmap;
 use vigil_model::{Labels, MatchOp, Matcher};
 use vigil_tsdb::backend::{Backend, DirEntry, FsBackend, Mapped, MemBackend, WritableFile};
-use vigil_tsdb::block::{remove_tmp_dirs, tmp_dir, Block, BlockError, BlockMeta, BlockParams, BlockWriter, ChunkData};
+use vigil_tsdb::block::{
+    remove_tmp_dirs, tmp_dir, Block, BlockError, BlockMeta, BlockParams, BlockWriter, ChunkData, CHUNKS_FORMAT_VERSION,
+};
 use vigil_tsdb::chunk::{ChunkAppender, Encoding};
 use vigil_tsdb::index::Index;
 
@@ -341,6 +343,24 @@ fn small_block() -> (MemBackend, Vec<Series>) {
     let series = random_series(7, 20);
     write_block(Arc::new(mem.clone()), Path::new(BLOCK), &series).unwrap();
     (mem, series)
+}
+
+#[test]
+fn values_chunks_are_packed_and_older_chunks_files_still_read() {
+    let (mem, series) = small_block();
+    let block = open(&mem).unwrap();
+    // The chunks' decimal values are stored in the grouped encoding, behind the version 2 header.
+    let refs: Vec<_> = (0..block.num_series()).flat_map(|ord| block.series(ord).unwrap().1).collect();
+    let grouped = refs.iter().filter(|r| block.chunk(r).unwrap()[0] == Encoding::Grouped as u8).count();
+    assert!(grouped > 0, "no chunk of {} is grouped", refs.len());
+    assert_eq!(mem.read(&file("chunks"), u64::MAX).unwrap()[4], CHUNKS_FORMAT_VERSION);
+    drop(block);
+    // Version 1 files (no grouped chunks, else identical) are read; a newer version is refused, naming the file.
+    mem.corrupt(&file("chunks"), |d| d[4] = 1).unwrap();
+    assert_holds(&open(&mem).unwrap(), &series);
+    mem.corrupt(&file("chunks"), |d| d[4] = CHUNKS_FORMAT_VERSION + 1).unwrap();
+    let err = open(&mem).unwrap_err();
+    assert!(matches!(&err, BlockError::UnsupportedVersion { path, version: 3 } if *path == file("chunks")), "{err}");
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! Tests of `chunk`: exact round trips for both encodings, reopening, ordering, size checks on typical
-//! series, bulk decoding against the iterator, and hostile input (truncations, random bytes, bit flips) that
-//! must give errors, never panics.
+//! Tests of `chunk`: exact round trips for every encoding (grouped chunks are packed from compact ones),
+//! reopening, ordering, size checks on typical series, bulk decoding against the iterator, and hostile input
+//! (truncations, random bytes, bit flips) that must give errors, never panics.
 
 use proptest::prelude::*;
 use vigil_tsdb::chunk::{Chunk, ChunkAppender, ChunkError, Encoding, MAX_SAMPLES};
@@ -92,6 +92,28 @@ fn round_trip(encoding: Encoding, samples: &[(i64, f64)]) -> ChunkAppender {
     let bits: Vec<(i64, u64)> = decoded.iter().map(|&(t, v)| (t, v.to_bits())).collect();
     assert_eq!(decode_bulk(app.bytes(), i64::MIN, i64::MAX).unwrap(), bits);
     app
+}
+
+/// The samples packed in the grouped encoding, if they qualify (regular timestamps, decimal values).
+fn packed(samples: &[(i64, f64)]) -> Option<Vec<u8>> {
+    let bytes = Chunk::from_bytes(encode(Encoding::Compact, samples).bytes()).unwrap().pack().unwrap()?;
+    assert_eq!(Chunk::from_bytes(&bytes).unwrap().encoding(), Encoding::Grouped);
+    Some(bytes)
+}
+
+/// A counter in hundredths with jitter, as node_exporter's CPU seconds, with a staleness marker.
+fn cpu_counter(n: usize) -> Vec<f64> {
+    let mut m = 123_456_700i64;
+    (0..n)
+        .map(|i| {
+            m += 1000 + (i as i64 * 7919 % 61) - 30;
+            if i == n / 3 {
+                f64::from_bits(STALE_NAN)
+            } else {
+                m as f64 / 100.0
+            }
+        })
+        .collect()
 }
 
 /// Scrape timestamps: 10 s apart, plus `jitter(n)` milliseconds.
@@ -406,6 +428,37 @@ proptest! {
     }
 
     #[test]
+    fn packed_chunks_decode_like_their_source(
+        samples in prop_oneof![samples(), shaped_samples()],
+        lo in (any::<prop::sample::Index>(), -2i64..=2),
+        hi in (any::<prop::sample::Index>(), -2i64..=2),
+    ) {
+        let Some(bytes) = packed(&samples) else { return Ok(()) };
+        prop_assert!(decode(&bytes).is_ok());
+        assert_same(&decode(&bytes).unwrap(), &samples);
+        let (mint, maxt) = (bound(&samples, lo.0, lo.1), bound(&samples, hi.0, hi.1));
+        check_decode_into(&bytes, mint, maxt);
+        check_decode_into(&bytes, i64::MIN, i64::MAX);
+        let source = encode(Encoding::Compact, &samples);
+        prop_assert_eq!(decode_bulk(&bytes, mint, maxt), decode_bulk(source.bytes(), mint, maxt));
+        // Reopening gives back a compact chunk, which packs into the same bytes.
+        let reopened = ChunkAppender::from_bytes(&bytes).unwrap();
+        prop_assert_eq!(reopened.encoding(), Encoding::Compact);
+        prop_assert_eq!(packed_bytes(reopened.bytes()), Some(bytes));
+    }
+
+    #[test]
+    fn flipped_bits_in_packed_chunks_never_panic(samples in shaped_samples(), flips in prop::collection::vec(any::<prop::sample::Index>(), 1..4)) {
+        let Some(mut bytes) = packed(&samples) else { return Ok(()) };
+        for flip in &flips {
+            let bit = flip.index(bytes.len() * 8);
+            bytes[bit / 8] ^= 0x80 >> (bit % 8);
+        }
+        check_hostile(&bytes);
+        check_numbered(&bytes);
+    }
+
+    #[test]
     fn reopened_chunk_appends_like_the_original(samples in samples(), split in any::<prop::sample::Index>()) {
         let split = if samples.is_empty() { 0 } else { split.index(samples.len() + 1) };
         for encoding in ENCODINGS {
@@ -439,6 +492,37 @@ proptest! {
                 bytes[bit / 8] ^= 0x80 >> (bit % 8);
             }
             check_hostile(&bytes);
+        }
+    }
+}
+
+fn packed_bytes(compact: &[u8]) -> Option<Vec<u8>> {
+    Chunk::from_bytes(compact).unwrap().pack().unwrap()
+}
+
+/// Checks `decode_numbered_values` on possibly corrupt bytes against `decode_into`: for every prefix length, the
+/// same values when the chunk's timestamps are the sample numbers, else an error; nothing for other encodings.
+fn check_numbered(bytes: &[u8]) {
+    let Ok(chunk) = Chunk::from_bytes(bytes) else { return };
+    for len in [0, 1, 2, 33, chunk.num_samples() / 2, chunk.num_samples(), chunk.num_samples() + 1] {
+        let mut out = vec![(5, 5); len];
+        let got = chunk.decode_numbered_values(&mut out);
+        if chunk.encoding() != Encoding::Grouped {
+            assert_eq!(got, Ok(false));
+            assert_eq!(out, vec![(5, 5); len]);
+            continue;
+        }
+        let want = decode_bulk(bytes, i64::MIN, len as i64 - 1)
+            .ok()
+            .filter(|samples| samples.len() == len && samples.iter().enumerate().all(|(i, s)| s.0 == i as i64));
+        match (want, got) {
+            (Some(want), Ok(true)) => {
+                assert!(out.iter().zip(&want).all(|(o, w)| o.0 == 5 && o.1 == w.1), "prefix {len}: {out:?}");
+            }
+            (Some(_), Ok(false)) | (None, Ok(_)) if len > 0 => {
+                panic!("prefix {len}: decode_numbered_values disagrees with decode_into")
+            }
+            _ => {}
         }
     }
 }
@@ -600,4 +684,76 @@ fn corrupt_headers_are_rejected() {
     // Messages are lowercase sentences naming the problem.
     let message = Chunk::from_bytes(&huge).unwrap_err().to_string();
     assert!(message.starts_with("corrupt chunk: "), "{message}");
+}
+
+#[test]
+fn packing_applies_to_regular_decimal_chunks_only() {
+    let regular = scrape_times(100, |_| 0);
+    let irregular = scrape_times(100, jitter);
+    let decimals: Vec<f64> = cpu_counter(100);
+    let floats: Vec<f64> = (0..100).map(|i| (i as f64).sqrt()).collect();
+    let constant = vec![7.5; 100];
+    let zip = |ts: &[i64], vs: &[f64]| ts.iter().copied().zip(vs.iter().copied()).collect::<Vec<_>>();
+    assert!(packed(&zip(&regular, &decimals)).is_some());
+    assert!(packed(&zip(&irregular, &decimals)).is_none());
+    assert!(packed(&zip(&regular, &floats)).is_none());
+    assert!(packed(&zip(&regular, &constant)).is_none(), "constant chunks already take no bits per sample");
+    assert!(packed(&zip(&regular[..1], &decimals[..1])).is_none());
+    let gorilla = encode(Encoding::Gorilla, &zip(&regular, &decimals));
+    assert_eq!(Chunk::from_bytes(gorilla.bytes()).unwrap().pack(), Ok(None));
+}
+
+#[test]
+fn grouped_chunks_are_about_as_small_as_compact_ones() {
+    for n in [33, 120, 720] {
+        let samples: Vec<(i64, f64)> = (0..n).map(|i| (i as i64, cpu_counter(n)[i])).collect();
+        let compact = encode(Encoding::Compact, &samples).bytes().len();
+        let grouped = packed(&samples).unwrap().len();
+        assert!(grouped * 100 <= compact * 105, "{n} samples: grouped {grouped} bytes, compact {compact}");
+    }
+}
+
+#[test]
+fn numbered_values_fill_the_value_fields() {
+    let values = cpu_counter(200);
+    let samples: Vec<(i64, f64)> = values.iter().enumerate().map(|(i, &v)| (i as i64, v)).collect();
+    let bytes = packed(&samples).unwrap();
+    check_numbered(&bytes);
+    let chunk = Chunk::from_bytes(&bytes).unwrap();
+    let mut out: Vec<(i64, u64)> = (0..150).map(|i| (i * 10, 0)).collect();
+    assert_eq!(chunk.decode_numbered_values(&mut out), Ok(true));
+    for (i, o) in out.iter().enumerate() {
+        assert_eq!(*o, (i as i64 * 10, values[i].to_bits()));
+    }
+    // Timestamps other than the sample numbers, or more samples than the chunk has, are errors.
+    let shifted: Vec<(i64, f64)> = samples.iter().map(|&(t, v)| (t + 1, v)).collect();
+    let shifted = packed(&shifted).unwrap();
+    assert!(Chunk::from_bytes(&shifted).unwrap().decode_numbered_values(&mut out).is_err());
+    assert!(chunk.decode_numbered_values(&mut vec![(0, 0); 201]).is_err());
+}
+
+#[test]
+fn every_truncation_of_a_packed_chunk_is_an_error() {
+    let times = scrape_times(130, |_| 0);
+    let values = cpu_counter(130);
+    let samples: Vec<(i64, f64)> = times.iter().copied().zip(values).collect();
+    let bytes = packed(&samples).unwrap();
+    for len in 0..bytes.len() {
+        let cut = &bytes[..len];
+        check_hostile(cut);
+        check_numbered(cut);
+        assert!(decode(cut).is_err(), "truncation to {len} of {} bytes decoded", bytes.len());
+        assert!(decode_bulk(cut, i64::MIN, i64::MAX).is_err(), "bulk-decoded truncation to {len}");
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(decode(&longer).is_err(), "a trailing byte was accepted");
+    let mut detected = 0;
+    for bit in 0..bytes.len() * 8 {
+        let mut flipped = bytes.clone();
+        flipped[bit / 8] ^= 0x80 >> (bit % 8);
+        check_hostile(&flipped);
+        detected += usize::from(decode(&flipped).is_err());
+    }
+    assert!(detected > 0, "no bit flip was detected");
 }

@@ -1,7 +1,8 @@
 //! Shared timestamp columns. Every series scraped from one target has the same timestamps, so a block stores
 //! them once: a chunk is split into a timestamp column (a chunk whose values are all 0, shared by every chunk
 //! with the same timestamps) and a values chunk (the values at times 0, 1, 2, ..., whose regular timestamps
-//! cost nothing). Both are ordinary chunks; reading zips them back together.
+//! cost nothing). Both are ordinary chunks; reading zips them back together. Values chunks are packed in the
+//! grouped encoding where they can be, which decodes several times faster than the compact one.
 
 use crate::chunk::{Chunk, ChunkAppender, ChunkError};
 
@@ -27,7 +28,12 @@ pub(super) fn split(bytes: &[u8]) -> Result<Option<Split>, ChunkError> {
         timestamps.push(t);
         values.append(i as i64, v)?;
     }
-    Ok(Some(Split { timestamps, values: values.bytes().to_vec() }))
+    Ok(Some(Split { timestamps, values: packed(&values)? }))
+}
+
+/// The bytes of a finished values chunk: grouped when its values are decimals, else as appended.
+fn packed(values: &ChunkAppender) -> Result<Vec<u8>, ChunkError> {
+    Ok(Chunk::from_bytes(values.bytes())?.pack()?.unwrap_or_else(|| values.bytes().to_vec()))
 }
 
 /// A whole chunk of samples (strictly increasing in time, at most `MAX_SAMPLES`).
@@ -45,7 +51,7 @@ pub(super) fn values_chunk(samples: &[(i64, u64)]) -> Result<Vec<u8>, ChunkError
     for (i, &(_, bits)) in samples.iter().enumerate() {
         chunk.append(i as i64, f64::from_bits(bits))?;
     }
-    Ok(chunk.bytes().to_vec())
+    packed(&chunk)
 }
 
 /// The column chunk holding `timestamps` (strictly increasing).
@@ -92,6 +98,11 @@ fn join(times: &Chunk, values: &Chunk, mint: i64, maxt: i64, out: &mut Vec<(i64,
     let start = out.len();
     decode_column(times, maxt, out).map_err(|e| format!("timestamp column: {e}"))?;
     let taken = out.len() - start;
+    if values.decode_numbered_values(&mut out[start..]).map_err(|e| e.to_string())? {
+        let skip = out[start..].partition_point(|s| s.0 < mint);
+        out.drain(start..start + skip);
+        return Ok(());
+    }
     // The values chunk's timestamps are the sample numbers 0, 1, 2, ...
     let values_start = out.len();
     values.decode_into(i64::MIN, taken as i64 - 1, out).map_err(|e| e.to_string())?;

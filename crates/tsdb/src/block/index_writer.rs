@@ -9,7 +9,7 @@ use roaring::RoaringBitmap;
 use super::buffered::BufferedFile;
 use super::cursor::put_uvarint;
 use super::error::BlockError;
-use super::layout::{header, Toc, INDEX_MAGIC, STRIDE};
+use super::layout::{header, Toc, FORMAT_VERSION, INDEX_MAGIC, STRIDE};
 use super::postings;
 use crate::backend::Backend;
 
@@ -30,7 +30,7 @@ pub(super) struct IndexInput {
 /// Writes and fsyncs the index at `path`.
 pub(super) fn write_index(backend: &dyn Backend, path: &Path, input: IndexInput) -> Result<(), BlockError> {
     let mut f = BufferedFile::create(backend, path)?.with_crc();
-    f.write(&header(INDEX_MAGIC))?;
+    f.write(&header(INDEX_MAGIC, FORMAT_VERSION))?;
     let mut toc = Toc { min_t: input.min_t, series_count: input.series_count, ..Toc::default() };
     let mut buf = Vec::new();
 

@@ -10,8 +10,12 @@ pub(super) const META_FILE: &str = "meta.json";
 pub(super) const INDEX_FILE: &str = "index";
 pub(super) const CHUNKS_FILE: &str = "chunks";
 
-/// The format version in the headers of `index` and `chunks`.
+/// The format version in the header of `index`.
 pub const FORMAT_VERSION: u8 = 1;
+
+/// The format version in the header of `chunks`: 2 since chunks may be in the grouped encoding. Version 1 files
+/// are read as well; they only differ in holding no grouped chunks.
+pub const CHUNKS_FORMAT_VERSION: u8 = 2;
 
 pub(super) const INDEX_MAGIC: [u8; 4] = *b"VIDX";
 pub(super) const CHUNKS_MAGIC: [u8; 4] = *b"VCHK";
@@ -22,19 +26,19 @@ pub(super) const HEADER_BYTES: u64 = 8;
 pub(super) const STRIDE: u64 = 16;
 
 /// Magic, format version, three reserved zero bytes.
-pub(super) fn header(magic: [u8; 4]) -> [u8; 8] {
-    [magic[0], magic[1], magic[2], magic[3], FORMAT_VERSION, 0, 0, 0]
+pub(super) fn header(magic: [u8; 4], version: u8) -> [u8; 8] {
+    [magic[0], magic[1], magic[2], magic[3], version, 0, 0, 0]
 }
 
-/// Checks the header of a block file written by [`header`].
-pub(super) fn check_header(path: &Path, bytes: &[u8], magic: [u8; 4]) -> Result<(), BlockError> {
+/// Checks the header of a block file written by [`header`], of a version from 1 to `newest`.
+pub(super) fn check_header(path: &Path, bytes: &[u8], magic: [u8; 4], newest: u8) -> Result<(), BlockError> {
     if bytes.len() < HEADER_BYTES as usize {
         return Err(corrupt(path, Some(0), format!("file of {} bytes is shorter than its header", bytes.len())));
     }
     if bytes[..4] != magic {
         return Err(corrupt(path, Some(0), format!("bad magic {:02x?}", &bytes[..4])));
     }
-    if bytes[4] != FORMAT_VERSION {
+    if !(1..=newest).contains(&bytes[4]) {
         return Err(BlockError::UnsupportedVersion { path: path.to_path_buf(), version: u32::from(bytes[4]) });
     }
     if bytes[5..8] != [0, 0, 0] {

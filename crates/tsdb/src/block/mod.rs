@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 
 pub use chunks::MAX_CHUNK_BYTES;
 pub use error::BlockError;
-pub use layout::FORMAT_VERSION;
+pub use layout::{CHUNKS_FORMAT_VERSION, FORMAT_VERSION};
 pub use meta::{BlockMeta, BlockStats, META_VERSION, RAW_RESOLUTION};
 pub use reader::Block;
 pub use series::ChunkRef;

@@ -10,7 +10,8 @@ use super::chunks;
 use super::columns;
 use super::error::{corrupt, io_err, BlockError};
 use super::layout::{
-    check_header, Toc, CHUNKS_FILE, CHUNKS_MAGIC, HEADER_BYTES, INDEX_FILE, INDEX_MAGIC, META_FILE, TRAILER_BYTES,
+    check_header, Toc, CHUNKS_FILE, CHUNKS_FORMAT_VERSION, CHUNKS_MAGIC, FORMAT_VERSION, HEADER_BYTES, INDEX_FILE,
+    INDEX_MAGIC, META_FILE, TRAILER_BYTES,
 };
 use super::meta::{self, BlockMeta, MAX_META_BYTES};
 use super::series::ChunkRef;
@@ -49,7 +50,7 @@ impl Block {
 
         let index_path = dir.join(INDEX_FILE);
         let index = backend.map(&index_path).map_err(io_err(&index_path))?;
-        check_header(&index_path, &index, INDEX_MAGIC)?;
+        check_header(&index_path, &index, INDEX_MAGIC, FORMAT_VERSION)?;
         let len = index.len() as u64;
         if len < HEADER_BYTES + TRAILER_BYTES {
             return Err(corrupt(&index_path, None, format!("index of {len} bytes is too short")));
@@ -69,7 +70,7 @@ impl Block {
 
         let chunks_path = dir.join(CHUNKS_FILE);
         let chunks = backend.map(&chunks_path).map_err(io_err(&chunks_path))?;
-        check_header(&chunks_path, &chunks, CHUNKS_MAGIC)?;
+        check_header(&chunks_path, &chunks, CHUNKS_MAGIC, CHUNKS_FORMAT_VERSION)?;
 
         let size_bytes = meta_bytes.len() as u64 + len + chunks.len() as u64;
         Ok(Block {

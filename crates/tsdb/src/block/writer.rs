@@ -14,7 +14,7 @@ use super::chunks::{record_crc, record_prefix, MAX_CHUNK_BYTES};
 use super::columns::{self, Split};
 use super::error::{io_err, BlockError};
 use super::index_writer::{write_index, IndexInput};
-use super::layout::{header, CHUNKS_FILE, CHUNKS_MAGIC, INDEX_FILE, META_FILE};
+use super::layout::{header, CHUNKS_FILE, CHUNKS_FORMAT_VERSION, CHUNKS_MAGIC, INDEX_FILE, META_FILE};
 use super::meta::{self, BlockMeta, BlockStats, MAX_META_BYTES, META_VERSION};
 use super::reader::Block;
 use super::series::{encode_chunk_refs, ChunkRef};
@@ -140,7 +140,7 @@ impl BlockWriter {
         }
         backend.create_dir_all(&tmp).map_err(io_err(&tmp))?;
         let mut chunks = BufferedFile::create(&*backend, &tmp.join(CHUNKS_FILE))?;
-        chunks.write(&header(CHUNKS_MAGIC))?;
+        chunks.write(&header(CHUNKS_MAGIC, CHUNKS_FORMAT_VERSION))?;
         Ok(BlockWriter {
             backend,
             dir: dir.to_path_buf(),

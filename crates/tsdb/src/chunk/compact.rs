@@ -48,7 +48,7 @@ impl Scale {
 
     /// The float for scaled integer `m`.
     #[inline]
-    fn float(self, m: i64) -> f64 {
+    pub(super) fn float(self, m: i64) -> f64 {
         let d = self.digits as usize;
         match self.method {
             Method::Divide => m as f64 / POW10[d],
@@ -59,7 +59,7 @@ impl Scale {
     }
 
     /// The scaled integer `m` whose float is `v` bit for bit, if there is one.
-    fn integer(self, v: f64) -> Option<i64> {
+    pub(super) fn integer(self, v: f64) -> Option<i64> {
         let m = (v * POW10[self.digits as usize]).round();
         if m.is_nan() || m.abs() > MAX_MANTISSA as f64 {
             return None;
@@ -152,14 +152,14 @@ impl Params {
 }
 
 /// Unary parts this long are escapes: a 7-bit code follows.
-const RICE_LIMIT: u32 = 12;
+pub(super) const RICE_LIMIT: u32 = 12;
 /// The mean is taken over roughly this many recent numbers (sum and count are halved when count reaches it).
 const RICE_WINDOW: u8 = 16;
 /// Escape code for "a raw 64-bit float follows" (values only); codes 0..=63 give a number's bit length minus one.
-const ESCAPE_RAW: u64 = 64;
+pub(super) const ESCAPE_RAW: u64 = 64;
 
 /// What a Rice-coded field holds.
-enum Coded {
+pub(super) enum Coded {
     Number(u64),
     Raw(u64),
 }
@@ -357,26 +357,13 @@ impl<L: Lead> IntCoder<L> {
     }
 
     fn rice_write(&mut self, w: &mut BitWriter, u: u64) {
-        let k = u32::from(self.k);
-        let q = u >> k;
-        if q < u64::from(RICE_LIMIT) {
-            w.write_bits((1 << q) - 1, q as u32);
-            w.write_bit(false);
-            w.write_bits(u, k);
-        } else {
-            let len = 64 - u.leading_zeros();
-            w.write_bits((1 << RICE_LIMIT) - 1, RICE_LIMIT);
-            w.write_bits(u64::from(len - 1), 7);
-            w.write_bits(u, len);
-        }
+        write_rice(w, u, u32::from(self.k));
         self.rice_update(u);
     }
 
     /// Writes a float that is not a decimal; the adaptive state is left as it is.
     fn write_raw(&self, w: &mut BitWriter, bits: u64) {
-        w.write_bits((1 << RICE_LIMIT) - 1, RICE_LIMIT);
-        w.write_bits(ESCAPE_RAW, 7);
-        w.write_bits(bits, 64);
+        write_raw(w, bits);
     }
 
     /// Reads a number or an escape. A number's unary and binary parts usually come from one window.
@@ -404,10 +391,42 @@ impl<L: Lead> IntCoder<L> {
     }
 }
 
+/// Writes `u` as a Rice field with parameter `k`: `u >> k` in unary and the low `k` bits, or an escape.
+pub(super) fn write_rice(w: &mut BitWriter, u: u64, k: u32) {
+    let q = u >> k;
+    if q < u64::from(RICE_LIMIT) {
+        w.write_bits((1 << q) - 1, q as u32);
+        w.write_bit(false);
+        w.write_bits(u, k);
+    } else {
+        let len = 64 - u.leading_zeros();
+        w.write_bits((1 << RICE_LIMIT) - 1, RICE_LIMIT);
+        w.write_bits(u64::from(len - 1), 7);
+        w.write_bits(u, len);
+    }
+}
+
+/// The bits [`write_rice`] takes for `u` with parameter `k`.
+pub(super) fn rice_bits(u: u64, k: u32) -> u32 {
+    let q = u >> k;
+    if q < u64::from(RICE_LIMIT) {
+        q as u32 + 1 + k
+    } else {
+        RICE_LIMIT + 7 + (64 - u.leading_zeros())
+    }
+}
+
+/// Writes the escape for a raw float and its bits.
+pub(super) fn write_raw(w: &mut BitWriter, bits: u64) {
+    w.write_bits((1 << RICE_LIMIT) - 1, RICE_LIMIT);
+    w.write_bits(ESCAPE_RAW, 7);
+    w.write_bits(bits, 64);
+}
+
 /// Reads a Rice code with parameter `k` bit group by bit group: for escapes and wide codes. Inlined all the
 /// same: a call would need the reader in memory, and keep it there in the decoding loop.
 #[inline(always)]
-fn rice_read_slow(r: &mut BitReader, k: u32) -> Result<Coded, ChunkError> {
+pub(super) fn rice_read_slow(r: &mut BitReader, k: u32) -> Result<Coded, ChunkError> {
     let q = r.read_unary(RICE_LIMIT);
     if q < RICE_LIMIT {
         return Ok(Coded::Number((u64::from(q) << k) | r.read_bits(k)));

@@ -140,12 +140,8 @@ impl Decoder {
     pub(super) fn first(r: &mut BitReader, header: Header, count: usize) -> Result<(Decoder, u64), ChunkError> {
         let t0 = r.read_varint()?;
         let delta = r.read_uvarint()?;
-        let last = i64::try_from(count as u64 - 1)
-            .ok()
-            .zip(i64::try_from(delta).ok())
-            .and_then(|(n, d)| n.checked_mul(d))
-            .and_then(|span| t0.checked_add(span));
-        if delta == 0 || last.is_none() {
+        let last = i128::from(t0) + (count as i128 - 1) * i128::from(delta);
+        if delta == 0 || last > i128::from(i64::MAX) {
             return Err(ChunkError::Corrupt("grouped timestamps not increasing within i64"));
         }
         let (first, bits) = if r.read_bit() {

@@ -20,9 +20,11 @@
 //!   (`getrusage`); the writers' time spent generating values is measured with the thread CPU clock and reported
 //!   separately, so that the engine's own cost per sample can be told apart.
 //! - **After ingest**: `Db::maintain` runs until it has nothing left to do. Memory is the growth of VmRSS since
-//!   just before the database was opened (the generators already built), divided by the head's series, next to
-//!   the growth of the live heap (a counting global allocator) and the engine's own `head_bytes` estimate; RSS
-//!   minus live heap is what the allocator keeps.
+//!   just before the database was opened (the generators already built), divided by the head's series, split
+//!   into anonymous memory and file pages (`RssAnon`, `RssFile`: mapped block and head chunk files, and the
+//!   program's own code), next to the growth of the live heap (a counting global allocator) and the engine's own
+//!   `head_bytes` estimate; anonymous memory minus live heap is what the allocator keeps. The peak RSS
+//!   (`VmHWM`) is that of the whole run, maintenance included.
 //! - **Disk**: the blocks under `<dir>/blocks/` by resolution (`raw-`, `5m-`, `1h-`), with sample counts from
 //!   each block's `meta.json`; bytes per sample = raw block bytes / raw block samples. The samples still in the
 //!   head are counted by a query and checked against the appended total.
@@ -491,6 +493,7 @@ fn maintain_until_idle(db: &Db) -> MaintainTotals {
 struct MemoryBaseline {
     rss: u64,
     anon: u64,
+    file: u64,
     heap: u64,
 }
 
@@ -498,7 +501,8 @@ impl MemoryBaseline {
     fn now() -> MemoryBaseline {
         let heap = LIVE.load(Ordering::Relaxed);
         PEAK.store(heap, Ordering::Relaxed);
-        MemoryBaseline { rss: rss_bytes(), anon: status_bytes("RssAnon:"), heap: heap as u64 }
+        let (anon, file) = (status_bytes("RssAnon:"), status_bytes("RssFile:"));
+        MemoryBaseline { rss: rss_bytes(), anon, file, heap: heap as u64 }
     }
 }
 
@@ -507,6 +511,10 @@ struct MemoryReport {
     rss_after: u64,
     /// Anonymous memory only, without mapped block files.
     anon_after: u64,
+    /// Pages of mapped files (blocks, head chunk files, the executable).
+    file_after: u64,
+    /// The most RSS at any time (VmHWM), since the process started.
+    rss_peak: u64,
     /// Bytes allocated and not freed, and the most at any time since the baseline.
     heap_after: u64,
     heap_peak: u64,
@@ -519,6 +527,8 @@ fn measure_memory(baseline: MemoryBaseline) -> MemoryReport {
         baseline,
         rss_after: rss_bytes(),
         anon_after: status_bytes("RssAnon:"),
+        file_after: status_bytes("RssFile:"),
+        rss_peak: status_bytes("VmHWM:"),
         heap_after: LIVE.load(Ordering::Relaxed) as u64,
         heap_peak: PEAK.load(Ordering::Relaxed) as u64,
         rss_trimmed: trim_heap().then(rss_bytes),
@@ -764,6 +774,9 @@ struct Derived {
     engine_cpu: Duration,
     rss_per_series: f64,
     rss_trimmed_per_series: Option<f64>,
+    /// Growth of anonymous and of file-backed RSS per head series.
+    anon_per_series: f64,
+    file_per_series: f64,
     /// Growth of the live heap (counting allocator) per head series.
     heap_per_series: f64,
     head_bytes_per_series: f64,
@@ -785,6 +798,8 @@ fn derive(run: &Run) -> Derived {
         engine_cpu,
         rss_per_series: grown(run.memory.rss_after),
         rss_trimmed_per_series: run.memory.rss_trimmed.map(grown),
+        anon_per_series: ratio(run.memory.anon_after.saturating_sub(run.memory.baseline.anon) as f64, series),
+        file_per_series: ratio(run.memory.file_after.saturating_sub(run.memory.baseline.file) as f64, series),
         heap_per_series: ratio(run.memory.heap_after.saturating_sub(run.memory.baseline.heap) as f64, series),
         head_bytes_per_series: ratio(run.stats.head_bytes as f64, series),
         bytes_per_sample: ratio(raw.bytes as f64, raw.samples as f64),
@@ -866,18 +881,15 @@ fn print_memory(run: &Run, d: &Derived) {
     let (mem, stats) = (&run.memory, &run.stats);
     println!("memory ({} head series, head {:?}..{:?})", stats.head_series, stats.head_min_t, stats.head_max_t);
     let base = &mem.baseline;
-    let per_series = |after: u64, before: u64| ratio(after.saturating_sub(before) as f64, stats.head_series as f64);
     println!("  RSS before opening      {}", mib(base.rss));
     println!("  RSS after ingest        {} -> {:.0} bytes/series", mib(mem.rss_after), d.rss_per_series);
-    println!(
-        "    of which anonymous    {} -> {:.0} bytes/series",
-        mib(mem.anon_after),
-        per_series(mem.anon_after, base.anon)
-    );
+    println!("    of which anonymous    {} -> {:.0} bytes/series", mib(mem.anon_after), d.anon_per_series);
+    println!("    of which file pages   {} -> {:.0} bytes/series", mib(mem.file_after), d.file_per_series);
+    println!("  peak RSS (VmHWM)        {}", mib(mem.rss_peak));
     println!(
         "  live heap               {} -> {:.0} bytes/series (peak {} during ingest)",
         mib(mem.heap_after),
-        per_series(mem.heap_after, base.heap),
+        d.heap_per_series,
         mib(mem.heap_peak)
     );
     if let (Some(trimmed), Some(per_series)) = (mem.rss_trimmed, d.rss_trimmed_per_series) {
@@ -951,6 +963,9 @@ fn result_line(run: &Run) -> String {
         ("appends", i.appends.to_string()),
         ("rss_bytes_per_series", format!("{:.0}", d.rss_per_series)),
         ("rss_trimmed_bytes_per_series", format!("{:.0}", d.rss_trimmed_per_series.unwrap_or(0.0))),
+        ("rss_anon_bytes_per_series", format!("{:.0}", d.anon_per_series)),
+        ("rss_file_bytes_per_series", format!("{:.0}", d.file_per_series)),
+        ("rss_peak_bytes", run.memory.rss_peak.to_string()),
         ("heap_bytes_per_series", format!("{:.0}", d.heap_per_series)),
         ("head_bytes_per_series", format!("{:.0}", d.head_bytes_per_series)),
         ("raw_blocks_bytes", run.disk.raw.bytes.to_string()),

@@ -26,7 +26,27 @@ pub struct DirEntry {
 
 /// The read-only bytes of a whole file, from [`Backend::map`]. Cheap to clone; the bytes stay valid while any
 /// clone is alive.
-pub type Mapped = Arc<dyn Deref<Target = [u8]> + Send + Sync>;
+pub type Mapped = Arc<dyn MappedFile>;
+
+/// The bytes behind a [`Mapped`].
+pub trait MappedFile: Deref<Target = [u8]> + Send + Sync {
+    /// Drops this process's page mappings of the file, which reading faults in and which count towards its RSS
+    /// (as file pages). The bytes stay readable and unchanged: the pages stay in the page cache, and the next
+    /// read maps them again. For a caller done with a big sequential read, such as compaction. Does nothing
+    /// for bytes on the heap.
+    fn release_pages(&self) {}
+}
+
+impl MappedFile for Vec<u8> {}
+
+impl MappedFile for memmap2::Mmap {
+    fn release_pages(&self) {
+        // SAFETY: `Mmap::map` makes a read-only shared mapping of a file, so a page read after MADV_DONTNEED is
+        // the file's content again, and `Backend::map` maps only files that never change: no borrow of the bytes
+        // sees them change. Errors are ignored: this only lowers RSS.
+        let _ = unsafe { self.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+    }
+}
 
 /// A file opened for appending.
 pub trait WritableFile: Send + Sync + fmt::Debug {

@@ -1,5 +1,5 @@
-//! Tests of `block`: round trips on the file system, selection and label queries against the head index,
-//! corruption and hostile bytes, crash safety on `MemBackend`, writer misuse, and the index's size.
+//! Tests of `block`: round trips on the file system, releasing mapped pages, selection and label queries against
+//! the head index, corruption and hostile bytes, crash safety on `MemBackend`, writer misuse, and the index's size.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -205,6 +205,56 @@ fn empty_blocks_and_files_are_readable() {
     let path = tmp.path().join("empty");
     std::fs::write(&path, b"").unwrap();
     assert!(FsBackend.map(&path).unwrap().is_empty());
+}
+
+/// The resident kilobytes of this process's mapping that starts at `addr`, from `/proc/self/smaps`.
+fn resident_kb(addr: *const u8) -> u64 {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let start = format!("{:08x}-", addr as usize);
+    let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&start)).skip(1);
+    let rss = lines.find_map(|l| l.strip_prefix("Rss:")).unwrap();
+    rss.trim().trim_end_matches("kB").trim().parse().unwrap()
+}
+
+#[test]
+fn released_pages_of_a_mapped_file_leave_the_process_and_read_back_the_same() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("data");
+    let bytes: Vec<u8> = (0..1u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    std::fs::write(&path, &bytes).unwrap();
+
+    let map = FsBackend.map(&path).unwrap();
+    assert_eq!(&map[..], &bytes[..]);
+    assert!(resident_kb(map.as_ptr()) >= 1024);
+    map.release_pages();
+    assert_eq!(resident_kb(map.as_ptr()), 0);
+    assert_eq!(&map[..], &bytes[..]);
+    assert!(resident_kb(map.as_ptr()) >= 1024);
+
+    // On the heap, releasing does nothing.
+    let mem = MemBackend::new();
+    mem.create_new(Path::new("/data")).unwrap().write_all(&bytes).unwrap();
+    let map = mem.map(Path::new("/data")).unwrap();
+    map.release_pages();
+    assert_eq!(&map[..], &bytes[..]);
+}
+
+#[test]
+fn a_block_reads_the_same_after_releasing_its_pages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("b1");
+    let series = random_series(7, 200);
+    write_block(Arc::new(FsBackend), &dir, &series).unwrap();
+    let block = Block::open(Arc::new(FsBackend), &dir).unwrap();
+    assert_holds(&block, &series);
+    block.release_pages();
+    assert_holds(&block, &series);
+
+    let mem = mem_backend();
+    write_block(Arc::new(mem.clone()), Path::new(BLOCK), &series).unwrap();
+    let block = open(&mem).unwrap();
+    block.release_pages();
+    assert_holds(&block, &series);
 }
 
 // Differential tests against the head index.

@@ -12,7 +12,7 @@ use vigil_model::{Labels, MatchOp, Matcher};
 use vigil_tsdb::backend::{Backend, FsBackend, MemBackend};
 use vigil_tsdb::block::Block;
 use vigil_tsdb::wal::WalOptions;
-use vigil_tsdb::{Db, DbError, DbOptions, Rejection, Sample, SeriesBatch, SeriesSamples};
+use vigil_tsdb::{Aggregate, Db, DbError, DbOptions, Rejection, Resolution, Sample, SeriesBatch, SeriesSamples};
 
 const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 const MIN: i64 = 60_000;
@@ -536,6 +536,32 @@ fn a_head_of_many_batches_is_persisted_and_checkpointed_whole() {
     let db = Db::open(tmp.path(), opts).unwrap();
     assert_eq!(db.stats().head_series, MANY as u64);
     assert_eq!(dump(&db, i64::MIN, i64::MAX), before);
+}
+
+#[test]
+fn blocks_compacted_and_downsampled_while_releasing_their_pages_read_the_same() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = DbOptions { block_range: 20 * MIN, compaction_ranges: vec![60 * MIN], ..options() };
+    let db = Db::open(tmp.path(), opts).unwrap();
+    // More series than a merge reads between releases of its sources' pages, one scrape a minute.
+    let all = many_labels();
+    for step in 0..72 {
+        append_step(&db, &all, 6 * step);
+    }
+    let downsampled = |db: &Db| {
+        [(Resolution::FiveMinutes, Aggregate::Sum), (Resolution::OneHour, Aggregate::Max)]
+            .map(|(r, a)| db.select_downsampled(&[], 0, 60 * MIN - 1, r, a).unwrap())
+    };
+    let (raw, computed) = (dump(&db, i64::MIN, i64::MAX), downsampled(&db));
+    assert!(computed.iter().all(|s| s.len() == MANY));
+
+    let report = db.maintain().unwrap();
+    assert!(report.compacted == 1 && report.downsampled == 2, "{report:?}");
+    assert_eq!(dump(&db, i64::MIN, i64::MAX), raw);
+    assert_eq!(downsampled(&db), computed);
+    for name in ["raw-0-3600000", "5m-0-3600000", "1h-0-3600000"] {
+        Block::open(Arc::new(FsBackend), &tmp.path().join("blocks").join(name)).unwrap().verify().unwrap();
+    }
 }
 
 #[test]

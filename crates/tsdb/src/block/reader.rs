@@ -71,6 +71,10 @@ impl Block {
         let chunks_path = dir.join(CHUNKS_FILE);
         let chunks = backend.map(&chunks_path).map_err(io_err(&chunks_path))?;
         check_header(&chunks_path, &chunks, CHUNKS_MAGIC, CHUNKS_FORMAT_VERSION)?;
+        // The checks mapped every page of the index (for its checksum) and the first ones of `chunks` (the kernel
+        // maps pages around the one read) into this process; queries need only the parts they select.
+        index.release_pages();
+        chunks.release_pages();
 
         let size_bytes = meta_bytes.len() as u64 + len + chunks.len() as u64;
         Ok(Block {
@@ -111,6 +115,14 @@ impl Block {
 
     pub(super) fn pairs(&self) -> u64 {
         self.pairs
+    }
+
+    /// Drops this process's page mappings of the block's files, which reading faults in and which count towards
+    /// its RSS; for maintenance, once it has read the block through. The block stays readable: reads map the
+    /// pages again from the page cache.
+    pub fn release_pages(&self) {
+        self.index.release_pages();
+        self.chunks.release_pages();
     }
 
     /// The labels and chunk references of series `ord`.

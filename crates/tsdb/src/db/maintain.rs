@@ -28,6 +28,11 @@ const PERSIST_BATCH_SERIES: usize = 1024;
 /// Series a checkpoint snapshots per read lock, for the same reasons.
 const CHECKPOINT_BATCH_SERIES: usize = 1024;
 
+/// Label sets merged between releases of the source blocks' pages. Merging reads each source's files about
+/// front to back (series are stored in label order), so pages read once are rarely needed again; releasing
+/// them keeps compaction and downsampling from growing RSS by the size of their sources.
+const MERGE_RELEASE_SERIES: usize = 1024;
+
 /// What one round of maintenance did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MaintainReport {
@@ -233,38 +238,17 @@ impl Db {
             level: 1,
             sources: group.iter().map(|b| dir_name(b.dir())).collect(),
         };
-        // Output series sort differently from their inputs (the aggregate label moves them), so chunks are
-        // written as inputs are read, and the series are added afterwards in output order: memory holds the
-        // input labels and chunk references, not the data.
         let mut writer = BlockWriter::create(Arc::clone(&self.backend), &self.blocks_dir().join(&name), new)?;
-        let mut inputs: Vec<Labels> = Vec::new();
-        let mut outputs: Vec<(u32, Option<Aggregate>, Vec<WrittenChunk>)> = Vec::new();
-        merge_series(&group, &mut |labels, parts| {
-            let mut samples = Vec::new();
-            for (block, chunks) in parts {
-                super::query::decode_block_chunks(block, chunks, i64::MIN, i64::MAX, &mut samples)
-                    .map_err(|e| MergeError::Source(Arc::clone(block), e))?;
-            }
-            for (aggregate, points) in downsample::downsample_series(labels, input, resolution, &samples) {
-                let mut written = Vec::new();
-                for chunk in chunk_data(head::encode_samples(&points)) {
-                    written.push(writer.write_chunk(&chunk).map_err(MergeError::Output)?);
-                }
-                outputs.push((inputs.len() as u32, aggregate, written));
-            }
-            inputs.push(labels.clone());
-            Ok(())
-        })
-        .map_err(|e| self.merge_failed(e))?;
-        outputs.sort_by(|a, b| downsample::cmp_output((&inputs[a.0 as usize], a.1), (&inputs[b.0 as usize], b.1)));
-        for (input, aggregate, chunks) in &outputs {
-            let labels = downsample::output_labels(&inputs[*input as usize], *aggregate);
-            writer.add_written_series(&labels, chunks)?;
-        }
+        let series = if input == Resolution::Raw {
+            downsample_raw(&group, resolution, &mut writer)
+        } else {
+            downsample_downsampled(&group, input, resolution, &mut writer)
+        };
+        let series = series.map_err(|e| self.merge_failed(e))?;
         writer.finish()?;
         // Downsampled blocks replace nothing; their `sources` are informational.
         self.install_block(&name, &[])?;
-        tracing::info!(block = %name, series = outputs.len(), "downsampled blocks");
+        tracing::info!(block = %name, series, "downsampled blocks");
         Ok(())
     }
 
@@ -512,8 +496,21 @@ impl Db {
 }
 
 /// Walks the series of several blocks in label order, calling `f` once per distinct label set with its chunks
-/// in each block (in the order of `blocks`). A block error comes back with the block it came from.
+/// in each block (in the order of `blocks`). A block error comes back with the block it came from. The pages of
+/// `blocks` that reading mapped into this process are released as it goes and at the end, whatever the outcome.
 fn merge_series(blocks: &[Arc<Block>], f: &mut SeriesVisitor<'_>) -> Result<(), MergeError> {
+    let result = walk_series(blocks, f);
+    release_pages(blocks);
+    result
+}
+
+fn release_pages(blocks: &[Arc<Block>]) {
+    for block in blocks {
+        block.release_pages();
+    }
+}
+
+fn walk_series(blocks: &[Arc<Block>], f: &mut SeriesVisitor<'_>) -> Result<(), MergeError> {
     let read = |i: usize, ord: u32| blocks[i].series(ord).map_err(|e| MergeError::Source(Arc::clone(&blocks[i]), e));
     // The current series of each block, and a heap of their labels to find the smallest.
     let mut current: Vec<Option<(u32, Vec<ChunkRef>)>> = vec![None; blocks.len()];
@@ -525,7 +522,12 @@ fn merge_series(blocks: &[Arc<Block>], f: &mut SeriesVisitor<'_>) -> Result<(), 
             heap.push(Reverse((labels, i)));
         }
     }
+    let mut merged = 0;
     while let Some(Reverse((labels, first))) = heap.pop() {
+        merged += 1;
+        if merged % MERGE_RELEASE_SERIES == 0 {
+            release_pages(blocks);
+        }
         let mut members = vec![first];
         while heap.peek().is_some_and(|Reverse((top, _))| *top == labels) {
             let Some(Reverse((_, j))) = heap.pop() else { break };
@@ -547,6 +549,64 @@ fn merge_series(blocks: &[Arc<Block>], f: &mut SeriesVisitor<'_>) -> Result<(), 
     Ok(())
 }
 
+/// Writes the downsampled series of raw `blocks` and returns how many. Output series sort differently from
+/// their inputs (the aggregate label moves them), so chunks are written as inputs are read, and the series are
+/// added afterwards in output order: memory holds the input labels and chunk references, not the data.
+fn downsample_raw(blocks: &[Arc<Block>], resolution: Resolution, writer: &mut BlockWriter) -> Result<u64, MergeError> {
+    let mut inputs: Vec<Labels> = Vec::new();
+    let mut outputs: Vec<(u32, Option<Aggregate>, Vec<WrittenChunk>)> = Vec::new();
+    merge_series(blocks, &mut |labels, parts| {
+        let samples = decode_parts(parts)?;
+        for (aggregate, points) in downsample::downsample_series(labels, Resolution::Raw, resolution, &samples) {
+            let mut written = Vec::new();
+            for chunk in chunk_data(head::encode_samples(&points)) {
+                written.push(writer.write_chunk(&chunk).map_err(MergeError::Output)?);
+            }
+            outputs.push((inputs.len() as u32, aggregate, written));
+        }
+        inputs.push(labels.clone());
+        Ok(())
+    })?;
+    outputs.sort_by(|a, b| downsample::cmp_output((&inputs[a.0 as usize], a.1), (&inputs[b.0 as usize], b.1)));
+    for (input, aggregate, chunks) in &outputs {
+        let labels = downsample::output_labels(&inputs[*input as usize], *aggregate);
+        writer.add_written_series(&labels, chunks).map_err(MergeError::Output)?;
+    }
+    Ok(outputs.len() as u64)
+}
+
+/// Writes the `resolution` series computed from `blocks`, which hold the finer, already downsampled resolution
+/// `input`, and returns how many. An output series has its input's labels, so series are written as they are
+/// read, in label order, and nothing is held.
+fn downsample_downsampled(
+    blocks: &[Arc<Block>],
+    input: Resolution,
+    resolution: Resolution,
+    writer: &mut BlockWriter,
+) -> Result<u64, MergeError> {
+    let mut series = 0;
+    merge_series(blocks, &mut |labels, parts| {
+        let samples = decode_parts(parts)?;
+        for (aggregate, points) in downsample::downsample_series(labels, input, resolution, &samples) {
+            let labels = downsample::output_labels(labels, aggregate);
+            writer.add_series(&labels, &chunk_data(head::encode_samples(&points))).map_err(MergeError::Output)?;
+            series += 1;
+        }
+        Ok(())
+    })?;
+    Ok(series)
+}
+
+/// The samples of a series' parts, in the order of `parts`.
+fn decode_parts(parts: &[Part]) -> Result<Vec<RawSample>, MergeError> {
+    let mut samples = Vec::new();
+    for (block, refs) in parts {
+        super::query::decode_block_chunks(block, refs, i64::MIN, i64::MAX, &mut samples)
+            .map_err(|e| MergeError::Source(Arc::clone(block), e))?;
+    }
+    Ok(samples)
+}
+
 /// Writes one series of several source blocks: when the parts' time ranges are disjoint and ascending (always,
 /// unless a crash left overlapping blocks) their chunks are copied as stored; otherwise the samples are
 /// merged, de-duplicated by timestamp (the first block wins) and re-encoded.
@@ -561,11 +621,7 @@ fn write_merged(writer: &mut BlockWriter, labels: &Labels, parts: &[Part]) -> Re
         let borrowed: Vec<(&Block, &[ChunkRef])> = parts.iter().map(|(b, refs)| (&**b, &refs[..])).collect();
         return writer.copy_series(labels, &borrowed).map_err(|e| copy_error(parts, e));
     }
-    let mut samples: Vec<RawSample> = Vec::new();
-    for (block, refs) in parts {
-        super::query::decode_block_chunks(block, refs, i64::MIN, i64::MAX, &mut samples)
-            .map_err(|e| MergeError::Source(Arc::clone(block), e))?;
-    }
+    let mut samples = decode_parts(parts)?;
     samples.sort_by_key(|s| s.0);
     samples.dedup_by_key(|s| s.0);
     writer.add_series_samples(labels, &samples).map_err(MergeError::Output)

@@ -5,6 +5,6 @@ pub mod functions;
 pub mod storage;
 pub mod value;
 
-pub use engine::{Engine, EngineOptions, QueryError, QueryResult};
-pub use storage::{MemStorage, SeriesSet, Storage, StorageError, StoredSeries};
+pub use engine::{Engine, EngineOptions, QueryError, QueryOptions, QueryResult};
+pub use storage::{Aggregate, MemStorage, SeriesSet, Storage, StorageError, StoredSeries};
 pub use value::{Sample, Series, Value};

@@ -56,11 +56,42 @@ impl SeriesSet for Vec<StoredSeries> {
     }
 }
 
+/// One of the per-bucket aggregates a downsampling store keeps of each raw series.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Aggregate {
+    Min,
+    Max,
+    Sum,
+    Count,
+    Last,
+}
+
 /// The read side of a metric store. Times are milliseconds since the Unix epoch, bounds inclusive.
 pub trait Storage: Send + Sync {
     /// The series matching all `matchers` that have a sample in `[mint, maxt]` (and perhaps a few whose data
     /// only overlaps that range), with their samples there.
     fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Box<dyn SeriesSet + '_>, StorageError>;
+
+    /// Bucket widths in milliseconds of the downsampled resolutions [`Storage::select_aggregate`] serves,
+    /// finest first. None by default.
+    fn resolutions(&self) -> &[i64] {
+        &[]
+    }
+
+    /// Like [`Storage::select`], but each series' points are `aggregate` over buckets `resolution_ms` wide
+    /// (one of [`Storage::resolutions`]): one point per bucket, at the time of the bucket's last raw sample,
+    /// with staleness markers left out.
+    fn select_aggregate(
+        &self,
+        mint: i64,
+        maxt: i64,
+        matchers: &[Matcher],
+        resolution_ms: i64,
+        aggregate: Aggregate,
+    ) -> Result<Box<dyn SeriesSet + '_>, StorageError> {
+        let _ = (mint, maxt, matchers, aggregate);
+        Err(StorageError(format!("no data downsampled to {resolution_ms} ms")))
+    }
     /// Label names of the series matching `matchers` (all series when empty) with samples in `[mint, maxt]`, sorted.
     fn label_names(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<String>, StorageError>;
     /// Values of label `name` over those series, sorted and unique.

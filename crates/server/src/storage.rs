@@ -1,10 +1,11 @@
-//! The tsdb as the query engine's storage: selects and label lookups through a `Db` querier.
+//! The tsdb as the query engine's storage: selects and label lookups through a `Db` querier, and
+//! downsampled aggregates for long-range queries.
 
 use std::sync::Arc;
 
 use vigil_model::Matcher;
-use vigil_query::{SeriesSet, Storage, StorageError};
-use vigil_tsdb::{Db, Selection};
+use vigil_query::{Aggregate, SeriesSet, Storage, StorageError, StoredSeries};
+use vigil_tsdb::{Db, Resolution, Selection};
 
 /// Reads the database for the query engine.
 #[derive(Clone)]
@@ -26,6 +27,42 @@ impl Storage for TsdbStorage {
     fn select(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Box<dyn SeriesSet + '_>, StorageError> {
         let selection = self.db.querier(mint, maxt).selection(matchers).map_err(storage_error)?;
         Ok(Box::new(TsdbSeries(selection)))
+    }
+
+    fn resolutions(&self) -> &[i64] {
+        const DOWNSAMPLED: [i64; 2] = [5 * 60_000, 60 * 60_000];
+        if self.db.options().downsample {
+            &DOWNSAMPLED
+        } else {
+            &[]
+        }
+    }
+
+    fn select_aggregate(
+        &self,
+        mint: i64,
+        maxt: i64,
+        matchers: &[Matcher],
+        resolution_ms: i64,
+        aggregate: Aggregate,
+    ) -> Result<Box<dyn SeriesSet + '_>, StorageError> {
+        let resolution = [Resolution::FiveMinutes, Resolution::OneHour]
+            .into_iter()
+            .find(|r| r.ms() == resolution_ms)
+            .ok_or_else(|| StorageError(format!("no data downsampled to {resolution_ms} ms")))?;
+        let aggregate = match aggregate {
+            Aggregate::Min => vigil_tsdb::Aggregate::Min,
+            Aggregate::Max => vigil_tsdb::Aggregate::Max,
+            Aggregate::Sum => vigil_tsdb::Aggregate::Sum,
+            Aggregate::Count => vigil_tsdb::Aggregate::Count,
+            Aggregate::Last => vigil_tsdb::Aggregate::Last,
+        };
+        let series = self.db.select_downsampled(matchers, mint, maxt, resolution, aggregate).map_err(storage_error)?;
+        let stored: Vec<StoredSeries> = series
+            .into_iter()
+            .map(|s| StoredSeries { labels: s.labels, samples: s.samples.into_iter().map(|p| (p.t, p.v)).collect() })
+            .collect();
+        Ok(Box::new(stored))
     }
 
     fn label_names(&self, mint: i64, maxt: i64, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {

@@ -158,3 +158,53 @@ fn the_timeout_parameter_bounds_a_query() {
     assert_eq!((r.status, r.json()["errorType"].as_str()), (400, Some("bad_data")));
     assert!(r.body.contains("timeout"), "{}", r.body);
 }
+
+#[test]
+fn range_queries_read_downsampled_blocks_when_the_step_allows() {
+    const MIN: i64 = 60_000;
+    let server = TestServer::start();
+    // Two days, one sample a minute, appended an hour at a time: a counter rising by one a second and a gauge
+    // whose value is its minute.
+    for hour in 0..48 {
+        let minutes = hour * 60..(hour + 1) * 60;
+        let series = |name: &str, value: fn(i64) -> f64| SeriesBatch {
+            labels: Labels::from_pairs([("__name__", name), ("job", "node")]).unwrap(),
+            samples: minutes.clone().map(|k| Sample { t: k * MIN, v: value(k) }).collect(),
+        };
+        server.db.append(&[series("c_total", |k| (k * 60) as f64), series("ramp", |k| k as f64)]).unwrap();
+    }
+    while server.db.maintain().unwrap() != Default::default() {}
+    let downsampled = std::fs::read_dir(server.db.dir().join("blocks"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("5m-"))
+        .count();
+    assert!(downsampled > 0, "maintenance wrote no 5 m blocks");
+    let (start, end) = (3_600, 2 * 24 * 3_600 - 3_600);
+    let values = |query: &str, extra: &str| -> Vec<(i64, f64)> {
+        let path = format!("/api/v1/query_range?query={query}&start={start}&end={end}&step=1800{extra}");
+        let r = server.get(&path);
+        let result = &r.json()["data"]["result"];
+        assert_eq!(result.as_array().map(Vec::len), Some(1), "{path}: {}", r.body);
+        let points = result[0]["values"].as_array().unwrap();
+        points.iter().map(|p| (p[0].as_i64().unwrap(), p[1].as_str().unwrap().parse().unwrap())).collect()
+    };
+    for extra in ["", "&max_source_resolution=raw", "&max_source_resolution=5m"] {
+        let rates = values("rate(c_total%5B1h%5D)", extra);
+        assert_eq!(rates.len(), 93, "{extra}");
+        assert!(rates.iter().all(|p| (p.1 - 1.0).abs() < 1e-9), "{extra}: {rates:?}");
+        let counts = values("count_over_time(ramp%5B1h%5D)", extra);
+        assert!(counts.iter().all(|p| p.1 == 60.0), "{extra}: {counts:?}");
+    }
+    // A window of whole 5 m buckets ends with the last complete bucket, so it holds minutes k-60..k-1 where
+    // the raw window holds k-59..k.
+    let sum = |first: i64| (first..first + 60).sum::<i64>() as f64;
+    for (t, v) in values("sum_over_time(ramp%5B1h%5D)", "") {
+        assert_eq!(v, sum(t / 60 - 60), "at {t}");
+    }
+    for (t, v) in values("sum_over_time(ramp%5B1h%5D)", "&max_source_resolution=0s") {
+        assert_eq!(v, sum(t / 60 - 59), "at {t}");
+    }
+    let r = server.get("/api/v1/query_range?query=ramp&start=0&end=60&step=15&max_source_resolution=soon");
+    assert_eq!((r.status, r.json()["errorType"].as_str()), (400, Some("bad_data")), "{}", r.body);
+    assert!(r.body.contains("max_source_resolution"), "{}", r.body);
+}

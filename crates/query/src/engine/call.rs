@@ -107,18 +107,21 @@ impl Evaluator<'_> {
         let keeps_name = matches!(name, "last_over_time" | "first_over_time");
         // Each input series' labels and name-removal mark with the function's points.
         let results: Vec<EvalSeries> = match unparen(args[range_index]) {
-            Expr::MatrixSelector(ms) => {
-                // Read, evaluate and drop one series at a time, on every core: the selection is never held.
-                let (selected, spec) = self.select_matrix(ms, grid)?;
-                let budget = self.limits.budget();
-                let evaluated = map_series(&selected, &budget, self.threads, |_, samples| {
-                    samples.retain(|p| !is_stale(p.1));
-                    let points = range_points(f, spec, grid, &scalars, samples)?;
-                    budget.take(points.len())?;
-                    Ok((!points.is_empty()).then_some(points))
-                })?;
-                with_labels(selected, evaluated)
-            }
+            Expr::MatrixSelector(ms) => match self.downsampling(f, ms, grid)? {
+                Some(plan) => self.eval_downsampled(ms, grid, plan)?,
+                None => {
+                    // Read, evaluate and drop one series at a time, on every core: the selection is never held.
+                    let (selected, spec) = self.select_matrix(ms, grid)?;
+                    let budget = self.limits.budget();
+                    let evaluated = map_series(&selected, &budget, self.threads, |_, samples| {
+                        samples.retain(|p| !is_stale(p.1));
+                        let points = range_points(f, spec, grid, &scalars, samples)?;
+                        budget.take(points.len())?;
+                        Ok((!points.is_empty()).then_some(points))
+                    })?;
+                    with_labels(selected, evaluated)
+                }
+            },
             other => {
                 let input = self.load_range_arg(other, grid)?;
                 let spec = input.spec();
@@ -227,7 +230,7 @@ impl Evaluator<'_> {
 
 /// A range function evaluated over the windows of one series (staleness markers removed) ending at every grid
 /// step; steps whose window is empty or that give no value have no point.
-fn range_points(
+pub(crate) fn range_points(
     f: RangeFunction,
     spec: WindowSpec,
     grid: Grid,

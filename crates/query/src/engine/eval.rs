@@ -20,6 +20,8 @@ pub(crate) struct Evaluator<'a> {
     pub query_start: i64,
     pub query_end: i64,
     pub annotations: Annotations,
+    /// The coarsest downsampled resolution (ms) range functions may read; 0 for raw samples only.
+    pub max_resolution: i64,
 }
 
 impl<'a> Evaluator<'a> {
@@ -38,6 +40,7 @@ impl<'a> Evaluator<'a> {
             query_start,
             query_end,
             annotations: Annotations::default(),
+            max_resolution: 0,
         }
     }
 

@@ -6,6 +6,7 @@
 mod aggregate;
 mod binary;
 mod call;
+mod downsampled;
 mod eval;
 mod histogram_quantile;
 mod labels_fns;
@@ -53,6 +54,17 @@ impl Default for EngineOptions {
             threads_per_query: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
+}
+
+/// Settings of one query.
+#[derive(Clone, Copy, Debug)]
+pub struct QueryOptions {
+    /// Wall-clock time the query may take, capped by the engine's timeout.
+    pub timeout: Duration,
+    /// The coarsest downsampled resolution (bucket width in ms) a range query may read; 0 reads raw samples
+    /// only. Within it, each selector uses the coarsest resolution its step and window allow (see
+    /// `engine/downsampled.rs`).
+    pub max_resolution_ms: i64,
 }
 
 /// The outcome of a successful query.
@@ -171,8 +183,19 @@ impl Engine {
         &self,
         storage: &dyn Storage,
         query: &str,
-        (start_ms, end_ms, step_ms): (i64, i64, i64),
+        grid: (i64, i64, i64),
         timeout: Duration,
+    ) -> Result<QueryResult, QueryError> {
+        self.range_query_with(storage, query, grid, QueryOptions { timeout, max_resolution_ms: i64::MAX })
+    }
+
+    /// [`Engine::range_query`] over `(start_ms, end_ms, step_ms)` with settings of its own.
+    pub fn range_query_with(
+        &self,
+        storage: &dyn Storage,
+        query: &str,
+        (start_ms, end_ms, step_ms): (i64, i64, i64),
+        options: QueryOptions,
     ) -> Result<QueryResult, QueryError> {
         if step_ms <= 0 {
             return Err(QueryError::BadRequest(
@@ -199,7 +222,8 @@ impl Engine {
             )));
         }
         let grid = Grid { start: start_ms, end: end_ms, step: step_ms };
-        let mut ev = Evaluator::new(storage, &self.opts, self.deadline(timeout), start_ms, end_ms);
+        let mut ev = Evaluator::new(storage, &self.opts, self.deadline(options.timeout), start_ms, end_ms);
+        ev.max_resolution = options.max_resolution_ms;
         let series = match ev.eval(&expr, grid)? {
             Val::Scalar(v) => vec![Series { labels: Default::default(), points: grid.times().zip(v).collect() }],
             Val::Vector(series) => to_matrix(series)?,

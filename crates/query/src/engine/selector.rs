@@ -10,7 +10,7 @@ use super::eval::{millis, offset_ms, Evaluator};
 use super::parallel::map_series;
 use super::types::{EvalSeries, Grid};
 use super::QueryError;
-use crate::storage::{SeriesSet, StorageError};
+use crate::storage::{Aggregate, SeriesSet, StorageError};
 
 /// Bit pattern of Prometheus' staleness marker.
 pub(crate) const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
@@ -62,6 +62,13 @@ fn lookback_sample(samples: &[(i64, f64)], cursor: &mut usize, t: i64, lookback:
     (st > t.saturating_sub(lookback) && !is_stale(v)).then_some((st, v))
 }
 
+/// What a selection reads: raw samples, or one aggregate of buckets this many milliseconds wide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    Raw,
+    Aggregate(i64, Aggregate),
+}
+
 /// The series a selector found, sorted by labels: one storage selection, or several merged for the
 /// `{a="1" or b="2"}` extension.
 pub(crate) struct Selected<'s> {
@@ -76,6 +83,12 @@ impl Selected<'_> {
             Some(order) => order.len(),
             None => self.sets.first().map_or(0, |s| s.len()),
         }
+    }
+
+    /// The labels of series `k`.
+    pub fn labels(&self, k: usize) -> &Labels {
+        let (set, i) = self.at(k);
+        set.labels(i)
     }
 
     fn at(&self, k: usize) -> (&dyn SeriesSet, usize) {
@@ -104,11 +117,27 @@ impl Selected<'_> {
 impl<'a> Evaluator<'a> {
     /// Selects every series matching `vs` with samples in `[mint, maxt]`, sorted by labels.
     pub(crate) fn select(&mut self, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Selected<'a>, QueryError> {
+        self.select_from(vs, mint, maxt, Source::Raw)
+    }
+
+    /// [`Evaluator::select`] of raw samples or of downsampled aggregates.
+    pub(crate) fn select_from(
+        &mut self,
+        vs: &VectorSelector,
+        mint: i64,
+        maxt: i64,
+        source: Source,
+    ) -> Result<Selected<'a>, QueryError> {
         let alternatives = selector_matchers(vs)?;
         let mut sets = Vec::with_capacity(alternatives.len());
         for matchers in &alternatives {
             self.limits.tick()?;
-            sets.push(self.storage.select(mint, maxt, matchers)?);
+            sets.push(match source {
+                Source::Raw => self.storage.select(mint, maxt, matchers)?,
+                Source::Aggregate(resolution, aggregate) => {
+                    self.storage.select_aggregate(mint, maxt, matchers, resolution, aggregate)?
+                }
+            });
         }
         let merged = (sets.len() > 1).then(|| {
             let mut order: Vec<(usize, usize)> =
@@ -178,11 +207,22 @@ impl<'a> Evaluator<'a> {
         ms: &MatrixSelector,
         grid: Grid,
     ) -> Result<(Selected<'a>, WindowSpec), QueryError> {
+        self.select_matrix_from(ms, grid, Source::Raw)
+    }
+
+    /// [`Evaluator::select_matrix`] of raw samples or of downsampled aggregates.
+    pub(crate) fn select_matrix_from(
+        &mut self,
+        ms: &MatrixSelector,
+        grid: Grid,
+        source: Source,
+    ) -> Result<(Selected<'a>, WindowSpec), QueryError> {
         let vs = &ms.vs;
         let spec = WindowSpec { range: millis(ms.range)?, offset: offset_ms(&vs.offset)?, at: self.at_ms(&vs.at)? };
         let first_end = spec.window_end(grid.start);
         let last_end = spec.window_end(grid.end);
-        let selected = self.select(vs, first_end.saturating_sub(spec.range).saturating_add(1), last_end)?;
+        let mint = first_end.saturating_sub(spec.range).saturating_add(1);
+        let selected = self.select_from(vs, mint, last_end, source)?;
         Ok((selected, spec))
     }
 

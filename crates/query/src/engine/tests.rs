@@ -1,9 +1,9 @@
 //! Unit tests of the engine internals: vector matching errors, staleness, `@` and subquery alignment.
 
-use vigil_model::Labels;
+use vigil_model::{Labels, Matcher};
 
-use super::{Engine, EngineOptions, QueryError};
-use crate::storage::MemStorage;
+use super::{Engine, EngineOptions, QueryError, QueryOptions};
+use crate::storage::{Aggregate, MemStorage, SeriesSet, Storage, StorageError, StoredSeries};
 use crate::value::Value;
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
@@ -85,4 +85,114 @@ fn delayed_name_removal_reports_collisions_at_the_end() {
     assert_eq!(err.to_string(), "vector cannot contain metrics with the same labelset");
     let ok = e.instant_query(&s, "sum(abs({k=\"v\"}))", 0);
     assert!(ok.is_ok() || matches!(ok, Err(QueryError::Execution(_))));
+}
+
+/// A store that also serves 5-minute and 1-hour aggregates, computed from its raw samples, and records which
+/// aggregates a query read.
+struct Downsampling {
+    raw: MemStorage,
+    reads: std::sync::Mutex<Vec<(i64, Aggregate)>>,
+}
+
+impl Storage for Downsampling {
+    fn select(&self, mint: i64, maxt: i64, m: &[Matcher]) -> Result<Box<dyn SeriesSet + '_>, StorageError> {
+        self.raw.select(mint, maxt, m)
+    }
+
+    fn resolutions(&self) -> &[i64] {
+        &[300_000, 3_600_000]
+    }
+
+    fn select_aggregate(
+        &self,
+        mint: i64,
+        maxt: i64,
+        m: &[Matcher],
+        resolution: i64,
+        aggregate: Aggregate,
+    ) -> Result<Box<dyn SeriesSet + '_>, StorageError> {
+        self.reads.lock().unwrap().push((resolution, aggregate));
+        let whole = self.raw.select(i64::MIN, i64::MAX, m)?;
+        let mut out = Vec::new();
+        for i in 0..whole.len() {
+            let mut samples = Vec::new();
+            whole.samples(i, &mut samples)?;
+            let mut points: Vec<(i64, f64)> = Vec::new();
+            for chunk in samples.chunk_by(|a, b| a.0.div_euclid(resolution) == b.0.div_euclid(resolution)) {
+                let values = chunk.iter().map(|s| s.1);
+                let v = match aggregate {
+                    Aggregate::Min => values.fold(f64::INFINITY, f64::min),
+                    Aggregate::Max => values.fold(f64::NEG_INFINITY, f64::max),
+                    Aggregate::Sum => values.sum(),
+                    Aggregate::Count => chunk.len() as f64,
+                    Aggregate::Last => chunk[chunk.len() - 1].1,
+                };
+                points.push((chunk[chunk.len() - 1].0, v));
+            }
+            points.retain(|p| (mint..=maxt).contains(&p.0));
+            out.push(StoredSeries { labels: whole.labels(i).clone(), samples: points });
+        }
+        Ok(Box::new(out))
+    }
+
+    fn label_names(&self, mint: i64, maxt: i64, m: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        self.raw.label_names(mint, maxt, m)
+    }
+
+    fn label_values(&self, n: &str, mint: i64, maxt: i64, m: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        self.raw.label_values(n, mint, maxt, m)
+    }
+}
+
+#[test]
+fn range_functions_read_downsampled_aggregates_when_step_and_window_allow() {
+    const MIN: i64 = 60_000;
+    const DAY: i64 = 24 * 60 * MIN;
+    let mut raw = MemStorage::new();
+    // A counter rising by one a second and a gauge at 3, scraped every minute for two days.
+    raw.add(labels(&[("__name__", "c_total")]), (0..2 * DAY / MIN).map(|k| (k * MIN, (k * 60) as f64)));
+    raw.add(labels(&[("__name__", "g")]), (0..2 * DAY / MIN).map(|k| (k * MIN, 3.0)));
+    let store = Downsampling { raw, reads: Default::default() };
+    let e = Engine::new(EngineOptions::default());
+    let auto = QueryOptions { timeout: std::time::Duration::from_secs(60), max_resolution_ms: i64::MAX };
+    let run = |q: &str, step: i64, options: QueryOptions| {
+        store.reads.lock().unwrap().clear();
+        let res = e.range_query_with(&store, q, (DAY, 2 * DAY - MIN, step), options).unwrap();
+        let Value::Matrix(m) = res.value else { panic!("{q}: not a matrix") };
+        let values: Vec<f64> = m.iter().flat_map(|s| s.points.iter().map(|p| p.1)).collect();
+        (values, std::mem::take(&mut *store.reads.lock().unwrap()))
+    };
+    type Reads = &'static [(i64, Aggregate)];
+    let cases: [(&str, f64, Reads); 6] = [
+        ("rate(c_total[1h])", 1.0, &[(5 * MIN, Aggregate::Last)]),
+        ("increase(c_total[2h])", 7200.0, &[(5 * MIN, Aggregate::Last)]),
+        ("count_over_time(g[1h])", 60.0, &[(5 * MIN, Aggregate::Count)]),
+        ("sum_over_time(g[1h])", 180.0, &[(5 * MIN, Aggregate::Sum)]),
+        ("max_over_time(g[1h])", 3.0, &[(5 * MIN, Aggregate::Max)]),
+        ("avg_over_time(g[1h])", 3.0, &[(5 * MIN, Aggregate::Sum), (5 * MIN, Aggregate::Count)]),
+    ];
+    for (q, want, reads) in cases {
+        let (values, read) = run(q, 30 * MIN, auto);
+        assert_eq!(read, reads, "{q}");
+        assert_eq!(values.len(), 48, "{q}: {values:?}");
+        assert!(values.iter().all(|v| (v - want).abs() < 1e-9), "{q}: {values:?}");
+        let raw_options = QueryOptions { max_resolution_ms: 0, ..auto };
+        let (raw_values, read) = run(q, 30 * MIN, raw_options);
+        assert!(read.is_empty(), "{q}");
+        assert_eq!(raw_values.len(), values.len(), "{q}");
+    }
+    // A step of six hours and a window of a day take hourly buckets, unless the query caps the resolution.
+    assert_eq!(run("max_over_time(g[1d])", 6 * 60 * MIN, auto).1, [(60 * MIN, Aggregate::Max)]);
+    let capped = QueryOptions { max_resolution_ms: 5 * MIN, ..auto };
+    assert_eq!(run("max_over_time(g[1d])", 6 * 60 * MIN, capped).1, [(5 * MIN, Aggregate::Max)]);
+    // Steps or windows under five buckets, functions aggregates cannot answer and instant queries read raw data.
+    for (q, step) in
+        [("rate(c_total[1h])", 20 * MIN), ("rate(c_total[20m])", 60 * MIN), ("irate(c_total[1h])", 60 * MIN)]
+    {
+        let (values, read) = run(q, step, auto);
+        assert!(read.is_empty() && !values.is_empty(), "{q}");
+    }
+    store.reads.lock().unwrap().clear();
+    e.instant_query(&store, "max_over_time(g[1d])", 2 * DAY).unwrap();
+    assert!(store.reads.lock().unwrap().is_empty());
 }

@@ -9,7 +9,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use vigil_model::{Labels, Matcher};
-use vigil_query::{QueryResult, Storage, Value};
+use vigil_query::{QueryOptions, QueryResult, Storage, Value};
 
 use super::error::ApiError;
 use super::json::Json;
@@ -161,10 +161,13 @@ pub async fn query_range(State(state): Shared, request: Request) -> Response {
                      resolution (?step=XX)",
                 ));
             }
-            let timeout = timeout_param(&params, &state)?;
+            let options = QueryOptions {
+                timeout: timeout_param(&params, &state)?,
+                max_resolution_ms: max_source_resolution(&params)?,
+            };
             let result = blocking(move || {
                 let grid = (start, end, step);
-                state.engine.range_query_within(&state.storage, &query, grid, timeout).map_err(ApiError::from)
+                state.engine.range_query_with(&state.storage, &query, grid, options).map_err(ApiError::from)
             })
             .await?;
             Ok(query_response(result))
@@ -179,6 +182,19 @@ fn timeout_param(params: &Params, state: &ApiState) -> Result<Duration, ApiError
         Some(ms) if ms < 0 => Err(ApiError::bad_data("invalid parameter \"timeout\": negative duration")),
         Some(ms) => Ok(Duration::from_millis(ms as u64)),
         None => Ok(state.engine.options().timeout),
+    }
+}
+
+/// Thanos' `max_source_resolution`: the coarsest downsampled data a range query may read (`raw` or `0s` for
+/// raw samples only, a duration such as `5m`, or `auto`, the default, for whatever the step allows).
+fn max_source_resolution(params: &Params) -> Result<i64, ApiError> {
+    match params.get("max_source_resolution") {
+        None | Some("auto") => Ok(i64::MAX),
+        Some("raw") => Ok(0),
+        Some(_) => match params.duration("max_source_resolution")? {
+            Some(ms) if ms >= 0 => Ok(ms),
+            _ => Err(ApiError::bad_data("invalid parameter \"max_source_resolution\": negative duration")),
+        },
     }
 }
 

@@ -32,7 +32,7 @@ impl Evaluator<'_> {
             .size_limit(vigil_model::matcher::REGEX_SIZE_LIMIT)
             .build()
             .map_err(|e| QueryError::Execution(format!("invalid regular expression in label_replace(): {e}")))?;
-        if dst.is_empty() {
+        if !is_label_name(&dst) {
             return Err(QueryError::Execution(format!("invalid destination label name in label_replace(): {dst}")));
         }
         let mut series = self.eval(arg(args, 0)?, grid)?.into_vector()?;
@@ -49,12 +49,12 @@ impl Evaluator<'_> {
         let mut sources = Vec::new();
         for a in args.iter().skip(3) {
             let src = self.eval_string(a, grid)?;
-            if src.is_empty() {
+            if !is_label_name(&src) {
                 return Err(QueryError::Execution(format!("invalid source label name in label_join(): {src}")));
             }
             sources.push(src);
         }
-        if dst.is_empty() {
+        if !is_label_name(&dst) {
             return Err(QueryError::Execution(format!("invalid destination label name in label_join(): {dst}")));
         }
         let mut series = self.eval(arg(args, 0)?, grid)?.into_vector()?;
@@ -89,6 +89,12 @@ impl Evaluator<'_> {
         }
         Ok(Val::Vector(series))
     }
+}
+
+/// Whether `name` is a valid label name: since Prometheus 3, any non-empty UTF-8. U+FFFD stands for bytes of a
+/// string literal that are not UTF-8 (see `escapes.rs`).
+fn is_label_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains(char::REPLACEMENT_CHARACTER)
 }
 
 fn replace_label(s: &mut EvalSeries, regex: &Regex, dst: &str, replacement: &str, src: &str) {

@@ -7,6 +7,8 @@ mod aggregate;
 mod binary;
 mod call;
 mod downsampled;
+mod durations;
+mod escapes;
 mod eval;
 mod histogram_quantile;
 mod labels_fns;

@@ -4,6 +4,8 @@
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{self, Expr};
 
+use super::durations::evaluate_durations;
+use super::escapes::decode_byte_escapes;
 use super::QueryError;
 
 /// Longest accepted query text, in bytes.
@@ -22,7 +24,9 @@ pub(crate) fn parse_query(query: &str) -> Result<Expr, QueryError> {
     if query.trim().is_empty() {
         return Err(QueryError::Parse("no expression found in input".into()));
     }
-    parser::parse(&renamed_functions(query)).map_err(QueryError::Parse)
+    let renamed = renamed_functions(query);
+    let evaluated = evaluate_durations(&renamed)?;
+    parser::parse(&decode_byte_escapes(&evaluated)).map_err(QueryError::Parse)
 }
 
 /// Functions Prometheus 3 renamed, by their Prometheus 2 name, so that older rules and dashboards still parse.
@@ -66,7 +70,7 @@ fn renamed_functions(query: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The index of the closing quote of the string literal opening at `start` (or the end of the text).
-fn skip_string(bytes: &[u8], start: usize) -> usize {
+pub(crate) fn skip_string(bytes: &[u8], start: usize) -> usize {
     let quote = bytes[start];
     let mut i = start + 1;
     while i < bytes.len() && bytes[i] != quote {
@@ -76,6 +80,11 @@ fn skip_string(bytes: &[u8], start: usize) -> usize {
         i += 1;
     }
     i
+}
+
+/// The index just past the line of the comment starting at `start` (or the end of the text).
+pub(crate) fn skip_comment(bytes: &[u8], start: usize) -> usize {
+    bytes[start..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |n| start + n + 1)
 }
 
 /// An upper bound of the AST depth: the deepest bracket nesting plus the number of operators (a chain such as

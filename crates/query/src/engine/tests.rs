@@ -1,4 +1,5 @@
-//! Unit tests of the engine internals: vector matching errors, staleness, `@` and subquery alignment.
+//! Unit tests of the engine internals: vector matching errors, staleness, `@` and subquery alignment, duration
+//! expressions and label names.
 
 use vigil_model::{Labels, Matcher};
 
@@ -85,6 +86,30 @@ fn delayed_name_removal_reports_collisions_at_the_end() {
     assert_eq!(err.to_string(), "vector cannot contain metrics with the same labelset");
     let ok = e.instant_query(&s, "sum(abs({k=\"v\"}))", 0);
     assert!(ok.is_ok() || matches!(ok, Err(QueryError::Execution(_))));
+}
+
+#[test]
+fn duration_expressions_are_evaluated_before_parsing() {
+    let e = Engine::new(EngineOptions::default());
+    let plain = e.instant_query(&store(), "count_over_time(b[2m])", 60_000).unwrap();
+    let computed = e.instant_query(&store(), "count_over_time(b[1m*(1+1)] offset -(30s-30s))", 60_000).unwrap();
+    assert_eq!(vector(plain.value), vector(computed.value));
+    let res = e.instant_query(&store(), "b offset (2 * 30s)", 60_000).unwrap();
+    assert_eq!(vector(res.value), vec![("b{job=\"x\"}".into(), 10.0)]);
+    let err = e.instant_query(&store(), "b[1m-2m]", 60_000).unwrap_err();
+    assert_eq!(err.to_string(), "parse error: invalid duration expression \"1m-2m\": duration must be greater than 0");
+}
+
+#[test]
+fn label_names_that_are_not_utf8_are_refused() {
+    let e = Engine::new(EngineOptions::default());
+    let err = e.instant_query(&store(), r#"label_replace(b, "\xff", "", "job", "(.*)")"#, 0).unwrap_err();
+    assert!(err.to_string().starts_with("invalid destination label name in label_replace(): "), "{err}");
+    let err = e.instant_query(&store(), r#"label_join(b, "dst", "-", "\xc3")"#, 0).unwrap_err();
+    assert!(err.to_string().starts_with("invalid source label name in label_join(): "), "{err}");
+    // Bytes that are UTF-8 make up the characters they encode, as in Go.
+    let res = e.instant_query(&store(), r#"label_replace(b, "\xc3\xbf", "$1", "job", "(.*)")"#, 0).unwrap();
+    assert_eq!(vector(res.value), vec![("b{job=\"x\", ÿ=\"x\"}".into(), 10.0)]);
 }
 
 /// A store that also serves 5-minute and 1-hour aggregates, computed from its raw samples, and records which

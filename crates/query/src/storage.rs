@@ -10,6 +10,9 @@ pub struct StoredSeries {
     pub samples: Vec<(i64, f64)>,
 }
 
+/// Bit pattern of Prometheus' staleness marker.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
 /// A storage failure, passed through to the caller of the query.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("storage: {0}")]
@@ -30,6 +33,14 @@ pub trait SeriesSet: Send + Sync {
     /// Replaces the contents of `out` with series `i`'s samples in the selected range, ascending by time, one
     /// per timestamp, values raw (staleness markers included). A series may turn out to have none.
     fn samples(&self, i: usize, out: &mut Vec<(i64, f64)>) -> Result<(), StorageError>;
+
+    /// Like [`SeriesSet::samples`] without the staleness markers (bits `0x7ff0000000000002`), as range
+    /// windows read them.
+    fn samples_without_stale(&self, i: usize, out: &mut Vec<(i64, f64)>) -> Result<(), StorageError> {
+        self.samples(i, out)?;
+        out.retain(|p| p.1.to_bits() != STALE_NAN_BITS);
+        Ok(())
+    }
 
     /// Every series' labels, in order, moved out rather than copied.
     fn into_labels(self: Box<Self>) -> Vec<Labels>;

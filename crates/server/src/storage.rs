@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use vigil_model::Matcher;
+use vigil_query::storage::STALE_NAN_BITS;
 use vigil_query::{Aggregate, SeriesSet, Storage, StorageError, StoredSeries};
 use vigil_tsdb::{Db, Resolution, Selection};
 
@@ -83,6 +84,26 @@ impl Storage for TsdbStorage {
 /// A tsdb selection as the engine's series set.
 struct TsdbSeries<'a>(Selection<'a>);
 
+impl TsdbSeries<'_> {
+    /// Replaces `out` with series `i`'s samples, without staleness markers if asked.
+    fn decode(&self, i: usize, out: &mut Vec<(i64, f64)>, without_stale: bool) -> Result<(), StorageError> {
+        thread_local! {
+            static RAW: std::cell::RefCell<Vec<(i64, u64)>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        RAW.with_borrow_mut(|raw| {
+            raw.clear();
+            self.0.decode(i, raw).map_err(storage_error)?;
+            out.clear();
+            // Markers are rare: a scan that vectorizes finds none, and the copy keeps its exact size.
+            if without_stale && raw.iter().fold(false, |any, s| any | (s.1 == STALE_NAN_BITS)) {
+                raw.retain(|s| s.1 != STALE_NAN_BITS);
+            }
+            out.extend(raw.iter().map(|&(t, bits)| (t, f64::from_bits(bits))));
+            Ok(())
+        })
+    }
+}
+
 impl SeriesSet for TsdbSeries<'_> {
     fn len(&self) -> usize {
         self.0.len()
@@ -93,16 +114,11 @@ impl SeriesSet for TsdbSeries<'_> {
     }
 
     fn samples(&self, i: usize, out: &mut Vec<(i64, f64)>) -> Result<(), StorageError> {
-        thread_local! {
-            static RAW: std::cell::RefCell<Vec<(i64, u64)>> = const { std::cell::RefCell::new(Vec::new()) };
-        }
-        RAW.with_borrow_mut(|raw| {
-            raw.clear();
-            self.0.decode(i, raw).map_err(storage_error)?;
-            out.clear();
-            out.extend(raw.iter().map(|&(t, bits)| (t, f64::from_bits(bits))));
-            Ok(())
-        })
+        self.decode(i, out, false)
+    }
+
+    fn samples_without_stale(&self, i: usize, out: &mut Vec<(i64, f64)>) -> Result<(), StorageError> {
+        self.decode(i, out, true)
     }
 
     fn into_labels(self: Box<Self>) -> Vec<vigil_model::Labels> {

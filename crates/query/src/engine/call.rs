@@ -6,7 +6,7 @@ use promql_parser::parser::{Call, Expr};
 use super::eval::Evaluator;
 use super::parallel::map_series;
 use super::parse::unparen;
-use super::selector::{is_stale, with_labels, RangeArg, WindowCursor, WindowSpec};
+use super::selector::{with_labels, RangeArg, WindowCursor, WindowSpec};
 use super::types::{EvalSeries, Grid, Val};
 use super::QueryError;
 use crate::functions::element::ElementFunction;
@@ -114,7 +114,6 @@ impl Evaluator<'_> {
                     let (selected, spec) = self.select_matrix(ms, grid)?;
                     let budget = self.limits.budget();
                     let evaluated = map_series(&selected, &budget, self.threads, |_, samples| {
-                        samples.retain(|p| !is_stale(p.1));
                         let points = range_points(f, spec, grid, &scalars, samples)?;
                         budget.take(points.len())?;
                         Ok((!points.is_empty()).then_some(points))

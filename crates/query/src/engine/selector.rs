@@ -10,10 +10,7 @@ use super::eval::{millis, offset_ms, Evaluator};
 use super::parallel::map_series;
 use super::types::{EvalSeries, Grid};
 use super::QueryError;
-use crate::storage::{Aggregate, SeriesSet, StorageError};
-
-/// Bit pattern of Prometheus' staleness marker.
-pub(crate) const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+use crate::storage::{Aggregate, SeriesSet, StorageError, STALE_NAN_BITS};
 
 pub(crate) fn is_stale(v: f64) -> bool {
     v.to_bits() == STALE_NAN_BITS
@@ -75,6 +72,8 @@ pub(crate) struct Selected<'s> {
     sets: Vec<Box<dyn SeriesSet + 's>>,
     /// `(set, series)` in label order without duplicates, when there are several sets.
     merged: Option<Vec<(usize, usize)>>,
+    /// Whether samples are read without staleness markers, as range windows take them.
+    without_stale: bool,
 }
 
 impl Selected<'_> {
@@ -107,10 +106,14 @@ impl Selected<'_> {
         order.iter().map(|&(s, i)| std::mem::take(&mut per_set[s][i])).collect()
     }
 
-    /// Replaces `out` with series `k`'s samples.
+    /// Replaces `out` with series `k`'s samples (without staleness markers for a range selection).
     pub fn samples(&self, k: usize, out: &mut Vec<(i64, f64)>) -> Result<(), StorageError> {
         let (set, i) = self.at(k);
-        set.samples(i, out)
+        if self.without_stale {
+            set.samples_without_stale(i, out)
+        } else {
+            set.samples(i, out)
+        }
     }
 }
 
@@ -146,7 +149,7 @@ impl<'a> Evaluator<'a> {
             order.dedup_by(|a, b| sets[a.0].labels(a.1) == sets[b.0].labels(b.1));
             order
         });
-        Ok(Selected { sets, merged })
+        Ok(Selected { sets, merged, without_stale: false })
     }
 
     /// An instant vector selector over the grid. With `with_sample_time`, the value of each point is the
@@ -222,7 +225,7 @@ impl<'a> Evaluator<'a> {
         let first_end = spec.window_end(grid.start);
         let last_end = spec.window_end(grid.end);
         let mint = first_end.saturating_sub(spec.range).saturating_add(1);
-        let selected = self.select_from(vs, mint, last_end, source)?;
+        let selected = Selected { without_stale: true, ..self.select_from(vs, mint, last_end, source)? };
         Ok((selected, spec))
     }
 
@@ -231,7 +234,6 @@ impl<'a> Evaluator<'a> {
         let (selected, spec) = self.select_matrix(ms, grid)?;
         let budget = self.limits.budget();
         let loaded = map_series(&selected, &budget, self.threads, |_, samples| {
-            samples.retain(|p| !is_stale(p.1));
             budget.take(samples.len())?;
             Ok(Some(std::mem::take(samples)))
         })?;
@@ -313,12 +315,60 @@ impl WindowCursor {
 
     /// Like [`WindowCursor::window`], as a range of indices into `points`.
     pub fn window_range(&mut self, points: &[(i64, f64)], start: i64, end: i64) -> std::ops::Range<usize> {
-        while self.hi < points.len() && points[self.hi].0 <= end {
-            self.hi += 1;
-        }
-        while self.lo < self.hi && points[self.lo].0 <= start {
-            self.lo += 1;
-        }
+        self.hi = skip_until_after(points, self.hi, end);
+        self.lo = skip_until_after(&points[..self.hi], self.lo, start);
         self.lo.min(self.hi)..self.hi
+    }
+}
+
+/// The first index at or after `from` whose time is after `t` (`points` ascending): a galloping search, so
+/// that a window many samples long costs a few comparisons rather than one per sample.
+fn skip_until_after(points: &[(i64, f64)], from: usize, t: i64) -> usize {
+    if points.get(from).is_none_or(|p| p.0 > t) {
+        return from;
+    }
+    // points[lo].0 <= t; find hi with points[hi].0 > t (or the end), doubling the step.
+    let (mut lo, mut step) = (from, 1);
+    let mut hi = loop {
+        let probe = lo + step;
+        if probe >= points.len() {
+            break points.len();
+        }
+        if points[probe].0 > t {
+            break probe;
+        }
+        lo = probe;
+        step *= 2;
+    };
+    // Invariant: points[lo].0 <= t < points[hi].0 (hi may be the end).
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if points[mid].0 <= t {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn galloping_skip_agrees_with_a_linear_scan() {
+        for len in 0..40usize {
+            let points: Vec<(i64, f64)> = (0..len).map(|i| (i as i64 * 3, 0.0)).collect();
+            for from in 0..=len {
+                for t in -2..(len as i64 * 3 + 2) {
+                    let mut linear = from;
+                    while linear < len && points[linear].0 <= t {
+                        linear += 1;
+                    }
+                    assert_eq!(skip_until_after(&points, from, t), linear, "len {len} from {from} t {t}");
+                }
+            }
+        }
     }
 }

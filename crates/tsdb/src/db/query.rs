@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use roaring::RoaringBitmap;
 use vigil_model::{Labels, Matcher};
 
 use super::{Db, DbError, Sample};
@@ -64,13 +65,7 @@ impl<'a> Querier<'a> {
     /// are decoded. A series whose chunks overlap the range without holding a sample in it is included, with
     /// no samples.
     pub fn selection(&self, matchers: &[Matcher]) -> Result<Selection<'a>, DbError> {
-        let mut found: Vec<(Labels, Source)> = Vec::new();
-        for block in &self.blocks {
-            let result = self.select_block(block, matchers, &mut found);
-            if let Err(err) = result {
-                return Err(self.db.block_failed(block, err));
-            }
-        }
+        let mut found = self.select_blocks(matchers)?;
         let head = self.db.head();
         for id in &head.select(matchers) {
             let Some(view) = head.read_view(id, self.mint, self.maxt) else { continue };
@@ -134,21 +129,64 @@ impl<'a> Querier<'a> {
         }
     }
 
-    fn select_block(
-        &self,
-        block: &Arc<Block>,
-        matchers: &[Matcher],
-        found: &mut Vec<(Labels, Source)>,
-    ) -> Result<(), BlockError> {
-        for ord in &block.select(matchers)? {
+    /// The series of every block the matchers select, with their chunks in range, blocks oldest first. When
+    /// there are many, blocks are read on several threads: reading labels is most of a wide select's cost.
+    fn select_blocks(&self, matchers: &[Matcher]) -> Result<Vec<(Labels, Source)>, DbError> {
+        let mut picked = Vec::with_capacity(self.blocks.len());
+        for block in &self.blocks {
+            picked.push((block, block.select(matchers).map_err(|err| self.db.block_failed(block, err))?));
+        }
+        let total: u64 = picked.iter().map(|(_, ords)| ords.len()).sum();
+        let threads = cores().min(picked.len()).min((total / SERIES_PER_THREAD) as usize).max(1);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((block, ords)) = picked.get(i) else { return done };
+                done.push((i, self.read_block_series(block, ords)));
+            }
+        };
+        let mut results = if threads == 1 {
+            work()
+        } else {
+            std::thread::scope(|scope| {
+                let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+                let mut all = work();
+                for helper in helpers {
+                    all.extend(helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+                }
+                all
+            })
+        };
+        results.sort_unstable_by_key(|(i, _)| *i);
+        let mut found = Vec::with_capacity(total as usize);
+        for (i, result) in results {
+            found.extend(result.map_err(|err| self.db.block_failed(picked[i].0, err))?);
+        }
+        Ok(found)
+    }
+
+    fn read_block_series(&self, block: &Arc<Block>, ords: &RoaringBitmap) -> Result<Vec<(Labels, Source)>, BlockError> {
+        let mut found = Vec::with_capacity(ords.len() as usize);
+        for ord in ords {
             let (labels, mut chunks) = block.series(ord)?;
             chunks.retain(|c| c.max_t >= self.mint && c.min_t <= self.maxt);
             if !chunks.is_empty() {
                 found.push((labels, Source::Block { block: Arc::clone(block), chunks }));
             }
         }
-        Ok(())
+        Ok(found)
     }
+}
+
+/// Below this many selected block series per extra thread, starting the thread costs more than it saves.
+const SERIES_PER_THREAD: u64 = 1024;
+
+/// The cores this process may use, found once.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Series a [`Querier::selection`] found, sorted by labels, whose samples are decoded on demand.
@@ -200,7 +238,8 @@ impl Selection<'_> {
                 }
             }
         }
-        let in_order = || out[start..].windows(2).all(|pair| pair[0].0 < pair[1].0);
+        // Without an early exit, so that the scan vectorizes: out of order is the rare case.
+        let in_order = || out[start..].windows(2).fold(true, |ok, pair| ok & (pair[0].0 < pair[1].0));
         if sources.len() > 1 && !in_order() {
             // Sources hold disjoint time ranges, oldest first, unless a crash left overlapping blocks; keep the
             // first value of a timestamp either way.

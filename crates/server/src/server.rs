@@ -130,15 +130,25 @@ impl Server {
     }
 }
 
+/// How often the maintenance loop checks whether the head has a range to persist before its next round is due.
+const PERSIST_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// Runs maintenance every `every`, and as soon as the head has a range to persist, so that a burst of appends
+/// (a backfill, a catching-up sender) does not leave queries decoding a large head for up to a round.
 async fn maintain_loop(db: Arc<Db>, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut ticker = tokio::time::interval(every);
+    let mut ticker = tokio::time::interval(every.min(PERSIST_CHECK_EVERY));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
+    let mut last = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
             _ = stop.changed() => return,
         }
+        if last.elapsed() < every && !db.head_persistable() {
+            continue;
+        }
+        last = tokio::time::Instant::now();
         let db = db.clone();
         match tokio::task::spawn_blocking(move || db.maintain()).await {
             Ok(Ok(report)) if report.persisted + report.compacted + report.downsampled + report.deleted > 0 => {

@@ -4,7 +4,7 @@ use vigil_proto::remote_write::{
     encode_write_request, Label, MetricMetadata, MetricType, Sample, TimeSeries, WriteRequest,
 };
 
-use crate::support::{request, Response, TestServer};
+use crate::support::{request, wait_for, Response, TestServer};
 
 pub fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
     TimeSeries {
@@ -99,4 +99,21 @@ fn refused_samples_answer_400_but_keep_the_rest() {
     let names: Vec<String> =
         server.db.querier(0, 20_000_000).select(&[]).unwrap().map(|s| s.unwrap().labels.to_string()).collect();
     assert_eq!(names, ["g{}", "h{}"]);
+}
+
+#[test]
+fn a_head_with_a_finished_range_is_persisted_before_the_next_round_is_due() {
+    use vigil_tsdb::{Sample, SeriesBatch};
+    let server = TestServer::start_with(|o| o.maintain_every = std::time::Duration::from_secs(3600));
+    // Five hours of one series: the first two-hour range can no longer change.
+    let labels = vigil_model::Labels::from_pairs([("__name__", "up")]).unwrap();
+    let samples = (0..5 * 60).map(|k| Sample { t: k * 60_000, v: 1.0 }).collect();
+    server.db.append(&[SeriesBatch { labels, samples }]).unwrap();
+    let blocks = server.db.dir().join("blocks");
+    let persisted = || {
+        let names = std::fs::read_dir(&blocks).ok()?.filter_map(|e| e.ok()?.file_name().into_string().ok());
+        names.into_iter().find(|name| name.starts_with("raw-"))
+    };
+    let name = wait_for("the head's first range in a block", std::time::Duration::from_secs(20), persisted);
+    assert_eq!(name, "raw-0-7200000");
 }

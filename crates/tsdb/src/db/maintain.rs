@@ -47,6 +47,12 @@ pub struct MaintainReport {
 }
 
 impl Db {
+    /// Whether the head holds a block range that can no longer change, which [`Db::maintain`] would persist:
+    /// a cheap check to run maintenance early after a burst of appends, as Prometheus compacts its head.
+    pub fn head_persistable(&self) -> bool {
+        self.head().next_persist_range().is_some()
+    }
+
     /// Runs one round of maintenance: persists what the head can no longer change, checkpoints the log,
     /// compacts and downsamples blocks, and applies retention. Call it periodically (every minute or so).
     pub fn maintain(&self) -> Result<MaintainReport, DbError> {

@@ -118,8 +118,12 @@ fn join(times: &Chunk, values: &Chunk, mint: i64, maxt: i64, out: &mut Vec<(i64,
     Ok(())
 }
 
-/// How many decoded timestamp columns each thread keeps.
-const CACHED_COLUMNS: usize = 8;
+/// How many decoded timestamp columns each thread keeps. A series has a column per block chunk, usually one per
+/// 2 h, and its columns are read in a cycle series after series: the cache must hold a whole day's worth, or it
+/// evicts each column just before it is needed again.
+const CACHED_COLUMNS: usize = 32;
+/// Columns longer than this are decoded and not kept, which bounds each thread's cache to a few MiB.
+const MAX_CACHED_LEN: usize = 8192;
 
 /// A timestamp column decoded up to `maxt`, recognised by its exact bytes, so a hit is always right.
 struct CachedColumn {
@@ -145,6 +149,9 @@ fn decode_column(times: &Chunk, maxt: i64, out: &mut Vec<(i64, u64)>) -> Result<
         let mut decoded = Vec::new();
         times.decode_into(i64::MIN, maxt, &mut decoded)?;
         out.extend_from_slice(&decoded);
+        if decoded.len() > MAX_CACHED_LEN {
+            return Ok(());
+        }
         let entry = CachedColumn { bytes: bytes.to_vec(), maxt, times: decoded };
         if cache.len() < CACHED_COLUMNS {
             cache.push(entry);

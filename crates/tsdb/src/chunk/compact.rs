@@ -709,6 +709,13 @@ impl SampleDecoder for Decoder {
         out: &mut Vec<(i64, u64)>,
     ) -> Result<bool, ChunkError> {
         let Decoder { regular, prev_t, times, values } = self;
+        if let (true, ValueCoder::Constant(v)) = (regular, &values) {
+            // No bits left to read: the samples are arithmetic. Timestamps a corrupt chunk overflows take the
+            // loop, which fails where the iterator does.
+            if let Some(all) = range.fill_regular(prev_t, times.regular_delta(), v.to_bits(), n, out) {
+                return Ok(all);
+            }
+        }
         if regular {
             decode_rest(prev_t, RegularTimes(times.regular_delta()), values, r, range, n, out)
         } else {

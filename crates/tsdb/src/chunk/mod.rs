@@ -546,6 +546,24 @@ impl Range {
         dec.decode_rest(r, self, count - 2, out)
     }
 
+    /// [`Range::run`] for `n` samples that take no bits, at `prev_t + delta`, `prev_t + 2 * delta`, … with value
+    /// `bits`, after a sample at `prev_t` that was kept (so not past `maxt`). `None`, pushing nothing, when the
+    /// last timestamp would not fit an i64 or `delta` is 0.
+    fn fill_regular(self, prev_t: i64, delta: u64, bits: u64, n: usize, out: &mut Vec<(i64, u64)>) -> Option<bool> {
+        let (prev, step, n) = (i128::from(prev_t), i128::from(delta), n as i128);
+        if step == 0 || prev + n * step > i128::from(i64::MAX) {
+            return None;
+        }
+        // Samples `lo..=hi` of `1..=n` are in range.
+        let lo = ((i128::from(self.mint) - prev).max(0) + step - 1) / step;
+        let hi = ((i128::from(self.maxt) - prev) / step).min(n);
+        // Exact in wrapping arithmetic, as every timestamp fits an i64.
+        let time = |i: usize| prev_t.wrapping_add((i as u64).wrapping_mul(delta) as i64);
+        out.extend((lo.max(1) as usize..=hi as usize).map(|i| (time(i), bits)));
+        // Like `run`: whether decoding reached the last sample, which it does unless it stopped at an earlier one.
+        Some(hi >= n - 1)
+    }
+
     /// Decodes `n` samples with `dec`, pushing those in range, up to the first one past `maxt`. Returns whether
     /// it decoded all `n`.
     #[inline]

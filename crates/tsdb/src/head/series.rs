@@ -186,7 +186,8 @@ impl MemSeries {
     /// Moves the open chunk to `store` and starts an empty one.
     fn close_open(&mut self, store: &mut ChunkStore) {
         let open = std::mem::take(&mut self.open);
-        let loc = store.put(open.bytes(), open.max_time());
+        let packed = Chunk::from_bytes(open.bytes()).and_then(|c| c.pack()).ok().flatten();
+        let loc = store.put(packed.as_deref().unwrap_or(open.bytes()), open.max_time());
         let mut closed = std::mem::take(&mut self.closed).into_vec();
         closed.reserve_exact(1);
         closed.push(ClosedChunk { min_t: open.min_time(), max_t: open.max_time(), loc });
@@ -296,5 +297,35 @@ mod tests {
         assert_eq!(series.last_time(), None);
         assert_eq!(store.stats().heap_chunks, 0);
         assert_eq!(series.heap_bytes(), series.open.heap_bytes());
+    }
+
+    #[test]
+    fn closed_chunks_with_regular_timestamps_and_decimals_are_packed() {
+        use crate::chunk::Encoding;
+        let mut store = ChunkStore::memory();
+        // On the grid, a counter in hundredths; then the same a few milliseconds late.
+        let samples: Vec<(i64, u64)> = (0..2 * SAMPLES_PER_CHUNK as i64)
+            .map(|i| {
+                let late = if i >= SAMPLES_PER_CHUNK as i64 { i % 3 } else { 0 };
+                (i * 10_000 + late, ((i * 37) as f64 / 100.0).to_bits())
+            })
+            .collect();
+        let mut series = MemSeries::default();
+        for &(t, bits) in &samples {
+            series.append_in_order(t, bits, 1 << 40, &mut store);
+        }
+        series.append_in_order(1 << 30, 0, 1 << 40, &mut store);
+        let encodings: Vec<Encoding> = series
+            .chunks(&store, |_, max| max < 1 << 30)
+            .unwrap()
+            .iter()
+            .map(|bytes| Chunk::from_bytes(bytes).unwrap().encoding())
+            .collect();
+        assert_eq!(encodings, [Encoding::Grouped, Encoding::Compact]);
+        let mut out = Vec::new();
+        let (view, error) = series.read_view(i64::MIN, (1 << 30) - 1, &store);
+        assert!(error.is_none());
+        view.decode(i64::MIN, (1 << 30) - 1, &mut out).unwrap();
+        assert_eq!(out, samples);
     }
 }

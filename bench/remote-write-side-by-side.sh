@@ -2,7 +2,8 @@
 # Side-by-side remote_write benchmark: the same vigil-loadgen load (node_exporter-like series) sent to
 # `vigil server`, Prometheus 2.42 and VictoriaMetrics 1.79 on this machine, one after the other. Reports accepted
 # samples/s, CPU seconds of the receiving process, its peak RSS, disk bytes per sample after the load, and the
-# median latency of a fixed set of dashboard queries over the last 1 h (and 24 h when DURATION covers it).
+# median latency of a fixed set of dashboard queries over the last 1 h (and 24 h when DURATION covers it), taken
+# once the target has finished its post-load work (compaction, merges) and gone idle.
 #   usage: bench/remote-write-side-by-side.sh
 #   env:   HOSTS=100 (each ~700 series)  DURATION=3h (simulated, 10 s interval)  CONCURRENCY=4
 #          TARGETS="vigil prometheus victoria-metrics"  QUERY_RUNS=5
@@ -29,6 +30,16 @@ wait_up() { for _ in $(seq 300); do curl -sf -o /dev/null "$1" && return 0; slee
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
+# wait_idle PID -> seconds until the process used under 5% of a core for 2 s (at most 600 s): every target
+# compacts or merges after a load, and queries are measured once that work is done, for all of them alike.
+wait_idle() {
+  local t0=$SECONDS a b
+  while ((SECONDS - t0 < 600)); do
+    a=$(cpu_ticks "$1"); sleep 2; b=$(cpu_ticks "$1")
+    ((b - a <= 2 * hz / 20)) && break
+  done
+  echo $((SECONDS - t0))
+}
 
 # Dashboard queries: rate, sum by, ratio, quantile, topk.
 QUERIES=(
@@ -76,6 +87,8 @@ for name in $TARGETS; do
     --duration "$DURATION" --concurrency "$CONCURRENCY" --start now-"$DURATION")
   cpu1=$(cpu_ticks "$pid")
   [[ $name == victoria-metrics ]] && curl -sf "http://127.0.0.1:$port/internal/force_flush" >/dev/null
+  settle=$(wait_idle "$pid")
+  settle_cpu=$(awk -v a="$cpu1" -v b="$(cpu_ticks "$pid")" -v hz="$hz" 'BEGIN {printf "%.1f", (b - a) / hz}')
   extra=""; [[ $name == victoria-metrics ]] && extra="--data-urlencode nocache=1"
   end=$(date +%s); lat1=0; lat24=-
   for q in "${QUERIES[@]}"; do
@@ -95,13 +108,13 @@ for name in $TARGETS; do
   accepted=$(sed -n 's/.*"samples_accepted":\([0-9]*\).*/\1/p' <<<"$summary")
   rate=$(sed -n 's/.*"samples_per_second":\([0-9.]*\).*/\1/p' <<<"$summary")
   cpu=$(awk -v a="$cpu0" -v b="$cpu1" -v hz="$hz" 'BEGIN {printf "%.1f", (b - a) / hz}')
-  results+=("$(printf '%-17s %12.0f %10s %12.0f %10.1f %10.3f %10s %10s %12d' "$name" "$rate" "$cpu" \
+  results+=("$(printf '%-17s %12.0f %10s %12.0f %10.1f %10.3f %10s %10s %8s %8s %12d' "$name" "$rate" "$cpu" \
     "$(awk -v a="$accepted" -v c="$cpu" 'BEGIN {print (c > 0) ? a / c : 0}')" "$((hwm / 1024))" \
-    "$(awk -v b="$bytes" -v a="$accepted" 'BEGIN {print (a > 0) ? b / a : 0}')" "$lat1" "$lat24" "$accepted")")
+    "$(awk -v b="$bytes" -v a="$accepted" 'BEGIN {print (a > 0) ? b / a : 0}')" "$lat1" "$lat24" "$settle" "$settle_cpu" "$accepted")")
   echo "$name: $summary" >&2
 done
 echo "load: $HOSTS hosts, $DURATION at 10s, concurrency $CONCURRENCY; query latency = sum of ${#QUERIES[@]} median range queries (s)"
-printf '%-17s %12s %10s %12s %10s %10s %10s %10s %12s\n' target samples/s cpu_s samples/cpu_s peak_MiB disk_B/smp q_1h_s q_24h_s \
-  accepted
+printf '%-17s %12s %10s %12s %10s %10s %10s %10s %8s %8s %12s\n' target samples/s cpu_s samples/cpu_s peak_MiB disk_B/smp q_1h_s q_24h_s \
+  settle_s set_cpu accepted
 printf '%s\n' "${results[@]}"
-echo "(q_24h_s needs DURATION of 24h or more)"
+echo "(q_24h_s needs DURATION of 24h or more; settle_s, set_cpu: seconds and CPU seconds after the load until the target was idle; the queries ran after)"

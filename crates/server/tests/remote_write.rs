@@ -112,7 +112,8 @@ fn a_head_with_a_finished_range_is_persisted_before_the_next_round_is_due() {
     let blocks = server.db.dir().join("blocks");
     let persisted = || {
         let names = std::fs::read_dir(&blocks).ok()?.filter_map(|e| e.ok()?.file_name().into_string().ok());
-        names.into_iter().find(|name| name.starts_with("raw-"))
+        // A block being written is a `.tmp` directory until it is complete.
+        names.into_iter().find(|name| name.starts_with("raw-") && !name.ends_with(".tmp"))
     };
     let name = wait_for("the head's first range in a block", std::time::Duration::from_secs(20), persisted);
     assert_eq!(name, "raw-0-7200000");

@@ -29,12 +29,31 @@ enum Command {
         #[command(subcommand)]
         what: CheckCommand,
     },
+    /// Run unit tests.
+    Test {
+        #[command(subcommand)]
+        what: TestCommand,
+    },
 }
 
 #[derive(Subcommand)]
 enum CheckCommand {
     /// Check a vigil configuration file; prints `file:line:col: error` and exits 1 when it is invalid.
     Config { file: PathBuf },
+    /// Check Prometheus rule files, as `promtool check rules` does; exits 1 when one is invalid.
+    Rules {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TestCommand {
+    /// Run Prometheus rule unit test files, as `promtool test rules` does; exits 1 when a test fails.
+    Rules {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -80,6 +99,8 @@ fn main() -> ExitCode {
         Command::Server(args) => run_server(args, false),
         Command::Up(args) => run_server(args, true),
         Command::Check { what: CheckCommand::Config { file } } => check_config(&file),
+        Command::Check { what: CheckCommand::Rules { files } } => Ok(check_rules(&files)),
+        Command::Test { what: TestCommand::Rules { files } } => test_rules(&files),
     };
     match result {
         Ok(code) => code,
@@ -120,6 +141,50 @@ fn check_config(file: &Path) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Prints `FILE: N rules found` for each valid file (and duplicate rules as a warning, as promtool's lint does),
+/// or its errors as `file:line:col: message`.
+fn check_rules(files: &[PathBuf]) -> ExitCode {
+    // FIXME: check templates with the template engine once it exists; until then they are accepted as written.
+    let expander = vigil_rules::PlainExpander;
+    let mut failed = false;
+    for file in files {
+        match vigil_rules::load_rule_file(file, &expander) {
+            Ok(rules) => {
+                println!("{}: {} rules found", file.display(), rules.rule_count());
+                let duplicates = vigil_rules::duplicate_rules(&rules);
+                if !duplicates.is_empty() {
+                    let message = vigil_rules::duplicates_message(&duplicates).replace('\n', "\n  ");
+                    eprintln!("{}: warning: {message}", file.display());
+                }
+            }
+            Err(errors) => {
+                failed = true;
+                for e in errors {
+                    eprintln!("{e}");
+                }
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Runs rule unit test files and prints the outcome as promtool does.
+fn test_rules(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    // FIXME: expand templates with the template engine once it exists; tests needing it are skipped until then.
+    let options = vigil_rules::unittest::UnitTestOptions { expander: &vigil_rules::PlainExpander };
+    let mut failed = false;
+    for file in files {
+        let report = vigil_rules::unittest::run_test_file(file, &options);
+        report.write(&mut std::io::stdout().lock(), &mut std::io::stderr().lock())?;
+        failed |= !report.passed();
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 fn run_agent(args: AgentArgs) -> anyhow::Result<ExitCode> {

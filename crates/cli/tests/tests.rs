@@ -7,4 +7,5 @@ mod metrics_endpoint;
 mod node_exporter_parity;
 mod prometheus_interop;
 mod prometheus_scrape;
+mod rules;
 mod server_kill;

@@ -2,9 +2,10 @@
 
 pub mod engine;
 pub mod functions;
+pub mod series_notation;
 pub mod storage;
 pub mod value;
 
-pub use engine::{Engine, EngineOptions, QueryError, QueryOptions, QueryResult};
+pub use engine::{check_query, Engine, EngineOptions, QueryError, QueryOptions, QueryResult};
 pub use storage::{Aggregate, MemStorage, SeriesSet, Storage, StorageError, StoredSeries};
 pub use value::{Sample, Series, Value};

@@ -150,6 +150,11 @@ impl MemStorage {
         }
     }
 
+    /// The latest sample of the series with exactly `labels`, if it has one.
+    pub fn last_sample(&self, labels: &Labels) -> Option<(i64, f64)> {
+        self.index.get(labels).and_then(|&i| self.series[i].samples.last().copied())
+    }
+
     /// Removes every series.
     pub fn clear(&mut self) {
         self.series.clear();

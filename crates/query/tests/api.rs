@@ -189,3 +189,30 @@ fn aggregations_agree_whether_grouped_by_step_or_by_series() {
         }
     }
 }
+
+#[test]
+fn subqueries_without_a_step_use_the_configured_default() {
+    let scalar = |engine: &Engine| match engine.instant_query(
+        &storage(),
+        "count_over_time(up_total{job=\"a\"}[2m:])",
+        120_000,
+    ) {
+        Ok(r) => match r.value {
+            Value::Vector(v) => v[0].v,
+            other => panic!("{other:?}"),
+        },
+        Err(e) => panic!("{e}"),
+    };
+    // Steps at 1m and 2m by default (Prometheus' evaluation interval); at every 30s when configured so.
+    assert_eq!(scalar(&Engine::new(EngineOptions::default())), 2.0);
+    let every_30s = Engine::new(EngineOptions { default_subquery_step_ms: 30_000, ..EngineOptions::default() });
+    assert_eq!(scalar(&every_30s), 4.0);
+}
+
+#[test]
+fn check_query_parses_the_engine_dialect_without_evaluating() {
+    assert_eq!(vigil_query::check_query("rate(x[5m]) > 1"), Ok(()));
+    assert_eq!(vigil_query::check_query("holt_winters(x[5m], 0.5, 0.5)"), Ok(()));
+    assert!(matches!(vigil_query::check_query("sum("), Err(QueryError::Parse(_))));
+    assert!(matches!(vigil_query::check_query(""), Err(QueryError::Parse(_))));
+}

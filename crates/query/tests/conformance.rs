@@ -13,7 +13,7 @@ use vigil_query::{Engine, EngineOptions, MemStorage, QueryResult, Value};
 
 use crate::promqltest::compare::{check_annotations, check_failure, check_value};
 use crate::promqltest::script::{parse_script, Command, Eval, Timing};
-use crate::promqltest::series::SeqValue;
+use vigil_query::series_notation::SeqValue;
 
 const BASELINE: &str = "tests/conformance_passing.txt";
 

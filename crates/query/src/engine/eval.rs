@@ -22,6 +22,8 @@ pub(crate) struct Evaluator<'a> {
     pub annotations: Annotations,
     /// The coarsest downsampled resolution (ms) range functions may read; 0 for raw samples only.
     pub max_resolution: i64,
+    /// Step of subqueries written without one.
+    pub default_subquery_step: i64,
 }
 
 impl<'a> Evaluator<'a> {
@@ -41,6 +43,7 @@ impl<'a> Evaluator<'a> {
             query_end,
             annotations: Annotations::default(),
             max_resolution: 0,
+            default_subquery_step: opts.default_subquery_step_ms,
         }
     }
 

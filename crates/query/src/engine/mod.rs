@@ -44,6 +44,9 @@ pub struct EngineOptions {
     /// Threads one query may use to read and evaluate the series of a selector (at least one). By default, as
     /// many as the machine has cores.
     pub threads_per_query: usize,
+    /// Resolution of subqueries written without a step (`x[5m:]`). Prometheus uses the global
+    /// `evaluation_interval`, 1m by default.
+    pub default_subquery_step_ms: i64,
 }
 
 impl Default for EngineOptions {
@@ -54,6 +57,7 @@ impl Default for EngineOptions {
             max_samples: 50_000_000,
             max_concurrent: 20,
             threads_per_query: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            default_subquery_step_ms: subquery::DEFAULT_SUBQUERY_STEP_MS,
         }
     }
 }
@@ -238,6 +242,12 @@ impl Engine {
         };
         Ok(QueryResult { value: Value::Matrix(series), warnings: ev.annotations.warnings, infos: ev.annotations.infos })
     }
+}
+
+/// Parses `query` exactly as [`Engine::instant_query`] would (the same dialect: duration expressions, renamed
+/// Prometheus 2 functions, the same size and depth guards) without evaluating it.
+pub fn check_query(query: &str) -> Result<(), QueryError> {
+    parse::parse_query(query).map(|_| ())
 }
 
 fn to_matrix(series: Vec<types::EvalSeries>) -> Result<Vec<Series>, QueryError> {

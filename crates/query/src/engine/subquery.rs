@@ -28,7 +28,7 @@ impl Evaluator<'_> {
         let range = millis(sq.range)?;
         let step = match sq.step {
             Some(d) => millis(d)?,
-            None => DEFAULT_SUBQUERY_STEP_MS,
+            None => self.default_subquery_step,
         };
         if step <= 0 {
             return Err(QueryError::BadRequest("subquery step must be positive".into()));

@@ -6,7 +6,7 @@ use vigil_model::Labels;
 use vigil_query::{QueryError, QueryResult, Value};
 
 use super::script::{Eval, Pattern, Timing};
-use super::series::SeqValue;
+use vigil_query::series_notation::SeqValue;
 
 /// Relative tolerance of promqltest.
 const EPSILON: f64 = 1e-6;

@@ -1,5 +1,5 @@
 //! A reader for Prometheus' promqltest script language (`load`, `clear`, `eval ...`) and result comparison.
+//! Series lines use `vigil_query::series_notation`.
 
 pub mod compare;
 pub mod script;
-pub mod series;

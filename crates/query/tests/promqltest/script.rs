@@ -3,7 +3,7 @@
 use regex::Regex;
 use vigil_model::Labels;
 
-use super::series::{parse_metric, parse_series_line, parse_values, scan_number, SeqValue};
+use vigil_query::series_notation::{parse_metric, parse_series_line, parse_values, scan_number, SeqValue};
 
 #[derive(Debug)]
 pub enum Command {

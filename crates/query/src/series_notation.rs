@@ -1,4 +1,10 @@
-//! Series descriptions as written in test scripts: `metric{label="value"} 1+2x3 _ stale {{...}}`.
+//! Prometheus' series notation, as test scripts and rule unit tests write input data:
+//! `metric{label="value"} 1+2x3 _ stale {{...}}`.
+//!
+//! A series is a metric (`name`, `name{a="b", ...}`, `{__name__="x"}` or `{"x", a="b"}`) followed by a value
+//! sequence: numbers, `_` (no sample), `stale` (the staleness marker), `a+bxN` / `a-bxN` (N more values, each
+//! `b` more or less than the previous one), `axN`, `_xN`. Native histograms (`{{...}}`) are recognised but not
+//! read: vigil does not store them.
 
 use vigil_model::Labels;
 
@@ -12,7 +18,7 @@ pub enum SeqValue {
 }
 
 /// Prometheus' staleness marker.
-pub const STALE_NAN: f64 = f64::from_bits(0x7ff0_0000_0000_0002);
+pub const STALE_NAN: f64 = f64::from_bits(crate::storage::STALE_NAN_BITS);
 
 /// Parses `metric{labels} values...` into labels and the value sequence.
 pub fn parse_series_line(line: &str) -> Result<(Labels, Vec<SeqValue>), String> {
@@ -20,9 +26,15 @@ pub fn parse_series_line(line: &str) -> Result<(Labels, Vec<SeqValue>), String> 
     Ok((labels, parse_values(rest)?))
 }
 
-/// Parses the metric part (`name{a="b", ...}`, `{__name__="x"}`, `{"x", a="b"}`), returning the rest.
+/// Parses the metric part (`name{a="b", ...}`, `{__name__="x"}`, `{"x", a="b"}`), returning the rest of the text.
+/// Errors read `1:COLUMN: parse error: ...`, the column counted in characters of `line`.
 pub fn parse_metric(line: &str) -> Result<(Labels, &str), String> {
     let s = line.trim_start();
+    let offset = line.len() - s.len();
+    let err = |rest: &str, message: String| {
+        let column = line[..line.len() - rest.len()].chars().count() + 1;
+        format!("1:{column}: parse error: {message}")
+    };
     let mut pairs: Vec<(String, String)> = Vec::new();
     let name_len = s
         .char_indices()
@@ -30,6 +42,8 @@ pub fn parse_metric(line: &str) -> Result<(Labels, &str), String> {
         .map_or(s.len(), |(i, _)| i);
     if name_len > 0 {
         pairs.push(("__name__".into(), s[..name_len].to_string()));
+    } else if !s.starts_with('{') {
+        return Err(err(&line[offset..], format!("invalid series description {line:?}")));
     }
     let mut rest = &s[name_len..];
     if let Some(inner) = rest.strip_prefix('{') {
@@ -40,38 +54,56 @@ pub fn parse_metric(line: &str) -> Result<(Labels, &str), String> {
                 rest = r;
                 break;
             }
-            let (name, r) = if rest.starts_with(['"', '\'', '`']) {
-                parse_string(rest)?
-            } else {
+            let Some(first) = rest.chars().next() else {
+                return Err(err(rest, "unexpected end of input inside braces".into()));
+            };
+            let (name, quoted, r) = if matches!(first, '"' | '\'' | '`') {
+                let (name, r) = parse_string(rest).map_err(|e| err(rest, e))?;
+                (name, true, r)
+            } else if first.is_ascii_alphabetic() || first == '_' {
                 let n = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
-                (rest[..n].to_string(), &rest[n..])
+                (rest[..n].to_string(), false, &rest[n..])
+            } else {
+                return Err(err(rest, format!("unexpected {}", describe(rest, " inside braces"))));
             };
             let r = r.trim_start();
             if let Some(r) = r.strip_prefix('=') {
-                let (value, r) = parse_string(r.trim_start())?;
+                let r = r.trim_start();
+                let (value, r) = parse_string(r).map_err(|e| err(r, e))?;
                 pairs.push((name, value));
                 rest = r;
-            } else {
+            } else if quoted {
                 // A bare quoted string is the metric name.
                 pairs.push(("__name__".into(), name));
                 rest = r;
+            } else {
+                return Err(err(r, format!("unexpected {}", describe(r, &format!(" after label name {name:?}")))));
             }
             rest = rest.trim_start();
-            rest = rest.strip_prefix(',').unwrap_or(rest);
+            if let Some(r) = rest.strip_prefix(',') {
+                rest = r;
+            } else if !rest.starts_with('}') {
+                return Err(err(rest, format!("unexpected {}", describe(rest, " inside braces"))));
+            }
         }
     }
-    if name_len == 0 && !s.starts_with('{') {
-        return Err(format!("invalid series description {line:?}"));
-    }
-    let labels = Labels::from_pairs(pairs).map_err(|e| e.to_string())?;
+    let labels = Labels::from_pairs(pairs).map_err(|e| err(&line[offset..], e.to_string()))?;
     Ok((labels, rest))
 }
 
-/// A Go string literal: `"..."` with escapes, `'...'`, or a raw `` `...` ``.
+/// How an error names what it found at the start of `rest`, `place` (such as " inside braces") included.
+fn describe(rest: &str, place: &str) -> String {
+    match rest.chars().next() {
+        Some(c) => format!("character{place}: {c:?}"),
+        None => format!("end of input{place}"),
+    }
+}
+
+/// A Go string literal: `"..."` with escapes, `'...'`, or a raw `` `...` ``. Returns the string and the rest.
 pub fn parse_string(s: &str) -> Result<(String, &str), String> {
-    let quote = s.chars().next().ok_or("expected string")?;
+    let quote = s.chars().next().ok_or("expected a quoted string, found end of input")?;
     if !matches!(quote, '"' | '\'' | '`') {
-        return Err(format!("expected string at {s:?}"));
+        return Err(format!("expected a quoted string at {s:?}"));
     }
     let mut out = String::new();
     let mut chars = s[1..].char_indices();
@@ -105,7 +137,7 @@ pub fn parse_string(s: &str) -> Result<(String, &str), String> {
             other => out.push(other),
         }
     }
-    Err(format!("unterminated string {s:?}"))
+    Err(format!("unterminated quoted string {s:?}"))
 }
 
 /// Parses a value sequence: `_`, `_xN`, `stale`, numbers, `a+bxN`, `a-bxN`, `axN`, `{{...}}` histograms.
@@ -199,7 +231,10 @@ pub fn scan_number(s: &str) -> Option<(f64, &str)> {
     let sign = if negative { -1.0 } else { 1.0 };
     let body = &s[i..];
     for (word, value) in [("infinity", f64::INFINITY), ("inf", f64::INFINITY), ("nan", f64::NAN)] {
-        if body.len() >= word.len() && body[..word.len()].eq_ignore_ascii_case(word) {
+        if body.len() >= word.len()
+            && body.is_char_boundary(word.len())
+            && body[..word.len()].eq_ignore_ascii_case(word)
+        {
             return Some((sign * value, &body[word.len()..]));
         }
     }
@@ -256,5 +291,28 @@ mod tests {
         assert_eq!(l.get("a"), Some("x\"y"));
         assert_eq!(l.get("b"), Some("z"));
         assert_eq!(rest.trim(), "1");
+        let (l, rest) = parse_metric("up{job=\"a\",} 1").unwrap();
+        assert_eq!((l.to_string().as_str(), rest), ("up{job=\"a\"}", " 1"));
+        let (l, rest) = parse_metric("empty\t{{}}").unwrap();
+        assert_eq!((l.metric_name(), rest), (Some("empty"), "\t{{}}"));
+    }
+
+    #[test]
+    fn malformed_metrics_are_errors_with_a_column() {
+        let cases = [
+            (
+                r#"up{job="prometheus", instance="localhost:9090" 0+0x1440"#,
+                "1:48: parse error: unexpected character inside braces: '0'",
+            ),
+            (r#"up{job="prometheus""#, "1:20: parse error: unexpected end of input inside braces"),
+            ("up{job}", "1:7: parse error: unexpected character after label name \"job\": '}'"),
+            ("up{1=\"a\"}", "1:4: parse error: unexpected character inside braces: '1'"),
+            ("up{a=b}", "1:6: parse error: expected a quoted string at \"b}\""),
+            ("up{a=\"1\", a=\"2\"}", "1:1: parse error: duplicate label name \"a\""),
+            ("  5", "1:3: parse error: invalid series description \"  5\""),
+        ];
+        for (line, want) in cases {
+            assert_eq!(parse_metric(line).unwrap_err(), want, "{line}");
+        }
     }
 }

@@ -1,0 +1,10 @@
+//! The single integration-test binary of vigil-rules.
+
+mod support;
+
+mod alerting;
+mod conformance;
+mod group;
+mod recording;
+mod unittest;
+mod validate;

@@ -29,6 +29,8 @@ enum Command {
         #[command(subcommand)]
         what: CheckCommand,
     },
+    /// Manage silences on a running server, like amtool: add, query, expire.
+    Silence(SilenceArgs),
     /// Run unit tests.
     Test {
         #[command(subcommand)]
@@ -44,6 +46,39 @@ enum CheckCommand {
     Rules {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+struct SilenceArgs {
+    /// The server's base URL.
+    #[arg(long, global = true, default_value = "http://127.0.0.1:9090")]
+    url: String,
+    #[command(subcommand)]
+    what: SilenceCommand,
+}
+
+#[derive(Subcommand)]
+enum SilenceCommand {
+    /// Create a silence from matchers (`alertname=X instance=~"a.*"`); prints its id.
+    Add {
+        #[arg(required = true)]
+        matchers: Vec<String>,
+        /// How long it lasts, as a Prometheus duration.
+        #[arg(long, short, default_value = "1h")]
+        duration: String,
+        #[arg(long, short, default_value = "")]
+        comment: String,
+        /// Who creates it (default: $USER).
+        #[arg(long, short)]
+        author: Option<String>,
+    },
+    /// List the active silences as a table.
+    Query,
+    /// Expire silences by id.
+    Expire {
+        #[arg(required = true)]
+        ids: Vec<String>,
     },
 }
 
@@ -101,6 +136,7 @@ fn main() -> ExitCode {
         Command::Check { what: CheckCommand::Config { file } } => check_config(&file),
         Command::Check { what: CheckCommand::Rules { files } } => Ok(check_rules(&files)),
         Command::Test { what: TestCommand::Rules { files } } => test_rules(&files),
+        Command::Silence(args) => silence(args),
     };
     match result {
         Ok(code) => code,
@@ -127,6 +163,7 @@ fn init_logging() {
 fn load_config(path: &Path) -> Result<Config, vigil_config::ConfigError> {
     let config = Config::load(path)?;
     config.agent.check_collector_names(&path.display().to_string(), vigil_collect::ALL_COLLECTORS)?;
+    vigil_server::alertmanager::AlertingConfig::from_config(&config)?;
     Ok(config)
 }
 
@@ -242,6 +279,8 @@ fn run_server(args: ServerArgs, with_agent: bool) -> anyhow::Result<ExitCode> {
     options.db.max_bytes = config.server.retention_bytes();
     options.global = config.global.clone();
     options.scrape_configs = config.scrape_configs.clone();
+    options.alerting =
+        vigil_server::alertmanager::AlertingConfig::from_config(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
     tracing::info!(data_dir = %data_dir.display(), "opening the metric store (replaying its log)");
     let mut server = vigil_server::Server::open(options)?;
     if with_agent {
@@ -297,4 +336,35 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
     }
     tracing::info!("shutting down");
+}
+
+/// `vigil silence add|query|expire` against `--url`.
+fn silence(args: SilenceArgs) -> anyhow::Result<ExitCode> {
+    use vigil_server::alertmanager::client;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let url = args.url;
+    runtime.block_on(async move {
+        match args.what {
+            SilenceCommand::Add { matchers, duration, comment, author } => {
+                let ms =
+                    vigil_model::time::parse_duration(&duration).map_err(|e| anyhow::anyhow!("--duration: {e}"))?;
+                anyhow::ensure!(ms > 0, "--duration must be positive");
+                let author = author.or_else(|| std::env::var("USER").ok()).unwrap_or_default();
+                let new = client::NewSilence {
+                    matchers,
+                    duration: std::time::Duration::from_millis(ms as u64),
+                    author,
+                    comment,
+                };
+                println!("{}", client::add_silence(&url, &new).await.map_err(anyhow::Error::msg)?);
+            }
+            SilenceCommand::Query => print!("{}", client::query_silences(&url).await.map_err(anyhow::Error::msg)?),
+            SilenceCommand::Expire { ids } => {
+                for id in ids {
+                    client::expire_silence(&url, &id).await.map_err(anyhow::Error::msg)?;
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
 }

@@ -9,3 +9,4 @@ mod prometheus_interop;
 mod prometheus_scrape;
 mod rules;
 mod server_kill;
+mod silence;

@@ -2,11 +2,13 @@
 //! `file:line:col: what is wrong`.
 
 mod agent;
+mod alerting;
 mod load;
 pub mod scrape;
 mod server;
 
 pub use agent::{AgentConfig, CollectorsConfig, PathsConfig, DEFAULT_METRICS_LISTEN};
+pub use alerting::{AlertingSection, AlertingSource};
 pub use load::{ConfigError, Located};
 pub use server::{parse_bytes, ServerConfig, DEFAULT_DATA_DIR, DEFAULT_SERVER_LISTEN};
 
@@ -28,6 +30,9 @@ pub struct Config {
     /// Prometheus' `scrape_configs:`, in Prometheus' own syntax, so existing jobs paste in.
     #[serde(default)]
     pub scrape_configs: Vec<scrape::ScrapeConfig>,
+    /// An Alertmanager configuration, inline or `{config_file: PATH}`; without it, alerts are only recorded.
+    #[serde(default)]
+    pub alerting: Option<Located<AlertingSection>>,
 }
 
 impl Config {

@@ -55,6 +55,9 @@ pub(crate) fn load_file(path: &Path) -> Result<Config, ConfigError> {
         for job in &mut config.scrape_configs {
             job.set_directory(dir);
         }
+        if let Some(a) = &mut config.alerting {
+            a.value.set_directory(dir);
+        }
     }
     Ok(config)
 }
@@ -75,6 +78,9 @@ pub(crate) fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError>
     config.agent.validate(origin)?;
     config.server.validate(origin)?;
     crate::scrape::prepare(&mut config.global, &mut config.scrape_configs, origin)?;
+    if let Some(a) = &mut config.alerting {
+        a.value.prepare(text, &a.referenced, origin)?;
+    }
     Ok(config)
 }
 

@@ -1,5 +1,6 @@
 //! The vigil server: the Prometheus-compatible HTTP API and ingest endpoints over the embedded tsdb.
 
+pub mod alertmanager;
 pub mod api;
 pub mod ingest;
 pub mod local;

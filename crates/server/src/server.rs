@@ -14,6 +14,7 @@ use vigil_tsdb::{Db, DbError, DbOptions};
 use vigil_config::scrape::{GlobalConfig, ScrapeConfig};
 use vigil_scrape::Manager;
 
+use crate::alertmanager::{self, AlertingConfig, Alertmanager};
 use crate::api::{self, ApiState};
 use crate::ingest::scrape::DbAppender;
 use crate::local::{self, LocalTarget};
@@ -29,6 +30,8 @@ pub struct ServerOptions {
     /// Prometheus' `global:` and `scrape_configs:`: the jobs to scrape (validated by the config loader).
     pub global: GlobalConfig,
     pub scrape_configs: Vec<ScrapeConfig>,
+    /// The Alertmanager configuration (`alerting:`); the default keeps alerts and sends nothing.
+    pub alerting: AlertingConfig,
 }
 
 impl ServerOptions {
@@ -40,6 +43,7 @@ impl ServerOptions {
             maintain_every: Duration::from_secs(60),
             global: GlobalConfig::default(),
             scrape_configs: Vec::new(),
+            alerting: AlertingConfig::default(),
         }
     }
 }
@@ -53,6 +57,8 @@ pub enum ServerError {
     Http(std::io::Error),
     #[error("starting the scrape jobs: {0}")]
     Scrape(#[from] vigil_scrape::ManagerError),
+    #[error("opening the alerting state: {0}")]
+    Alerting(#[from] alertmanager::StoreError),
     #[error("closing the metric store: {0}")]
     Close(DbError),
 }
@@ -64,6 +70,7 @@ pub struct Server {
     options: ServerOptions,
     local: Vec<LocalTarget>,
     local_every: Duration,
+    alertmanager: Arc<Alertmanager>,
 }
 
 impl Server {
@@ -75,11 +82,18 @@ impl Server {
         let engine = Arc::new(Engine::new(options.engine.clone()));
         let retention = options.db.retention.map_or_else(|| "0s".to_string(), vigil_model::time::format_duration);
         let state = Arc::new(ApiState::new(db.clone(), engine, retention));
-        Ok(Server { db, state, options, local: Vec::new(), local_every: Duration::from_secs(15) })
+        let am = Alertmanager::open(&options.data_dir, options.alerting.clone(), alertmanager::builtin_factory())?;
+        let alertmanager = Arc::new(am);
+        Ok(Server { db, state, options, local: Vec::new(), local_every: Duration::from_secs(15), alertmanager })
     }
 
     pub fn db(&self) -> &Arc<Db> {
         &self.db
+    }
+
+    /// The Alertmanager: where rule evaluation posts alerts in process (`AlertSink`).
+    pub fn alertmanager(&self) -> &Arc<Alertmanager> {
+        &self.alertmanager
     }
 
     /// Adds in-process sources collected every `every` (as `vigil up` does with the host collectors).
@@ -90,7 +104,7 @@ impl Server {
 
     /// Every HTTP route of the server.
     pub fn router(&self) -> Router {
-        api::router(self.state.clone())
+        api::router(self.state.clone()).merge(api::v2::router(self.alertmanager.clone()))
     }
 
     /// Serves on `listener` until `shutdown` resolves, then stops maintenance and syncs the database.
@@ -105,6 +119,7 @@ impl Server {
         *self.state.scrapes.write().unwrap_or_else(|e| e.into_inner()) = Some(scrapes.clone());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let maintenance = tokio::spawn(maintain_loop(self.db.clone(), self.options.maintain_every, stop_rx.clone()));
+        let alerting = tokio::spawn(self.alertmanager.clone().run(stop_rx.clone()));
         let local_targets = std::mem::take(&mut self.local);
         let local = (!local_targets.is_empty())
             .then(|| tokio::spawn(local::run(self.db.clone(), local_targets, self.local_every, stop_rx)));
@@ -112,6 +127,7 @@ impl Server {
         scrapes.stop().await;
         let _ = stop_tx.send(true);
         let _ = maintenance.await;
+        let _ = alerting.await;
         if let Some(local) = local {
             let _ = local.await;
         }

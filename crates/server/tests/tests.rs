@@ -1,5 +1,6 @@
 //! Integration tests of the server: real sockets on 127.0.0.1, a real tsdb in a temporary directory.
 
+mod alertmanager;
 mod api;
 mod remote_write;
 mod scrape;

@@ -6,6 +6,7 @@ mod params;
 mod prometheus;
 mod selector;
 mod targets;
+pub mod v2;
 
 use std::sync::Arc;
 

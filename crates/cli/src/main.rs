@@ -169,7 +169,15 @@ fn load_config(path: &Path) -> Result<Config, vigil_config::ConfigError> {
 
 fn check_config(file: &Path) -> anyhow::Result<ExitCode> {
     match load_config(file) {
-        Ok(_) => {
+        Ok(config) => {
+            let patterns: Vec<String> = config.rule_files.iter().map(|f| f.value.clone()).collect();
+            let expander = vigil_rules::GoExpander::new(&config.server.external_url());
+            if let Err(errors) = vigil_server::rules::load_rule_files(&patterns, &expander) {
+                for e in errors {
+                    eprintln!("{e}");
+                }
+                return Ok(ExitCode::FAILURE);
+            }
             println!("{}: ok", file.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -183,8 +191,7 @@ fn check_config(file: &Path) -> anyhow::Result<ExitCode> {
 /// Prints `FILE: N rules found` for each valid file (and duplicate rules as a warning, as promtool's lint does),
 /// or its errors as `file:line:col: message`.
 fn check_rules(files: &[PathBuf]) -> ExitCode {
-    // FIXME: check templates with the template engine once it exists; until then they are accepted as written.
-    let expander = vigil_rules::PlainExpander;
+    let expander = vigil_rules::GoExpander::new("");
     let mut failed = false;
     for file in files {
         match vigil_rules::load_rule_file(file, &expander) {
@@ -213,8 +220,8 @@ fn check_rules(files: &[PathBuf]) -> ExitCode {
 
 /// Runs rule unit test files and prints the outcome as promtool does.
 fn test_rules(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    // FIXME: expand templates with the template engine once it exists; tests needing it are skipped until then.
-    let options = vigil_rules::unittest::UnitTestOptions { expander: &vigil_rules::PlainExpander };
+    let expander = vigil_rules::GoExpander::new("");
+    let options = vigil_rules::unittest::UnitTestOptions { expander: &expander };
     let mut failed = false;
     for file in files {
         let report = vigil_rules::unittest::run_test_file(file, &options);
@@ -281,6 +288,7 @@ fn run_server(args: ServerArgs, with_agent: bool) -> anyhow::Result<ExitCode> {
     options.scrape_configs = config.scrape_configs.clone();
     options.alerting =
         vigil_server::alertmanager::AlertingConfig::from_config(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    options.rules = rule_options(&config, listen);
     tracing::info!(data_dir = %data_dir.display(), "opening the metric store (replaying its log)");
     let mut server = vigil_server::Server::open(options)?;
     if with_agent {
@@ -310,6 +318,21 @@ fn run_server(args: ServerArgs, with_agent: bool) -> anyhow::Result<ExitCode> {
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The rule manager's settings from the config: `rule_files:`, `global:` and `server.external_url`.
+fn rule_options(config: &Config, listen: std::net::SocketAddr) -> vigil_server::rules::RuleOptions {
+    let external_url = match &config.server.external_url {
+        Some(_) => config.server.external_url(),
+        None => format!("http://{listen}"),
+    };
+    vigil_server::rules::RuleOptions {
+        rule_files: config.rule_files.iter().map(|f| f.value.clone()).collect(),
+        evaluation_interval_ms: config.global.evaluation_interval().as_millis() as i64,
+        external_labels: vigil_model::Labels::from_pairs(config.global.external_labels.iter()).unwrap_or_default(),
+        external_url,
+        ..vigil_server::rules::RuleOptions::default()
+    }
 }
 
 /// This machine's name, for the `instance` label of its own metrics.

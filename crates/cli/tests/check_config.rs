@@ -47,3 +47,29 @@ fn missing_file_is_an_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/vigil.yml: cannot open"));
 }
+
+#[test]
+fn rule_files_are_checked_relative_to_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("rules")).unwrap();
+    std::fs::write(
+        dir.path().join("rules/good.yml"),
+        "groups:\n  - name: g\n    rules:\n      - record: a:b\n        expr: up\n",
+    )
+    .unwrap();
+    let file = dir.path().join("vigil.yml");
+    std::fs::write(&file, "rule_files: ['rules/*.yml']\n").unwrap();
+    let out = vigil().args(["check", "config"]).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let bad = dir.path().join("rules/bad.yml");
+    std::fs::write(&bad, "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        annotations:\n          s: '{{ $label.x }}'\n").unwrap();
+    let out = vigil().args(["check", "config"]).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let want = format!(
+        "{}:7:14: group \"g\", rule 1, \"A\": annotation \"s\": template: __alert_A:1: undefined variable \"$label\"\n",
+        bad.display()
+    );
+    assert_eq!(stderr, want);
+}

@@ -65,6 +65,18 @@ fn check_rules_warns_about_duplicates_without_failing() {
 }
 
 #[test]
+fn check_rules_rejects_a_template_error_at_its_position() {
+    let (code, stdout, stderr) = run(&["check", "rules"], &[fixture("rules-bad.yml")]);
+    assert_eq!((code, stdout.as_str()), (Some(1), ""));
+    let want = format!(
+        "{}:12:20: group \"alerts\", rule 1, \"InstanceDown\": annotation \"summary\": template: \
+         __alert_InstanceDown:1: undefined variable \"$label\"\n",
+        fixture("rules-bad.yml").display()
+    );
+    assert_eq!(stderr, want);
+}
+
+#[test]
 fn missing_rule_file_is_an_error() {
     let (code, _, stderr) = run(&["check", "rules", "/nonexistent/rules.yml"], &[]);
     assert_eq!(code, Some(1));
@@ -80,8 +92,8 @@ fn test_rules_passes_promtools_own_tests_and_lists_what_it_skipped() {
     assert!(stdout.contains(
         "  SKIPPED (native histograms are not supported): test group 1: expr: \"test_histogram\", time: 1m\n"
     ));
-    assert!(stdout.contains("  SKIPPED (needs the template engine): test group 4: alertname: InstanceDown, time: 1d\n"));
-    assert!(stdout.contains("  7 skipped\n  SUCCESS\n"), "{stdout}");
+    assert!(!stdout.contains("needs the template engine"), "{stdout}");
+    assert!(stdout.contains("  6 skipped\n  SUCCESS\n"), "{stdout}");
     assert_eq!(stdout.matches("  SUCCESS\n").count(), 2, "{stdout}");
     assert_eq!(stderr, "");
 }

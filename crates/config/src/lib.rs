@@ -33,6 +33,10 @@ pub struct Config {
     /// An Alertmanager configuration, inline or `{config_file: PATH}`; without it, alerts are only recorded.
     #[serde(default)]
     pub alerting: Option<Located<AlertingSection>>,
+    /// Prometheus' `rule_files:`: rule file paths or patterns (`*` in the last component), relative ones
+    /// resolved against the configuration file's directory when it is loaded.
+    #[serde(default)]
+    pub rule_files: Vec<Located<String>>,
 }
 
 impl Config {
@@ -105,6 +109,21 @@ mod tests {
         assert_eq!(err("server:\n  retention: 30days\n"), "vigil.yml:2:14: retention: invalid duration \"30days\": unknown unit \"days\" (use y, w, d, h, m, s or ms)");
         assert!(err("server:\n  listen: here\n").starts_with("vigil.yml:2:11: listen:"));
         assert!(err("server:\n  retention_size: 10\n").starts_with("vigil.yml:2:19: retention_size:"));
+    }
+
+    #[test]
+    fn reads_rule_files_and_the_external_url() {
+        let text = "rule_files: ['rules/*.yml', /etc/vigil/a.yml]\nserver:\n  external_url: https://vigil.example/\n";
+        let c = Config::parse(text, "x").unwrap();
+        let files: Vec<&str> = c.rule_files.iter().map(|f| f.value.as_str()).collect();
+        assert_eq!(files, ["rules/*.yml", "/etc/vigil/a.yml"]);
+        assert_eq!(c.server.external_url(), "https://vigil.example");
+        assert_eq!(Config::parse("", "x").unwrap().server.external_url(), "http://127.0.0.1:9090");
+        assert_eq!(
+            err("server:\n  external_url: vigil:9090\n"),
+            "vigil.yml:2:17: external_url: \"vigil:9090\" is not an http or https URL"
+        );
+        assert_eq!(err("rule_files: ['']\n"), "vigil.yml:1:14: rule_files: empty path");
     }
 
     #[test]

@@ -58,6 +58,11 @@ pub(crate) fn load_file(path: &Path) -> Result<Config, ConfigError> {
         if let Some(a) = &mut config.alerting {
             a.value.set_directory(dir);
         }
+        for f in &mut config.rule_files {
+            if !Path::new(&f.value).is_absolute() {
+                f.value = dir.join(&f.value).to_string_lossy().into_owned();
+            }
+        }
     }
     Ok(config)
 }
@@ -77,6 +82,9 @@ pub(crate) fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError>
     })?;
     config.agent.validate(origin)?;
     config.server.validate(origin)?;
+    if let Some(f) = config.rule_files.iter().find(|f| f.value.is_empty()) {
+        return Err(ConfigError::at(origin, &f.referenced, "rule_files: empty path"));
+    }
     crate::scrape::prepare(&mut config.global, &mut config.scrape_configs, origin)?;
     if let Some(a) = &mut config.alerting {
         a.value.prepare(text, &a.referenced, origin)?;

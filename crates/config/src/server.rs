@@ -22,6 +22,9 @@ pub struct ServerConfig {
     pub retention: Option<Located<String>>,
     /// The most disk the metric store may take (`512MB`, `20GB`; base 2, as Prometheus); oldest blocks go first.
     pub retention_size: Option<Located<String>>,
+    /// The URL users reach vigil at, for links in alerts and the `externalURL` template function (default
+    /// `http://<listen>`).
+    pub external_url: Option<Located<String>>,
 }
 
 impl ServerConfig {
@@ -30,6 +33,14 @@ impl ServerConfig {
             .as_ref()
             .and_then(|l| l.value.parse().ok())
             .unwrap_or_else(|| DEFAULT_SERVER_LISTEN.parse().expect("default address is valid"))
+    }
+
+    /// The external URL without a trailing `/`.
+    pub fn external_url(&self) -> String {
+        match &self.external_url {
+            Some(u) => u.value.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen()),
+        }
     }
 
     pub fn data_dir(&self) -> &str {
@@ -50,6 +61,13 @@ impl ServerConfig {
             l.value.parse::<SocketAddr>().map_err(|e| {
                 ConfigError::at(origin, &l.referenced, format!("listen: {:?} is not an address: {e}", l.value))
             })?;
+        }
+        if let Some(u) = &self.external_url {
+            let rest = u.value.strip_prefix("http://").or_else(|| u.value.strip_prefix("https://"));
+            if rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) {
+                let message = format!("external_url: {:?} is not an http or https URL", u.value);
+                return Err(ConfigError::at(origin, &u.referenced, message));
+            }
         }
         if let Some(r) = &self.retention {
             vigil_model::time::parse_duration(&r.value)

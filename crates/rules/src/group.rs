@@ -125,6 +125,8 @@ pub struct RuleEval {
     pub error: Option<String>,
     /// Alerts due to Alertmanager (alerting rules only).
     pub notifications: Vec<Notification>,
+    /// How long the rule took, query and appends included.
+    pub duration: std::time::Duration,
 }
 
 /// The outcome of one evaluation of a group.
@@ -227,6 +229,7 @@ impl RuleGroup {
     pub fn eval(&mut self, t_ms: i64, ctx: &EvalContext<'_>, store: &mut dyn RuleStore) -> GroupEval {
         let mut report = GroupEval::default();
         for i in 0..self.rules.len() {
+            let started = std::time::Instant::now();
             let outcome = match &mut self.rules[i] {
                 Rule::Recording(r) => r.eval(t_ms, ctx, store.storage(), self.limit),
                 Rule::Alerting(r) => r.eval(t_ms, ctx, store.storage(), self.limit),
@@ -237,6 +240,7 @@ impl RuleGroup {
                 Err(e) => {
                     *self.rules[i].health_mut() = Health::Bad(e.clone());
                     rule_eval.error = Some(e);
+                    rule_eval.duration = started.elapsed();
                     report.rules.push(rule_eval);
                     continue;
                 }
@@ -267,6 +271,7 @@ impl RuleGroup {
                 }
             }
             rule_eval.samples = batch;
+            rule_eval.duration = started.elapsed();
             report.rules.push(rule_eval);
         }
         if !self.stale_series.is_empty() {

@@ -2,12 +2,14 @@
 //! does in `validate.rs`), their evaluation with Prometheus 2.42's semantics (`group.rs`, `recording.rs`,
 //! `alerting.rs`) over any [`RuleStore`], and `promtool test rules` (`unittest.rs`).
 //!
-//! Templates in alert labels and annotations go through an [`Expander`]; this crate has no template engine.
+//! Templates in alert labels and annotations go through an [`Expander`]: [`GoExpander`] is Prometheus' (Go
+//! `text/template` from vigil-template), [`PlainExpander`] leaves them as written for tests.
 //! No network, no wire formats: sending alerts is the caller's business ([`Notification`]).
 
 mod alerting;
 mod error;
 mod file;
+mod go_expander;
 mod group;
 mod hash;
 mod recording;
@@ -22,6 +24,7 @@ pub use alerting::{
 };
 pub use error::FileError;
 pub use file::{load_rule_file, parse_rule_file, GroupSpec, RuleFile, RuleKind, RuleSpec, MAX_RULE_FILE_BYTES};
+pub use go_expander::GoExpander;
 pub use group::{EvalContext, GroupEval, Health, Rule, RuleEval, RuleGroup, DEFAULT_RESEND_DELAY_MS};
 pub use recording::RecordingRule;
 pub use store::{Refusal, RuleStore};

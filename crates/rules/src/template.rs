@@ -1,5 +1,6 @@
 //! The seam to the template engine: alert labels and annotations are Go `text/template` templates, expanded by
-//! an [`Expander`]. This crate only calls it; [`PlainExpander`] stands in where no engine is wired.
+//! an [`Expander`]: [`crate::GoExpander`] in vigil, [`PlainExpander`] in tests that want templates left as
+//! written.
 
 use vigil_model::Labels;
 use vigil_query::Sample;
@@ -44,7 +45,7 @@ pub trait Expander: Send + Sync {
     }
 }
 
-/// Accepts every template and expands each to its own text. For tests, and until a template engine is wired in.
+/// Accepts every template and expands each to its own text. For tests.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PlainExpander;
 

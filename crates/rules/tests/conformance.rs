@@ -1,13 +1,13 @@
 //! promtool's own test files (`../shared/conformance/promtool`): the passing ones pass, the failing ones fail with
 //! the messages promtool prints (positions and vigil's PromQL parser messages aside), the lint warns.
 //!
-//! Cases that need native histograms are skipped and counted. Cases that need the template engine (not wired
-//! yet: `PlainExpander` leaves templates as written) are listed in `NEEDS_TEMPLATE_ENGINE` and skipped too.
+//! Templates are expanded by `GoExpander`, as in `vigil test rules`. Cases that need native histograms are
+//! skipped and counted.
 
 use std::path::{Path, PathBuf};
 
 use vigil_rules::unittest::{run_test_file, SkipReason, Skipped, TestFileReport, UnitTestOptions};
-use vigil_rules::{duplicate_rules, duplicates_message, load_rule_file, Expander, PlainExpander, TemplateData};
+use vigil_rules::{duplicate_rules, duplicates_message, load_rule_file, Expander, GoExpander, PlainExpander};
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/promtool")
@@ -18,7 +18,7 @@ fn path(name: &str) -> String {
 }
 
 fn run(name: &str) -> TestFileReport {
-    let report = run_test_file(&dir().join(name), &UnitTestOptions { expander: &PlainExpander });
+    let report = run_test_file(&dir().join(name), &UnitTestOptions { expander: &GoExpander::new("") });
     assert!(report.warnings.is_empty(), "{name}: {:?}", report.warnings);
     report
 }
@@ -27,16 +27,12 @@ fn skipped(reason: SkipReason, what: &str) -> Skipped {
     Skipped { reason, what: what.to_owned() }
 }
 
-/// The cases of promtool's files whose outcome depends on expanded templates, skipped until the template engine
-/// is wired in (FIXME): the expected annotations read `Instance localhost:9090 down`.
-const NEEDS_TEMPLATE_ENGINE: [&str; 1] = ["test group 4: alertname: InstanceDown, time: 1d"];
-
 #[test]
-fn unittest_yml_passes_but_for_native_histograms_and_templates() {
+fn unittest_yml_passes_but_for_native_histograms() {
     let report = run("unittest.yml");
     assert_eq!(report.errors, Vec::<String>::new());
     let histograms = SkipReason::NativeHistograms;
-    let mut want = vec![
+    let want = vec![
         skipped(histograms, "test group 1: input series \"test_histogram\""),
         skipped(histograms, "test group 1: input series \"test_histogram_repeat\""),
         skipped(histograms, "test group 1: input series \"test_histogram_increase\""),
@@ -44,7 +40,6 @@ fn unittest_yml_passes_but_for_native_histograms_and_templates() {
         skipped(histograms, "test group 1: expr: \"test_histogram_repeat\", time: 2m"),
         skipped(histograms, "test group 1: expr: \"test_histogram_increase\", time: 2m"),
     ];
-    want.extend(NEEDS_TEMPLATE_ENGINE.iter().map(|what| skipped(SkipReason::NeedsTemplateEngine, what)));
     assert_eq!(report.skipped, want);
 }
 
@@ -64,11 +59,10 @@ fn failing_yml_fails_as_in_promtool() {
         "    name: Failing test,\n    alertname: Test, time: 0s, \n        exp:[\n            0:\n              \
          Labels:{alertname=\"Test\"}\n              Annotations:{}\n            ], \n        got:[]",
         "    expr: \"test\", time: 0s,\n        exp: {__name__=\"test\"} 1E+00\n        got: {__name__=\"test\"} 0E+00",
-        // FIXME: with the template engine, the annotations read as promtool's: `Instance  down`, `" of job test...`.
         "    name: Failing alert test,\n    alertname: InstanceDown, time: 5m, \n        exp:[], \n        got:[\n            \
          0:\n              Labels:{alertname=\"InstanceDown\", job=\"test\", severity=\"page\"}\n              \
-         Annotations:{description=\"{{ $labels.instance }} of job {{ $labels.job }} has been down for more than 5 \
-         minutes.\", summary=\"Instance {{ $labels.instance }} down\"}\n            ]",
+         Annotations:{description=\" of job test has been down for more than 5 minutes.\", summary=\"Instance  \
+         down\"}\n            ]",
         "    name: Failing alert test,\n    alertname: AlwaysFiring, time: 5m, \n        exp:[], \n        got:[\n            \
          0:\n              Labels:{alertname=\"AlwaysFiring\"}\n              Annotations:{}\n            ]",
     ];
@@ -115,27 +109,6 @@ fn bad_test_files_fail_with_a_clear_message() {
     }
 }
 
-/// A stand-in for the template engine's parse check: only the variables Prometheus defines exist.
-struct VariableChecker;
-
-impl Expander for VariableChecker {
-    fn check(&self, name: &str, text: &str) -> Result<(), String> {
-        let known = ["$labels", "$externalLabels", "$externalURL", "$value"];
-        for action in text.split("{{").skip(1).filter_map(|a| a.split("}}").next()) {
-            for var in action.split(|c: char| !(c.is_alphanumeric() || c == '$')).filter(|w| w.starts_with('$')) {
-                if !known.contains(&var) {
-                    return Err(format!("template: {name}:1: undefined variable {var:?}"));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn expand(&self, _: &str, text: &str, _: &TemplateData<'_>) -> Result<String, String> {
-        Ok(text.to_owned())
-    }
-}
-
 #[test]
 fn rule_files_check_as_in_promtool() {
     let check = |name: &str, expander: &dyn Expander| {
@@ -145,27 +118,26 @@ fn rule_files_check_as_in_promtool() {
     for (name, rules) in
         [("rules.yml", 5), ("at-modifier.yml", 1), ("negative-offset.yml", 1), ("bad-rules-error.yml", 1)]
     {
-        assert_eq!(check(name, &PlainExpander).map(|f| f.rule_count()), Ok(rules), "{name}");
-        assert_eq!(check(name, &VariableChecker).map(|f| f.rule_count()), Ok(rules), "{name}");
+        assert_eq!(check(name, &GoExpander::new("")).map(|f| f.rule_count()), Ok(rules), "{name}");
     }
     let syntax = format!(
         "{}:7:15: group \"bad-syntax\", rule 1, \"x\": could not parse expression: parse error: invalid promql query",
         path("bad-rules-syntax.yml")
     );
-    assert_eq!(check("bad-rules-syntax.yml", &PlainExpander).unwrap_err(), [syntax]);
-    // rules-bad.yml's mistake is in a template: only a template engine sees it (FIXME: PlainExpander accepts it).
+    assert_eq!(check("bad-rules-syntax.yml", &GoExpander::new("")).unwrap_err(), [syntax]);
+    // rules-bad.yml's mistake is in a template: only a template engine sees it.
     assert_eq!(check("rules-bad.yml", &PlainExpander).map(|f| f.rule_count()), Ok(5));
     let template = format!(
         "{}:12:20: group \"alerts\", rule 1, \"InstanceDown\": annotation \"summary\": template: \
          __alert_InstanceDown:1: undefined variable \"$label\"",
         path("rules-bad.yml")
     );
-    assert_eq!(check("rules-bad.yml", &VariableChecker).unwrap_err(), [template]);
+    assert_eq!(check("rules-bad.yml", &GoExpander::new("")).unwrap_err(), [template]);
 }
 
 #[test]
 fn rules_duplicates_yml_gives_the_duplicate_warning() {
-    let file = load_rule_file(&dir().join("rules_duplicates.yml"), &PlainExpander).unwrap();
+    let file = load_rule_file(&dir().join("rules_duplicates.yml"), &GoExpander::new("")).unwrap();
     assert_eq!(file.rule_count(), 5);
     assert_eq!(
         duplicates_message(&duplicate_rules(&file)),

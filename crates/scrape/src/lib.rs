@@ -13,6 +13,8 @@ pub mod relabel;
 mod scrape_loop;
 mod target;
 
+/// The existing paths a shell pattern in the last path component names (`rules/*.yml`), sorted.
+pub use discovery::expand_glob;
 pub use job::JobError;
 pub use manager::{DroppedTarget, Health, Manager, ManagerError, TargetStatus};
 

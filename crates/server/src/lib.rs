@@ -5,6 +5,7 @@ pub mod api;
 pub mod ingest;
 pub mod local;
 pub mod metadata;
+pub mod rules;
 mod server;
 pub mod storage;
 

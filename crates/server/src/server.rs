@@ -18,6 +18,7 @@ use crate::alertmanager::{self, AlertingConfig, Alertmanager};
 use crate::api::{self, ApiState};
 use crate::ingest::scrape::DbAppender;
 use crate::local::{self, LocalTarget};
+use crate::rules::{AlertSink, RuleManager, RuleOptions};
 
 /// How the server runs.
 #[derive(Clone, Debug)]
@@ -32,6 +33,8 @@ pub struct ServerOptions {
     pub scrape_configs: Vec<ScrapeConfig>,
     /// The Alertmanager configuration (`alerting:`); the default keeps alerts and sends nothing.
     pub alerting: AlertingConfig,
+    /// Rule files and how their groups are evaluated.
+    pub rules: RuleOptions,
 }
 
 impl ServerOptions {
@@ -44,6 +47,7 @@ impl ServerOptions {
             global: GlobalConfig::default(),
             scrape_configs: Vec::new(),
             alerting: AlertingConfig::default(),
+            rules: RuleOptions::default(),
         }
     }
 }
@@ -59,6 +63,8 @@ pub enum ServerError {
     Scrape(#[from] vigil_scrape::ManagerError),
     #[error("opening the alerting state: {0}")]
     Alerting(#[from] alertmanager::StoreError),
+    #[error("{}", .0.join("\n"))]
+    Rules(Vec<String>),
     #[error("closing the metric store: {0}")]
     Close(DbError),
 }
@@ -71,6 +77,7 @@ pub struct Server {
     local: Vec<LocalTarget>,
     local_every: Duration,
     alertmanager: Arc<Alertmanager>,
+    rules: Arc<RuleManager>,
 }
 
 impl Server {
@@ -81,10 +88,14 @@ impl Server {
         let db = Arc::new(db);
         let engine = Arc::new(Engine::new(options.engine.clone()));
         let retention = options.db.retention.map_or_else(|| "0s".to_string(), vigil_model::time::format_duration);
+        let rules = RuleManager::new(db.clone(), engine.clone(), options.rules.clone()).map_err(ServerError::Rules)?;
         let state = Arc::new(ApiState::new(db.clone(), engine, retention));
         let am = Alertmanager::open(&options.data_dir, options.alerting.clone(), alertmanager::builtin_factory())?;
         let alertmanager = Arc::new(am);
-        Ok(Server { db, state, options, local: Vec::new(), local_every: Duration::from_secs(15), alertmanager })
+        let rules = Arc::new(rules);
+        rules.set_sink(alertmanager.clone());
+        let local_every = Duration::from_secs(15);
+        Ok(Server { db, state, options, local: Vec::new(), local_every, alertmanager, rules })
     }
 
     pub fn db(&self) -> &Arc<Db> {
@@ -102,6 +113,11 @@ impl Server {
         self.local_every = every;
     }
 
+    /// Where alerts of the alerting rules go (by default they are logged and dropped).
+    pub fn set_alert_sink(&self, sink: Arc<dyn AlertSink>) {
+        self.rules.set_sink(sink);
+    }
+
     /// Every HTTP route of the server.
     pub fn router(&self) -> Router {
         api::router(self.state.clone()).merge(api::v2::router(self.alertmanager.clone()))
@@ -117,6 +133,9 @@ impl Server {
         let scrapes = Manager::start(&self.options.global, &self.options.scrape_configs, appender).await?;
         let scrapes = Arc::new(scrapes);
         *self.state.scrapes.write().unwrap_or_else(|e| e.into_inner()) = Some(scrapes.clone());
+        *self.state.rules.write().unwrap_or_else(|e| e.into_inner()) = Some(self.rules.clone());
+        self.rules.start();
+        let reloads = tokio::spawn(reload_on_sighup(self.rules.clone()));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let maintenance = tokio::spawn(maintain_loop(self.db.clone(), self.options.maintain_every, stop_rx.clone()));
         let alerting = tokio::spawn(self.alertmanager.clone().run(stop_rx.clone()));
@@ -125,14 +144,19 @@ impl Server {
             .then(|| tokio::spawn(local::run(self.db.clone(), local_targets, self.local_every, stop_rx)));
         let served = axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await;
         scrapes.stop().await;
+        reloads.abort();
+        let _ = reloads.await;
+        self.rules.stop().await;
         let _ = stop_tx.send(true);
         let _ = maintenance.await;
         let _ = alerting.await;
         if let Some(local) = local {
             let _ = local.await;
         }
-        let Server { db, state, .. } = self;
+        let Server { db, state, rules, .. } = self;
         state.scrapes.write().unwrap_or_else(|e| e.into_inner()).take();
+        state.rules.write().unwrap_or_else(|e| e.into_inner()).take();
+        drop(rules);
         drop(scrapes);
         drop(state);
         match Arc::try_unwrap(db) {
@@ -143,6 +167,23 @@ impl Server {
             Err(_) => tracing::warn!("metric store still in use at shutdown; its log is synced on every append anyway"),
         }
         served.map_err(ServerError::Http)
+    }
+}
+
+/// Reloads the rule files on every SIGHUP.
+async fn reload_on_sighup(rules: Arc<RuleManager>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(err) => {
+            tracing::warn!(%err, "cannot watch SIGHUP");
+            return;
+        }
+    };
+    while hup.recv().await.is_some() {
+        if let Err(err) = rules.reload().await {
+            tracing::error!(%err, "reloading rules failed");
+        }
     }
 }
 

@@ -3,5 +3,6 @@
 mod alertmanager;
 mod api;
 mod remote_write;
+mod rules;
 mod scrape;
 mod support;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::error::{FuncError, TemplateError};
 use crate::format::{action_text, sprint};
 use crate::funcs::builtin::builtins;
+use crate::funcs::prometheus::QueryHook;
 use crate::funcs::{Call, RegexCache};
 use crate::node::{Arg, Branch, Chain, Command, Constant, Field, Node, Number, Pipe, Tree, Var};
 use crate::strconv::quote;
@@ -41,6 +42,7 @@ pub(crate) fn execute(tmpl: &Template, tree: &Tree, dot: &Value, env: &Env<'_>) 
         depth: 0,
         steps: 0,
         host: env.host,
+        querier: env.querier,
         regexes: RegexCache::default(),
     };
     s.vars = s.scope(dot.clone());
@@ -62,6 +64,7 @@ struct State<'t> {
     depth: usize,
     steps: u64,
     host: Option<&'t dyn Any>,
+    querier: Option<&'t QueryHook<'t>>,
     regexes: RegexCache,
 }
 
@@ -512,7 +515,12 @@ impl<'t> State<'t> {
         }
         let argv = self.eval_args(dot, args, last)?;
         let result = {
-            let mut call = Call { host: self.host, regexes: &mut self.regexes, options: &self.tmpl.options };
+            let mut call = Call {
+                host: self.host,
+                querier: self.querier,
+                regexes: &mut self.regexes,
+                options: &self.tmpl.options,
+            };
             (function.body)(&mut call, &argv)
         };
         self.finish_call(name, node, result)

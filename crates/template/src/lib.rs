@@ -110,11 +110,16 @@ impl Default for Options {
 pub struct Env<'a> {
     vars: Vec<(String, Value)>,
     host: Option<&'a dyn Any>,
+    querier: Option<&'a prometheus::QueryHook<'a>>,
 }
 
 impl fmt::Debug for Env<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Env").field("vars", &self.vars).field("host", &self.host.is_some()).finish()
+        f.debug_struct("Env")
+            .field("vars", &self.vars)
+            .field("host", &self.host.is_some())
+            .field("querier", &self.querier.is_some())
+            .finish()
     }
 }
 
@@ -134,6 +139,13 @@ impl<'a> Env<'a> {
     /// Data for host functions, which they get back with [`Call::host`].
     pub fn host(mut self, host: &'a dyn Any) -> Env<'a> {
         self.host = Some(host);
+        self
+    }
+
+    /// A borrowed evaluator for Prometheus' `query` function, used before any [`prometheus::QueryContext`]
+    /// given to [`Env::host`]: lets a host whose query engine is not `'static` answer `query`.
+    pub fn querier(mut self, querier: &'a prometheus::QueryHook<'a>) -> Env<'a> {
+        self.querier = Some(querier);
         self
     }
 

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 /// The existing paths `pattern` names, sorted. Only the last component may be a pattern.
-pub(crate) fn expand(pattern: &str) -> Vec<PathBuf> {
+pub fn expand(pattern: &str) -> Vec<PathBuf> {
     let path = Path::new(pattern);
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return Vec::new() };
     if !name.contains(['*', '?', '[']) {

@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use vigil_config::scrape::StaticConfig;
 
 pub(crate) use file::FileSdSpec;
+pub use glob::expand as expand_glob;
 
 pub(crate) const ADDRESS_LABEL: &str = "__address__";
 

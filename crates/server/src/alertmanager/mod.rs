@@ -11,5 +11,5 @@ pub mod store;
 
 pub use config::{AlertingConfig, DEFAULT_RECEIVER};
 pub use deliver::{builtin_factory, BoxFuture, BuiltinDeliverer, Deliver, DelivererFactory, Recorder};
-pub use runtime::{AlertSink, Alertmanager, AlertmanagerError};
+pub use runtime::{Alertmanager, AlertmanagerError};
 pub use store::StoreError;

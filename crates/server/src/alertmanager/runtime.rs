@@ -28,12 +28,6 @@ pub enum AlertmanagerError {
     Store(String),
 }
 
-/// Where rule evaluation sends its alerts, in process.
-pub trait AlertSink: Send + Sync {
-    /// Takes alerts as `POST /api/v2/alerts` does; blocks until they are stored.
-    fn post_alerts(&self, alerts: Vec<PostableAlert>) -> Result<(), AlertmanagerError>;
-}
-
 struct Inner {
     dispatcher: Dispatcher,
     store: Store,
@@ -182,9 +176,12 @@ impl Alertmanager {
     }
 }
 
-impl AlertSink for Alertmanager {
-    fn post_alerts(&self, alerts: Vec<PostableAlert>) -> Result<(), AlertmanagerError> {
-        Alertmanager::post_alerts(self, alerts)
+/// Rule evaluation posts its alerts here, in process, from its blocking thread: storing them takes an fsync.
+impl crate::rules::AlertSink for Alertmanager {
+    fn post(&self, alerts: Vec<PostableAlert>) {
+        if let Err(err) = self.post_alerts(alerts) {
+            tracing::error!(error = %err, "cannot take the alerts of a rule evaluation");
+        }
     }
 }
 

@@ -4,6 +4,7 @@ mod error;
 pub mod json;
 mod params;
 mod prometheus;
+mod rules;
 mod selector;
 mod targets;
 pub mod v2;
@@ -30,6 +31,8 @@ pub struct ApiState {
     pub metadata: MetadataStore,
     /// The scrape manager, once started; for `/api/v1/targets`.
     pub scrapes: std::sync::RwLock<Option<Arc<vigil_scrape::Manager>>>,
+    /// The rule manager, once started; for `/api/v1/rules`, `/api/v1/alerts` and `/-/reload`.
+    pub rules: std::sync::RwLock<Option<Arc<crate::rules::RuleManager>>>,
     /// When the server started, milliseconds since the Unix epoch.
     pub started_at_ms: i64,
     /// The retention as shown by `status/runtimeinfo`, e.g. `15d`.
@@ -44,6 +47,7 @@ impl ApiState {
             engine,
             metadata: MetadataStore::default(),
             scrapes: std::sync::RwLock::new(None),
+            rules: std::sync::RwLock::new(None),
             started_at_ms: now_ms(),
             retention,
         }
@@ -63,6 +67,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/query_exemplars", get(prometheus::exemplars).post(prometheus::exemplars))
         .route("/api/v1/format_query", get(prometheus::format_query).post(prometheus::format_query))
         .route("/api/v1/targets", get(targets::targets))
+        .route("/api/v1/rules", get(rules::rules))
+        .route("/api/v1/alerts", get(rules::alerts))
+        .route("/-/reload", post(rules::reload))
         .route("/api/v1/status/buildinfo", get(prometheus::buildinfo))
         .route("/api/v1/status/runtimeinfo", get(prometheus::runtimeinfo))
         .route("/metrics", get(self_metrics))
@@ -78,6 +85,9 @@ async fn self_metrics(axum::extract::State(state): axum::extract::State<Arc<ApiS
     let text = tokio::task::spawn_blocking(move || {
         let mut encoder = vigil_proto::exposition::TextEncoder::new();
         state.db.collect_metrics(&mut encoder);
+        if let Some(rules) = state.rules.read().unwrap_or_else(|e| e.into_inner()).clone() {
+            rules.collect_metrics(&mut encoder);
+        }
         let mut out = String::new();
         encoder.finish(&mut out);
         out

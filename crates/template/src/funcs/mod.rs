@@ -88,6 +88,7 @@ impl Functions {
 /// The execution a function is called from: the host's data and a regular-expression cache.
 pub struct Call<'a> {
     pub(crate) host: Option<&'a dyn Any>,
+    pub(crate) querier: Option<&'a prometheus::QueryHook<'a>>,
     pub(crate) regexes: &'a mut RegexCache,
     pub(crate) options: &'a Options,
 }

@@ -1,0 +1,14 @@
+//! Prometheus' rule manager in the server: rule files loaded at start and on reload (`files.rs`), each group
+//! evaluated on its own task at Prometheus' aligned times (`manager.rs`), results appended durably to the tsdb
+//! (`store.rs`), alerts handed to an [`AlertSink`] (`sink.rs`), self-metrics (`metrics.rs`).
+
+mod files;
+mod manager;
+mod metrics;
+mod sink;
+mod store;
+
+pub use files::{load_rule_files, rule_file_paths};
+pub use manager::{GroupStats, GroupView, RuleManager, RuleOptions};
+pub use sink::{to_postable, AlertSink, LogSink};
+pub use store::DbRuleStore;

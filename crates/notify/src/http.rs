@@ -1,0 +1,397 @@
+//! The HTTP client receivers send with: one HTTP/1.1 request per call over plain TCP or rustls, `http_config`'s
+//! basic auth or `Authorization` header (secrets read at each request, as Alertmanager does), a deadline on the
+//! whole exchange, and a capped response body.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::ClientConfig;
+use tokio::net::TcpStream;
+use vigil_alerting::config::types::resolve_secret;
+use vigil_alerting::config::{HttpConfig, TlsConfig};
+
+use crate::error::{SendError, SetupError};
+
+/// The most response body kept; the rest is dropped unread.
+pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
+/// One request to send.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// A `POST` of a JSON body.
+    pub fn post_json(url: &str, body: &serde_json::Value) -> Request {
+        Request {
+            method: "POST",
+            url: url.to_owned(),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: serde_json::to_vec(body).expect("JSON values serialize"),
+        }
+    }
+
+    pub fn get(url: &str) -> Request {
+        Request { method: "GET", url: url.to_owned(), headers: Vec::new(), body: Vec::new() }
+    }
+}
+
+/// What the server answered.
+#[derive(Clone, Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// At most [`MAX_RESPONSE_BYTES`].
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text, shortened for an error message.
+    pub fn body_excerpt(&self) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        crate::truncate::truncate_chars(text.trim(), 512).0
+    }
+
+    /// Success for 2xx; otherwise the error Alertmanager's `RetryStatusCode` rules give: 5xx and 429 retry
+    /// (429 with its `Retry-After`), other statuses do not.
+    pub fn check(self) -> Result<Response, SendError> {
+        let message = || format!("unexpected status code {}: {}", self.status, self.body_excerpt());
+        match self.status {
+            200..=299 => Ok(self),
+            429 => Err(SendError::Retryable {
+                message: message(),
+                retry_after: self.header("Retry-After").and_then(parse_retry_after),
+            }),
+            500..=599 => Err(SendError::retryable(message())),
+            _ => Err(SendError::permanent(message())),
+        }
+    }
+}
+
+/// `Retry-After` as delay seconds or an HTTP-date (RFC 9110 §10.2.3).
+pub fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(at.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+/// A client for one integration: its auth and its TLS settings.
+#[derive(Clone)]
+pub struct HttpClient {
+    config: HttpConfig,
+    tls: Arc<ClientConfig>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient").finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    pub fn new(config: &HttpConfig) -> Result<HttpClient, SetupError> {
+        if config.proxy_url.is_some() {
+            return Err(SetupError::Tls("http_config: proxy_url is not supported yet".into()));
+        }
+        Ok(HttpClient { config: config.clone(), tls: tls_client_config(&config.tls_config)? })
+    }
+
+    /// Sends `req` and reads the answer, all within `timeout`.
+    pub async fn send(&self, mut req: Request, timeout: Duration) -> Result<Response, SendError> {
+        self.authorize(&mut req)?;
+        match tokio::time::timeout(timeout, self.exchange(req)).await {
+            Ok(r) => r,
+            Err(_) => Err(SendError::retryable(format!("request timed out after {timeout:?}"))),
+        }
+    }
+
+    fn authorize(&self, req: &mut Request) -> Result<(), SendError> {
+        let secret = |inline: &str, file: &str| resolve_secret(inline, file).map_err(SendError::permanent);
+        if let Some(b) = &self.config.basic_auth {
+            let user = secret(&b.username, &b.username_file)?;
+            let password = secret(b.password.expose(), &b.password_file)?;
+            let token = base64(format!("{user}:{password}").as_bytes());
+            req.headers.push(("Authorization".into(), format!("Basic {token}")));
+        } else if let Some(a) = &self.config.authorization {
+            let credentials = secret(a.credentials.expose(), &a.credentials_file)?;
+            let kind = if a.kind.is_empty() { "Bearer" } else { a.kind.as_str() };
+            req.headers.push(("Authorization".into(), format!("{kind} {credentials}")));
+        }
+        Ok(())
+    }
+
+    async fn exchange(&self, req: Request) -> Result<Response, SendError> {
+        let url = ParsedUrl::parse(&req.url).map_err(SendError::permanent)?;
+        let tcp = TcpStream::connect((url.host.as_str(), url.port))
+            .await
+            .map_err(|e| SendError::retryable(format!("connecting to {}:{}: {e}", url.host, url.port)))?;
+        tcp.set_nodelay(true).ok();
+        if url.https {
+            let name = if self.config.tls_config.server_name.is_empty() {
+                url.host.clone()
+            } else {
+                self.config.tls_config.server_name.clone()
+            };
+            let name = ServerName::try_from(name).map_err(|e| SendError::permanent(format!("server name: {e}")))?;
+            let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(|e| SendError::retryable(format!("TLS handshake with {}: {e}", url.host)))?;
+            roundtrip(TokioIo::new(tls), &url, req).await
+        } else {
+            roundtrip(TokioIo::new(tcp), &url, req).await
+        }
+    }
+}
+
+async fn roundtrip<S>(io: TokioIo<S>, url: &ParsedUrl, req: Request) -> Result<Response, SendError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let conn_err = |e: hyper::Error| SendError::retryable(format!("HTTP error: {e}"));
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.map_err(conn_err)?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut builder = hyper::Request::builder()
+        .method(req.method)
+        .uri(&url.path_and_query)
+        .header("Host", &url.authority)
+        .header("User-Agent", concat!("vigil/", env!("CARGO_PKG_VERSION")));
+    for (k, v) in &req.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    let request = builder
+        .body(Full::new(Bytes::from(req.body)))
+        .map_err(|e| SendError::permanent(format!("building request: {e}")))?;
+    let resp = sender.send_request(request).await.map_err(conn_err)?;
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let mut body_stream = resp.into_body();
+    let mut body = Vec::new();
+    while let Some(frame) = body_stream.frame().await {
+        let Ok(data) = frame.map_err(conn_err)?.into_data() else { continue };
+        let room = MAX_RESPONSE_BYTES - body.len();
+        body.extend_from_slice(&data[..data.len().min(room)]);
+        if body.len() == MAX_RESPONSE_BYTES {
+            break;
+        }
+    }
+    Ok(Response { status, headers, body })
+}
+
+/// The parts of an `http` or `https` URL a request needs.
+#[derive(Debug, PartialEq, Eq)]
+struct ParsedUrl {
+    https: bool,
+    host: String,
+    port: u16,
+    /// `host[:port]` as the `Host` header carries it.
+    authority: String,
+    path_and_query: String,
+}
+
+impl ParsedUrl {
+    fn parse(url: &str) -> Result<ParsedUrl, String> {
+        let bad = |why: &str| format!("invalid URL: {why}");
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
+        let https = match scheme.to_ascii_lowercase().as_str() {
+            "http" => false,
+            "https" => true,
+            _ => return Err(bad("scheme is not http or https")),
+        };
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let authority = &rest[..end];
+        let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let mut path = rest[end..].split('#').next().unwrap_or("").to_owned();
+        if !path.starts_with('/') {
+            path.insert(0, '/');
+        }
+        let default_port = if https { 443 } else { 80 };
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (h, after) = v6.split_once(']').ok_or_else(|| bad("unclosed ["))?;
+            (h.to_owned(), after.strip_prefix(':'))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h.to_owned(), Some(p)),
+                None => (authority.to_owned(), None),
+            }
+        };
+        let port = match port {
+            None | Some("") => default_port,
+            Some(p) => p.parse().map_err(|_| bad("bad port"))?,
+        };
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        Ok(ParsedUrl { https, host, port, authority: authority.to_owned(), path_and_query: path })
+    }
+}
+
+/// The system's trust anchors (Debian's `/etc/ssl/certs`), read once per process.
+fn native_roots() -> Arc<rustls::RootCertStore> {
+    static ROOTS: OnceLock<Arc<rustls::RootCertStore>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let mut store = rustls::RootCertStore::empty();
+            let found = rustls_native_certs::load_native_certs();
+            for e in &found.errors {
+                tracing::warn!(error = %e, "cannot read a system CA certificate");
+            }
+            store.add_parsable_certificates(found.certs);
+            Arc::new(store)
+        })
+        .clone()
+}
+
+/// The rustls client configuration for `tls_config`: its CA (instead of the system's) if given, its client
+/// certificate, or no verification at all with `insecure_skip_verify`.
+pub(crate) fn tls_client_config(t: &TlsConfig) -> Result<Arc<ClientConfig>, SetupError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let err = |what: &str, e: &dyn std::fmt::Display| SetupError::Tls(format!("tls_config: {what}: {e}"));
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| err("protocol versions", &e))?;
+    let builder = if t.insecure_skip_verify {
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+    } else {
+        let ca_pem = pem_text(&t.ca, &t.ca_file).map_err(|e| err("ca", &e))?;
+        let roots = match ca_pem {
+            None => native_roots(),
+            Some(pem) => {
+                let mut store = rustls::RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                    store.add(cert.map_err(|e| err("ca", &e))?).map_err(|e| err("ca", &e))?;
+                }
+                Arc::new(store)
+            }
+        };
+        builder.with_root_certificates(roots)
+    };
+    let cert_pem = pem_text(&t.cert, &t.cert_file).map_err(|e| err("cert", &e))?;
+    let config = match cert_pem {
+        None => builder.with_no_client_auth(),
+        Some(cert) => {
+            let key = pem_text(t.key.expose(), &t.key_file).map_err(|e| err("key", &e))?.unwrap_or_default();
+            let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(cert.as_bytes()).collect();
+            let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(|e| err("key", &e))?;
+            builder.with_client_auth_cert(certs.map_err(|e| err("cert", &e))?, key).map_err(|e| err("cert", &e))?
+        }
+    };
+    Ok(Arc::new(config))
+}
+
+fn pem_text(inline: &str, file: &str) -> Result<Option<String>, String> {
+    if inline.is_empty() && file.is_empty() {
+        return Ok(None);
+    }
+    if !file.is_empty() {
+        return std::fs::read_to_string(file).map(Some).map_err(|e| format!("reading {file:?}: {e}"));
+    }
+    Ok(Some(inline.to_owned()))
+}
+
+/// `insecure_skip_verify: true`: any certificate is accepted, signatures are still checked.
+#[derive(Debug)]
+struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Standard base64 with padding, for `Authorization: Basic`.
+pub(crate) fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u = ParsedUrl::parse("https://h.example/a/b?x=1#frag").unwrap();
+        assert_eq!((u.https, u.host.as_str(), u.port, u.path_and_query.as_str()), (true, "h.example", 443, "/a/b?x=1"));
+        let u = ParsedUrl::parse("http://[::1]:8080").unwrap();
+        assert_eq!((u.host.as_str(), u.port, u.path_and_query.as_str()), ("::1", 8080, "/"));
+        assert!(ParsedUrl::parse("ftp://x").is_err());
+    }
+
+    #[test]
+    fn base64_padding() {
+        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
+        assert_eq!(base64(b"a"), "YQ==");
+        assert_eq!(base64(b"ab"), "YWI=");
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}

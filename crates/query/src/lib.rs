@@ -6,6 +6,6 @@ pub mod series_notation;
 pub mod storage;
 pub mod value;
 
-pub use engine::{check_query, Engine, EngineOptions, QueryError, QueryOptions, QueryResult};
+pub use engine::{check_query, parse_expr, Engine, EngineOptions, QueryError, QueryOptions, QueryResult};
 pub use storage::{Aggregate, MemStorage, SeriesSet, Storage, StorageError, StoredSeries};
 pub use value::{Sample, Series, Value};

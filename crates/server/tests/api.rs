@@ -87,6 +87,11 @@ fn status_and_formatting_endpoints() {
     let r = server.get("/api/v1/format_query?query=sum(rate(x[5m]))by(job)");
     assert_eq!(r.json()["data"], "sum by (job) (rate(x[5m]))");
     assert_eq!(server.get("/api/v1/format_query?query=sum(").json()["errorType"], "bad_data");
+    // The query dialect of the engine: duration expressions are evaluated, byte escapes decoded.
+    let r = server.get("/api/v1/format_query?query=rate(x%5B1m%2B30s%5D)");
+    assert_eq!(r.json()["data"], "rate(x[1m30s])");
+    let r = server.get("/api/v1/format_query?query=x%7Bj%3D%22%5Cx41%22%7D");
+    assert_eq!(r.json()["data"], "x{j=\"A\"}");
     assert_eq!(server.get("/api/v1/query_exemplars?query=up").json()["data"], serde_json::json!([]));
     assert_eq!(server.get("/-/healthy").status, 200);
 }

@@ -250,6 +250,12 @@ pub fn check_query(query: &str) -> Result<(), QueryError> {
     parse::parse_query(query).map(|_| ())
 }
 
+/// Parses `query` as [`check_query`] does and returns its syntax tree (duration expressions already evaluated),
+/// for callers that format a query or read a selector's matchers.
+pub fn parse_expr(query: &str) -> Result<promql_parser::parser::Expr, QueryError> {
+    parse::parse_query(query)
+}
+
 fn to_matrix(series: Vec<types::EvalSeries>) -> Result<Vec<Series>, QueryError> {
     let mut out: Vec<Series> = drop_pending_names(series)?
         .into_iter()

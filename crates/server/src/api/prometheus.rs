@@ -392,7 +392,7 @@ pub async fn format_query(request: Request) -> Response {
         async {
             let params = read_params(request).await?;
             let query = params.require("query")?;
-            let expr = promql_parser::parser::parse(query)
+            let expr = vigil_query::parse_expr(query)
                 .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
             let pretty = expr.prettify();
             Ok(success(

@@ -1,7 +1,7 @@
 //! Series selectors in `match[]` parameters (`up{job="node"}`), parsed with the PromQL parser into matcher sets.
 
 use promql_parser::label::{MatchOp as PromOp, Matcher as PromMatcher};
-use promql_parser::parser::{self, Expr};
+use promql_parser::parser::Expr;
 use vigil_model::{MatchOp, Matcher, METRIC_NAME};
 
 use super::error::ApiError;
@@ -9,7 +9,7 @@ use super::error::ApiError;
 /// Parses a selector into its alternatives: one matcher set, or several when it uses `or` inside the braces.
 pub fn parse_selector(text: &str) -> Result<Vec<Vec<Matcher>>, ApiError> {
     let bad = |msg: String| ApiError::bad_data(format!("invalid parameter \"match[]\": {msg}"));
-    let expr = parser::parse(text).map_err(bad)?;
+    let expr = vigil_query::parse_expr(text).map_err(|e| bad(e.to_string()))?;
     let Expr::VectorSelector(selector) = expr else {
         return Err(bad(format!("{text:?} is not a series selector")));
     };

@@ -289,6 +289,8 @@ fn run_server(args: ServerArgs, with_agent: bool) -> anyhow::Result<ExitCode> {
     options.alerting =
         vigil_server::alertmanager::AlertingConfig::from_config(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
     options.rules = rule_options(&config, listen);
+    // One address serves both APIs, so rules and notifications link back to the same URL.
+    options.alertmanager.external_url = options.rules.external_url.clone();
     tracing::info!(data_dir = %data_dir.display(), "opening the metric store (replaying its log)");
     let mut server = vigil_server::Server::open(options)?;
     if with_agent {

@@ -98,22 +98,31 @@ pub struct RequestCount {
 
 type Key = (String, IntegrationKind, usize);
 
-/// Sends notifications; cheap to clone. Needs a tokio runtime: queues are tasks spawned on first use.
+/// Sends notifications; cheap to clone. Needs a tokio runtime: queues are tasks spawned on first use. When the
+/// last clone is dropped, each queue still sends what it holds, then ends.
 #[derive(Clone, Debug)]
 pub struct Notifier {
     shared: Arc<Shared>,
+    /// The queues' senders, kept apart from what the queue tasks hold, so that dropping the notifier closes them.
+    queues: Arc<Mutex<HashMap<Key, mpsc::UnboundedSender<Notification>>>>,
 }
 
 #[derive(Debug)]
 struct Shared {
     integrations: HashMap<Key, Arc<Integration>>,
-    queues: Mutex<HashMap<Key, mpsc::UnboundedSender<Notification>>>,
     templates: Templates,
     options: NotifierOptions,
+    stats: Arc<Stats>,
+    reports: mpsc::UnboundedSender<Report>,
+}
+
+/// What outlives a configuration: the counters and the history, shared by a notifier and those
+/// [`Notifier::reconfigured`] makes from it.
+#[derive(Debug)]
+struct Stats {
     outcomes: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     requests: Mutex<BTreeMap<&'static str, (u64, u64)>>,
     history: Mutex<History>,
-    reports: mpsc::UnboundedSender<Report>,
 }
 
 impl Notifier {
@@ -132,22 +141,37 @@ impl Notifier {
         templates: Templates,
         options: NotifierOptions,
     ) -> Result<(Notifier, mpsc::UnboundedReceiver<Report>), SetupError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stats = Arc::new(Stats {
+            outcomes: Mutex::default(),
+            requests: Mutex::default(),
+            history: Mutex::new(History::new(options.history_len)),
+        });
+        Ok((Notifier::build(config, templates, options, stats, tx)?, rx))
+    }
+
+    /// A notifier for a new configuration (a reload) that shares this one's options, counters, history and
+    /// report channel. This one keeps sending what it has queued until it is dropped; reports of both arrive
+    /// on the same receiver.
+    pub fn reconfigured(&self, config: &AlertmanagerConfig) -> Result<Notifier, SetupError> {
+        let templates = Templates::load(config.templates())?;
+        let s = &self.shared;
+        Notifier::build(config, templates, s.options.clone(), s.stats.clone(), s.reports.clone())
+    }
+
+    fn build(
+        config: &AlertmanagerConfig,
+        templates: Templates,
+        options: NotifierOptions,
+        stats: Arc<Stats>,
+        reports: mpsc::UnboundedSender<Report>,
+    ) -> Result<Notifier, SetupError> {
         let integrations = Integration::all_from(config)?
             .into_iter()
             .map(|i| ((i.receiver.clone(), i.kind, i.index), Arc::new(i)))
             .collect();
-        let (tx, rx) = mpsc::unbounded_channel();
-        let shared = Shared {
-            integrations,
-            queues: Mutex::default(),
-            templates,
-            history: Mutex::new(History::new(options.history_len)),
-            options,
-            outcomes: Mutex::default(),
-            requests: Mutex::default(),
-            reports: tx,
-        };
-        Ok((Notifier { shared: Arc::new(shared) }, rx))
+        let shared = Shared { integrations, templates, options, stats, reports };
+        Ok(Notifier { shared: Arc::new(shared), queues: Arc::default() })
     }
 
     /// Queues `n` behind earlier notifications to the same integration.
@@ -158,7 +182,7 @@ impl Notifier {
             self.shared.finish(&n, Outcome::Failed(error), 0);
             return;
         };
-        let mut queues = self.shared.queues.lock().unwrap();
+        let mut queues = self.queues.lock().unwrap();
         let tx = queues.entry(key).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             tokio::spawn(run_queue(self.shared.clone(), integration, rx));
@@ -171,18 +195,18 @@ impl Notifier {
 
     /// Every outcome counted so far, by integration kind and outcome.
     pub fn outcome_counts(&self) -> Vec<OutcomeCount> {
-        let counts = self.shared.outcomes.lock().unwrap();
+        let counts = self.shared.stats.outcomes.lock().unwrap();
         counts.iter().map(|(&(integration, outcome), &value)| OutcomeCount { integration, outcome, value }).collect()
     }
 
     pub fn request_counts(&self) -> Vec<RequestCount> {
-        let counts = self.shared.requests.lock().unwrap();
+        let counts = self.shared.stats.requests.lock().unwrap();
         counts.iter().map(|(&integration, &(total, failed))| RequestCount { integration, total, failed }).collect()
     }
 
     /// The recent outcomes, oldest first.
     pub fn history(&self) -> Vec<HistoryEntry> {
-        self.shared.history.lock().unwrap().list()
+        self.shared.stats.history.lock().unwrap().list()
     }
 }
 
@@ -226,7 +250,7 @@ impl Shared {
     }
 
     fn count_request(&self, kind: IntegrationKind, failed: bool) {
-        let mut r = self.requests.lock().unwrap();
+        let mut r = self.stats.requests.lock().unwrap();
         let e = r.entry(kind.as_str()).or_default();
         e.0 += 1;
         e.1 += u64::from(failed);
@@ -234,11 +258,11 @@ impl Shared {
 
     fn finish(&self, n: &Notification, outcome: Outcome, attempts: u32) {
         let kind = n.integration.kind.as_str();
-        *self.outcomes.lock().unwrap().entry((kind, outcome.as_str())).or_default() += 1;
+        *self.stats.outcomes.lock().unwrap().entry((kind, outcome.as_str())).or_default() += 1;
         if let Outcome::Failed(error) = &outcome {
             tracing::warn!(receiver = %n.receiver, integration = kind, attempts, error = %error, "notification failed");
         }
-        self.history.lock().unwrap().push(HistoryEntry {
+        self.stats.history.lock().unwrap().push(HistoryEntry {
             at: Timestamp::now(),
             notification_id: n.id,
             receiver: n.receiver.clone(),

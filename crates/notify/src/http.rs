@@ -50,7 +50,7 @@ impl Request {
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    /// At most [`MAX_RESPONSE_BYTES`].
+    /// At most [`MAX_RESPONSE_BYTES`] unless the client was built to read more.
     pub body: Vec<u8>,
 }
 
@@ -96,6 +96,16 @@ pub fn parse_retry_after(v: &str) -> Option<Duration> {
 pub struct HttpClient {
     config: HttpConfig,
     tls: Arc<ClientConfig>,
+    body_limit: BodyLimit,
+}
+
+/// What happens to a response body longer than the limit.
+#[derive(Clone, Copy, Debug)]
+enum BodyLimit {
+    /// Kept up to the limit (receivers only show it in errors).
+    Truncate(usize),
+    /// Refused with an error (callers that parse it).
+    Refuse(usize),
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -109,7 +119,18 @@ impl HttpClient {
         if config.proxy_url.is_some() {
             return Err(SetupError::Tls("http_config: proxy_url is not supported yet".into()));
         }
-        Ok(HttpClient { config: config.clone(), tls: tls_client_config(&config.tls_config)? })
+        Ok(HttpClient {
+            config: config.clone(),
+            tls: tls_client_config(&config.tls_config)?,
+            body_limit: BodyLimit::Truncate(MAX_RESPONSE_BYTES),
+        })
+    }
+
+    /// Reads response bodies of up to `max` bytes, and fails on a longer one instead of cutting it short (for
+    /// callers that parse the answer).
+    pub fn refusing_bodies_over(mut self, max: usize) -> HttpClient {
+        self.body_limit = BodyLimit::Refuse(max);
+        self
     }
 
     /// Sends `req` and reads the answer, all within `timeout`.
@@ -153,14 +174,14 @@ impl HttpClient {
                 .connect(name, tcp)
                 .await
                 .map_err(|e| SendError::retryable(format!("TLS handshake with {}: {e}", url.host)))?;
-            roundtrip(TokioIo::new(tls), &url, req).await
+            roundtrip(TokioIo::new(tls), &url, req, self.body_limit).await
         } else {
-            roundtrip(TokioIo::new(tcp), &url, req).await
+            roundtrip(TokioIo::new(tcp), &url, req, self.body_limit).await
         }
     }
 }
 
-async fn roundtrip<S>(io: TokioIo<S>, url: &ParsedUrl, req: Request) -> Result<Response, SendError>
+async fn roundtrip<S>(io: TokioIo<S>, url: &ParsedUrl, req: Request, limit: BodyLimit) -> Result<Response, SendError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -191,10 +212,17 @@ where
     let mut body = Vec::new();
     while let Some(frame) = body_stream.frame().await {
         let Ok(data) = frame.map_err(conn_err)?.into_data() else { continue };
-        let room = MAX_RESPONSE_BYTES - body.len();
-        body.extend_from_slice(&data[..data.len().min(room)]);
-        if body.len() == MAX_RESPONSE_BYTES {
-            break;
+        match limit {
+            BodyLimit::Refuse(max) if body.len() + data.len() > max => {
+                return Err(SendError::permanent(format!("response body larger than {max} bytes")));
+            }
+            BodyLimit::Refuse(_) => body.extend_from_slice(&data),
+            BodyLimit::Truncate(max) => {
+                body.extend_from_slice(&data[..data.len().min(max - body.len())]);
+                if body.len() == max {
+                    break;
+                }
+            }
         }
     }
     Ok(Response { status, headers, body })

@@ -111,3 +111,45 @@ async fn unknown_integration_fails_at_once() {
     let r = report(&mut rx).await;
     assert!(matches!(r.outcome, Outcome::Failed(_)));
 }
+
+/// A reload: the old notifier, dropped with a notification still retrying, finishes it; the new one sends to
+/// its own configuration; reports arrive on the one receiver and counters and history are shared. Once every
+/// notifier is gone, the receiver closes.
+#[tokio::test]
+async fn a_reconfigured_notifier_shares_counts_and_the_old_one_drains() {
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let old = Server::start(move |_| {
+        if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
+            (500, Vec::new(), "busy".into())
+        } else {
+            ok()
+        }
+    })
+    .await;
+    let new = Server::start(|_| ok()).await;
+    let (notifier, mut rx) = notifier(&webhook(&old.base));
+    notifier.notify(firing(IntegrationKind::Webhook));
+    let yaml = format!("route:\n  receiver: team\nreceivers:\n{}", webhook(&new.base));
+    let config = vigil_alerting::AlertmanagerConfig::parse(&yaml, "test.yml").unwrap();
+    let reconfigured = notifier.reconfigured(&config).unwrap();
+    drop(notifier);
+    let mut second = firing(IntegrationKind::Webhook);
+    second.id = 8;
+    reconfigured.notify(second);
+    let mut reports = [report(&mut rx).await, report(&mut rx).await];
+    reports.sort_by_key(|r| r.id);
+    assert_eq!(
+        reports.map(|r| (r.id, r.outcome, r.attempts)),
+        [(7, Outcome::Delivered, 3), (8, Outcome::Delivered, 1)]
+    );
+    assert_eq!((old.seen().len(), new.seen().len()), (3, 1));
+    assert_eq!(
+        reconfigured.outcome_counts(),
+        vec![OutcomeCount { integration: "webhook", outcome: "delivered", value: 2 }]
+    );
+    assert_eq!(reconfigured.request_counts(), vec![RequestCount { integration: "webhook", total: 4, failed: 2 }]);
+    assert_eq!(reconfigured.history().len(), 2);
+    drop(reconfigured);
+    let closed = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("the channel closes");
+    assert!(closed.is_none());
+}

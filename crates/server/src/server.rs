@@ -14,7 +14,7 @@ use vigil_tsdb::{Db, DbError, DbOptions};
 use vigil_config::scrape::{GlobalConfig, ScrapeConfig};
 use vigil_scrape::Manager;
 
-use crate::alertmanager::{self, AlertingConfig, Alertmanager};
+use crate::alertmanager::{self, AlertingConfig, Alertmanager, AlertmanagerOptions};
 use crate::api::{self, ApiState};
 use crate::ingest::scrape::DbAppender;
 use crate::local::{self, LocalTarget};
@@ -33,6 +33,8 @@ pub struct ServerOptions {
     pub scrape_configs: Vec<ScrapeConfig>,
     /// The Alertmanager configuration (`alerting:`); the default keeps alerts and sends nothing.
     pub alerting: AlertingConfig,
+    /// How the Alertmanager sends: its external URL, delivery timeouts and retries.
+    pub alertmanager: AlertmanagerOptions,
     /// Rule files and how their groups are evaluated.
     pub rules: RuleOptions,
 }
@@ -47,6 +49,7 @@ impl ServerOptions {
             global: GlobalConfig::default(),
             scrape_configs: Vec::new(),
             alerting: AlertingConfig::default(),
+            alertmanager: AlertmanagerOptions::default(),
             rules: RuleOptions::default(),
         }
     }
@@ -61,8 +64,8 @@ pub enum ServerError {
     Http(std::io::Error),
     #[error("starting the scrape jobs: {0}")]
     Scrape(#[from] vigil_scrape::ManagerError),
-    #[error("opening the alerting state: {0}")]
-    Alerting(#[from] alertmanager::StoreError),
+    #[error("starting the alertmanager: {0}")]
+    Alerting(#[from] alertmanager::OpenError),
     #[error("{}", .0.join("\n"))]
     Rules(Vec<String>),
     #[error("closing the metric store: {0}")]
@@ -90,8 +93,9 @@ impl Server {
         let retention = options.db.retention.map_or_else(|| "0s".to_string(), vigil_model::time::format_duration);
         let rules = RuleManager::new(db.clone(), engine.clone(), options.rules.clone()).map_err(ServerError::Rules)?;
         let state = Arc::new(ApiState::new(db.clone(), engine, retention));
-        let am = Alertmanager::open(&options.data_dir, options.alerting.clone(), alertmanager::builtin_factory())?;
+        let am = Alertmanager::open(&options.data_dir, options.alerting.clone(), options.alertmanager.clone())?;
         let alertmanager = Arc::new(am);
+        *state.alertmanager.write().unwrap_or_else(|e| e.into_inner()) = Some(alertmanager.clone());
         let rules = Arc::new(rules);
         rules.set_sink(alertmanager.clone());
         let local_every = Duration::from_secs(15);
@@ -120,7 +124,9 @@ impl Server {
 
     /// Every HTTP route of the server.
     pub fn router(&self) -> Router {
-        api::router(self.state.clone()).merge(api::v2::router(self.alertmanager.clone()))
+        api::router(self.state.clone())
+            .merge(api::v2::router(self.alertmanager.clone()))
+            .merge(api::notifications::router(self.alertmanager.clone()))
     }
 
     /// Serves on `listener` until `shutdown` resolves, then stops maintenance and syncs the database.

@@ -2,6 +2,7 @@
 
 mod alertmanager;
 mod api;
+mod notifications;
 mod remote_write;
 mod rules;
 mod scrape;

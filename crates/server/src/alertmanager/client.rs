@@ -1,14 +1,29 @@
 //! The client side of `vigil silence` (like amtool's `silence add|query|expire`): talks to a server's
-//! `/api/v2/silences` over [`http_client`](super::http_client).
+//! `/api/v2/silences` (`http://` or `https://`) with the receivers' HTTP client from `vigil-notify`.
 
 use std::time::Duration;
 
+use vigil_alerting::config::HttpConfig;
 use vigil_alerting::{Matcher, Timestamp};
+use vigil_notify::http::{HttpClient, Request, Response};
 
-use super::http_client::{request, Response};
 use crate::api::v2::model::{format_time, MatcherJson};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The most of an answer that is read (a list of many silences).
+const MAX_RESPONSE_BYTES: usize = 16 << 20;
+
+/// Sends one request with the system's CAs and no auth.
+async fn request(method: &'static str, url: &str, body: Option<serde_json::Value>) -> Result<Response, String> {
+    let client =
+        HttpClient::new(&HttpConfig::default()).map_err(|e| e.to_string())?.refusing_bodies_over(MAX_RESPONSE_BYTES);
+    let req = match body {
+        Some(body) => Request { method, ..Request::post_json(url, &body) },
+        None => Request { method, ..Request::get(url) },
+    };
+    client.send(req, TIMEOUT).await.map_err(|e| format!("{method} {url}: {e}"))
+}
 
 /// What `vigil silence add` posts.
 #[derive(Debug)]
@@ -48,7 +63,7 @@ pub async fn add_silence(base: &str, s: &NewSilence) -> Result<String, String> {
         "comment": s.comment,
     });
     let url = format!("{}/api/v2/silences", base.trim_end_matches('/'));
-    let r = request("POST", &url, Some("application/json"), body.to_string().into_bytes(), TIMEOUT).await?;
+    let r = request("POST", &url, Some(body)).await?;
     let body = check(r, "creating the silence")?;
     let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| format!("reading the answer: {e}"))?;
     v.get("silenceID").and_then(|id| id.as_str()).map(str::to_owned).ok_or_else(|| "answer has no silenceID".into())
@@ -57,7 +72,7 @@ pub async fn add_silence(base: &str, s: &NewSilence) -> Result<String, String> {
 /// The active silences as a table: ID, matchers, end, author, comment.
 pub async fn query_silences(base: &str) -> Result<String, String> {
     let url = format!("{}/api/v2/silences", base.trim_end_matches('/'));
-    let body = check(request("GET", &url, None, Vec::new(), TIMEOUT).await?, "listing silences")?;
+    let body = check(request("GET", &url, None).await?, "listing silences")?;
     let list: Vec<serde_json::Value> = serde_json::from_slice(&body).map_err(|e| format!("reading the answer: {e}"))?;
     let str_of = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or_default().to_owned();
     let mut rows = vec![["ID", "Matchers", "Ends At", "Created By", "Comment"].map(String::from)];
@@ -90,5 +105,5 @@ pub async fn query_silences(base: &str) -> Result<String, String> {
 /// Expires a silence by id.
 pub async fn expire_silence(base: &str, id: &str) -> Result<(), String> {
     let url = format!("{}/api/v2/silence/{id}", base.trim_end_matches('/'));
-    check(request("DELETE", &url, None, Vec::new(), TIMEOUT).await?, &format!("expiring silence {id}")).map(drop)
+    check(request("DELETE", &url, None).await?, &format!("expiring silence {id}")).map(drop)
 }

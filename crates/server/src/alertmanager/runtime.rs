@@ -1,19 +1,37 @@
 //! The running Alertmanager: every change (alerts, silences, delivered notifications) goes through the
 //! dispatcher under one mutex and is committed to the store before the caller is answered; a task sleeps
-//! until the dispatcher's next deadline (or a wake-up), flushes, and delivers.
+//! until the dispatcher's next deadline (or a wake-up), flushes, hands the notifications to the
+//! `vigil-notify` [`Notifier`], and applies each of its reports to the dispatcher.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{watch, Notify};
-use vigil_alerting::{
-    Dispatcher, DispatcherOptions, Notification, PostableAlert, PostableSilence, SilenceError, Timestamp,
-};
+use tokio::sync::{mpsc, watch, Notify};
+use vigil_alerting::{Dispatcher, DispatcherOptions, PostableAlert, PostableSilence, SilenceError, Timestamp};
+use vigil_notify::{Notifier, NotifierOptions, Report, SetupError};
 
 use super::config::AlertingConfig;
-use super::deliver::{Deliver, DelivererFactory};
 use super::store::{Store, StoreError};
+
+/// How the Alertmanager runs besides its configuration.
+#[derive(Clone, Debug, Default)]
+pub struct AlertmanagerOptions {
+    /// The URL notifications link back to (`externalURL` in webhook bodies, `.ExternalURL` in templates):
+    /// `server.external_url`. Empty when not set, as in the tests.
+    pub external_url: String,
+    /// Timeouts, retries and the history length of deliveries.
+    pub notify: NotifierOptions,
+}
+
+/// Why the Alertmanager could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("setting up the receivers: {0}")]
+    Receivers(#[from] SetupError),
+}
 
 /// Why a change was refused.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +50,8 @@ struct Inner {
     dispatcher: Dispatcher,
     store: Store,
     config: AlertingConfig,
-    deliverer: Arc<dyn Deliver>,
+    /// Sends for the current configuration; the notifiers of earlier ones finish their queues and are dropped.
+    notifier: Notifier,
     /// Set after a failed write; every later change is refused.
     poisoned: Option<String>,
 }
@@ -42,7 +61,8 @@ struct Inner {
 pub struct Alertmanager {
     inner: Mutex<Inner>,
     wake: Notify,
-    factory: DelivererFactory,
+    /// The reports of every notifier (they share one channel across reloads); taken by [`Alertmanager::run`].
+    reports: Mutex<Option<mpsc::UnboundedReceiver<Report>>>,
     started_at: Timestamp,
 }
 
@@ -53,18 +73,27 @@ impl std::fmt::Debug for Alertmanager {
 }
 
 impl Alertmanager {
-    /// Opens the state in `data_dir` (restoring alerts, silences and the notification log) under `config`.
+    /// Opens the state in `data_dir` (restoring alerts, silences and the notification log) under `config`,
+    /// and sets up its receivers (reading their templates). Needs no runtime: nothing is sent before
+    /// [`Alertmanager::run`].
     pub fn open(
         data_dir: &Path,
         config: AlertingConfig,
-        factory: DelivererFactory,
-    ) -> Result<Alertmanager, StoreError> {
+        options: AlertmanagerOptions,
+    ) -> Result<Alertmanager, OpenError> {
+        let (notifier, reports) = Notifier::new(&config.config, options.notify)?;
         let (store, state) = Store::open(data_dir)?;
         let now = Timestamp::now();
-        let dispatcher = Dispatcher::from_state(&config.config, DispatcherOptions::default(), state, now);
-        let deliverer = factory(&config.config);
-        let inner = Inner { dispatcher, store, config, deliverer, poisoned: None };
-        Ok(Alertmanager { inner: Mutex::new(inner), wake: Notify::new(), factory, started_at: now })
+        let dispatcher_options =
+            DispatcherOptions { external_url: options.external_url, ..DispatcherOptions::default() };
+        let dispatcher = Dispatcher::from_state(&config.config, dispatcher_options, state, now);
+        let inner = Inner { dispatcher, store, config, notifier, poisoned: None };
+        Ok(Alertmanager {
+            inner: Mutex::new(inner),
+            wake: Notify::new(),
+            reports: Mutex::new(Some(reports)),
+            started_at: now,
+        })
     }
 
     pub fn started_at(&self) -> Timestamp {
@@ -79,6 +108,11 @@ impl Alertmanager {
     pub fn read<T>(&self, f: impl FnOnce(&Dispatcher, &AlertingConfig) -> T) -> T {
         let inner = self.lock();
         f(&inner.dispatcher, &inner.config)
+    }
+
+    /// The current notifier: its counters and history span reloads.
+    pub fn notifier(&self) -> Notifier {
+        self.lock().notifier.clone()
     }
 
     /// Runs `change` on the dispatcher, then commits the state; refuses when a previous commit failed.
@@ -115,33 +149,43 @@ impl Alertmanager {
         self.change(|d, now| d.silences_mut().expire(id, now).map_err(silence_error))
     }
 
-    /// Applies a new configuration; alerts, silences and the log are kept.
-    pub fn reload(&self, config: AlertingConfig) {
+    /// Applies a new configuration; alerts, silences and the log are kept. When its receivers cannot be set
+    /// up (a template that does not parse, a bad TLS file), nothing changes. Notifications already queued
+    /// are still sent with the old configuration, and reported.
+    pub fn reload(&self, config: AlertingConfig) -> Result<(), SetupError> {
         let mut inner = self.lock();
+        let notifier = inner.notifier.reconfigured(&config.config)?;
         inner.dispatcher.reload(&config.config, Timestamp::now());
-        inner.deliverer = (self.factory)(&config.config);
+        inner.notifier = notifier;
         inner.config = config;
         drop(inner);
         self.wake.notify_one();
+        Ok(())
     }
 
-    /// Flushes what is due; returns the notifications with their deliverer and when to come back.
-    fn step(&self) -> (Vec<Notification>, Arc<dyn Deliver>, Option<Timestamp>) {
+    /// Flushes what is due; returns the notifications handed to the notifier and when to come back.
+    fn step(&self) -> Option<Timestamp> {
         let mut inner = self.lock();
         let notes = if inner.poisoned.is_some() { Vec::new() } else { inner.dispatcher.run_due(Timestamp::now()) };
+        // Stored before anything is sent: a restart then knows these flushes started.
         if let Err(err) = commit(&mut inner) {
             tracing::error!(%err, "storing alerting state failed");
         }
-        (notes, inner.deliverer.clone(), inner.dispatcher.next_deadline())
+        for n in notes {
+            inner.notifier.notify(n);
+        }
+        inner.dispatcher.next_deadline()
     }
 
-    fn report(&self, n: &Notification, outcome: Result<(), String>) {
+    /// Applies reports to the dispatcher, each exactly once, and commits them together.
+    fn apply(&self, reports: Vec<Report>) {
         let mut inner = self.lock();
-        match outcome {
-            Ok(()) => inner.dispatcher.delivered(n.id, Timestamp::now()),
-            Err(err) => {
-                tracing::warn!(receiver = %n.receiver, integration = n.integration.kind.as_str(), %err, "notification failed");
-                inner.dispatcher.failed(n.id);
+        let now = Timestamp::now();
+        for r in reports {
+            if r.succeeded() {
+                inner.dispatcher.delivered(r.id, now);
+            } else {
+                inner.dispatcher.failed(r.id);
             }
         }
         if let Err(err) = commit(&mut inner) {
@@ -149,27 +193,30 @@ impl Alertmanager {
         }
     }
 
-    /// Flushes groups when due and delivers their notifications until `stop` changes.
+    /// Flushes groups when due, hands their notifications to the notifier and applies its reports, until
+    /// `stop` changes. Runs once per Alertmanager.
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let Some(mut reports) = self.reports.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            tracing::error!("the alertmanager is already running");
+            return;
+        };
         loop {
             let me = self.clone();
-            let Ok((notes, deliverer, deadline)) = tokio::task::spawn_blocking(move || me.step()).await else {
-                return;
-            };
-            for n in notes {
-                let me = self.clone();
-                let deliverer = deliverer.clone();
-                tokio::spawn(async move {
-                    let outcome = deliverer.deliver(&n).await;
-                    let reporter = me.clone();
-                    let _ = tokio::task::spawn_blocking(move || reporter.report(&n, outcome)).await;
-                    me.wake.notify_one();
-                });
-            }
+            let Ok(deadline) = tokio::task::spawn_blocking(move || me.step()).await else { return };
             let wait = deadline.map_or(Duration::from_secs(3600), |d| d.since(Timestamp::now()));
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.wake.notified() => {}
+                Some(first) = reports.recv() => {
+                    let mut batch = vec![first];
+                    while let Ok(r) = reports.try_recv() {
+                        batch.push(r);
+                    }
+                    let me = self.clone();
+                    if tokio::task::spawn_blocking(move || me.apply(batch)).await.is_err() {
+                        return;
+                    }
+                }
                 _ = stop.changed() => return,
             }
         }

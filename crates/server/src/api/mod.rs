@@ -1,7 +1,9 @@
-//! The HTTP API: Prometheus' query API under `/api/v1`, health endpoints, one router.
+//! The HTTP API: Prometheus' query API under `/api/v1`, health endpoints, one router; Alertmanager's API v2
+//! (`v2/`) and vigil's notification history (`notifications.rs`) have routers of their own.
 
 mod error;
 pub mod json;
+pub mod notifications;
 mod params;
 mod prometheus;
 mod rules;
@@ -33,6 +35,8 @@ pub struct ApiState {
     pub scrapes: std::sync::RwLock<Option<Arc<vigil_scrape::Manager>>>,
     /// The rule manager, once started; for `/api/v1/rules`, `/api/v1/alerts` and `/-/reload`.
     pub rules: std::sync::RwLock<Option<Arc<crate::rules::RuleManager>>>,
+    /// The Alertmanager, for its self-metrics.
+    pub alertmanager: std::sync::RwLock<Option<Arc<crate::alertmanager::Alertmanager>>>,
     /// When the server started, milliseconds since the Unix epoch.
     pub started_at_ms: i64,
     /// The retention as shown by `status/runtimeinfo`, e.g. `15d`.
@@ -48,6 +52,7 @@ impl ApiState {
             metadata: MetadataStore::default(),
             scrapes: std::sync::RwLock::new(None),
             rules: std::sync::RwLock::new(None),
+            alertmanager: std::sync::RwLock::new(None),
             started_at_ms: now_ms(),
             retention,
         }
@@ -87,6 +92,9 @@ async fn self_metrics(axum::extract::State(state): axum::extract::State<Arc<ApiS
         state.db.collect_metrics(&mut encoder);
         if let Some(rules) = state.rules.read().unwrap_or_else(|e| e.into_inner()).clone() {
             rules.collect_metrics(&mut encoder);
+        }
+        if let Some(am) = state.alertmanager.read().unwrap_or_else(|e| e.into_inner()).clone() {
+            am.collect_metrics(&mut encoder);
         }
         let mut out = String::new();
         encoder.finish(&mut out);

@@ -31,7 +31,13 @@ pub struct AmServer {
 
 impl AmServer {
     pub fn start(dir: &Path, yaml: &str) -> AmServer {
+        AmServer::start_with(dir, yaml, |_| {})
+    }
+
+    /// Starts a server after `configure` adjusted its options.
+    pub fn start_with(dir: &Path, yaml: &str, configure: impl FnOnce(&mut ServerOptions)) -> AmServer {
         let mut options = ServerOptions::new(dir);
+        configure(&mut options);
         let config = AlertmanagerConfig::parse(yaml, "am.yml").unwrap();
         options.alerting = AlertingConfig { config, original: yaml.to_owned() };
         let server = Server::open(options).unwrap();

@@ -4,4 +4,4 @@
 mod api;
 mod config;
 mod delivery;
-mod harness;
+pub mod harness;

@@ -3,14 +3,12 @@
 //! manager scrapes node_exporter.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{free_addr, http_get, peer_bin, vigil, wait_for, Proc};
+use crate::support::{free_addr, http_get, log_to, peer_bin, start_vigil_server, wait_for, Proc};
 
 /// Series labels → `(timestamp, value)` points, sorted by labels.
 type Series = BTreeMap<BTreeMap<String, String>, Vec<(f64, f64)>>;
@@ -150,16 +148,6 @@ fn differences(what: &str, ours: &Answer, theirs: &Answer, values: bool) -> Vec<
     diffs
 }
 
-/// Starts `vigil server` with extra arguments and waits until it is ready at `addr`.
-fn start_vigil_server(args: &[&str], addr: &str) -> Proc {
-    let mut server = Proc::spawn("vigil server", vigil().arg("server").args(args).env("VIGIL_LOG", "warn"));
-    wait_for("vigil server ready", Duration::from_secs(60), || {
-        server.assert_alive();
-        http_get(&format!("http://{addr}/-/ready"))
-    });
-    server
-}
-
 fn start_node_exporter() -> (Proc, String) {
     let addr = free_addr();
     let mut ne = Proc::spawn(
@@ -174,12 +162,6 @@ fn start_node_exporter() -> (Proc, String) {
         http_get(&format!("http://{addr}/metrics"))
     });
     (ne, addr)
-}
-
-/// Stdout and stderr of a peer go to `dir/name.log`, for reading after a failure.
-fn log_to(dir: &Path, name: &str, cmd: &mut Command) {
-    let log = File::create(dir.join(format!("{name}.log"))).unwrap();
-    cmd.stdout(log.try_clone().unwrap()).stderr(log);
 }
 
 /// Seconds with milliseconds, as the API's `time`, `start` and `end` take them.

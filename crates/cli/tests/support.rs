@@ -98,3 +98,79 @@ pub fn start_agent(extra: &[&str]) -> (Proc, String) {
     });
     (p, addr)
 }
+
+/// Starts `vigil server` with extra arguments and waits until it is ready at `addr`.
+pub fn start_vigil_server(args: &[&str], addr: &str) -> Proc {
+    let mut server = Proc::spawn("vigil server", vigil().arg("server").args(args).env("VIGIL_LOG", "warn"));
+    wait_for("vigil server ready", Duration::from_secs(60), || {
+        server.assert_alive();
+        http_get(&format!("http://{addr}/-/ready"))
+    });
+    server
+}
+
+/// Stdout and stderr of a peer go to `dir/name.log`, for reading after a failure.
+pub fn log_to(dir: &Path, name: &str, cmd: &mut Command) {
+    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+    cmd.stdout(log.try_clone().unwrap()).stderr(log);
+}
+
+/// POSTs a JSON body with curl; the error names the status and body when it does not answer 2xx.
+pub fn http_post_json(url: &str, body: &str) -> Result<(), String> {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "-o", "/dev/stderr", "-w", "%{http_code}", "-H"])
+        .args(["Content-Type: application/json", "--data-binary", body, url])
+        .output()
+        .expect("curl is installed");
+    let status = String::from_utf8_lossy(&out.stdout);
+    match status.starts_with('2') {
+        true => Ok(()),
+        false => Err(format!("POST {url}: status {status}: {}", String::from_utf8_lossy(&out.stderr))),
+    }
+}
+
+/// `../shared/peers/webhook-sink.py` on a free port: every POST becomes one JSON line
+/// `{"received_unix", "path", "headers", "body"}` in a file the test reads.
+pub struct WebhookSink {
+    pub addr: String,
+    out: PathBuf,
+    proc: Proc,
+}
+
+impl WebhookSink {
+    pub fn start(dir: &Path) -> WebhookSink {
+        let addr = free_addr();
+        let out = dir.join("webhook.jsonl");
+        let mut cmd = Command::new("python3");
+        cmd.arg(shared_dir().join("peers/webhook-sink.py")).args(["--listen", &addr]).arg("--out").arg(&out);
+        log_to(dir, "webhook-sink", &mut cmd);
+        let mut proc = Proc::spawn("webhook-sink.py", &mut cmd);
+        wait_for("webhook sink ready", Duration::from_secs(20), || {
+            proc.assert_alive();
+            http_get(&format!("http://{addr}/"))
+        });
+        WebhookSink { addr, out, proc }
+    }
+
+    /// The bodies received on `path` so far, in arrival order.
+    pub fn bodies(&mut self, path: &str) -> Vec<serde_json::Value> {
+        self.proc.assert_alive();
+        let text = std::fs::read_to_string(&self.out).unwrap_or_default();
+        // Only whole lines: the sink may be writing the last one.
+        let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+        complete
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("sink line ({e}): {l}")))
+            .filter(|r| r["path"] == path)
+            .map(|mut r| r["body"].take())
+            .collect()
+    }
+
+    /// Waits until `path` received at least `n` bodies; returns them all.
+    pub fn wait_bodies(&mut self, path: &str, n: usize, limit: Duration) -> Vec<serde_json::Value> {
+        wait_for(&format!("{n} notifications on {path}"), limit, || {
+            let bodies = self.bodies(path);
+            (bodies.len() >= n).then_some(bodies)
+        })
+    }
+}

@@ -1,7 +1,7 @@
 //! Measures bytes per sample of the chunk encodings on synthetic node_exporter-like series (24 h at a 10 s
 //! scrape interval with a few milliseconds of timestamp jitter) for 120-, 240- and 480-sample chunks: whole
 //! chunks as the head keeps them (Gorilla, compact), and values chunks as blocks store them (timestamps in a
-//! shared column, not counted; compact, and packed in the grouped encoding).
+//! shared column, not counted; compact, and packed in the grouped and the split grouped encoding).
 //! Run with `cargo run --release -p vigil-tsdb --example chunk_ratio`; it ends with the decode throughput, which
 //! `-- --decode` prints alone.
 //!
@@ -63,15 +63,20 @@ enum Format {
     Whole(Encoding),
     /// A compact values chunk: the values at timestamps 0, 1, 2, …
     Values,
-    /// A values chunk packed in the grouped encoding, where that applies.
-    GroupedValues,
+    /// A values chunk packed in `Grouped` or `Split`, where that applies.
+    Packed(Encoding),
 }
 
-const FORMATS: [Format; 4] =
-    [Format::Whole(Encoding::Gorilla), Format::Whole(Encoding::Compact), Format::Values, Format::GroupedValues];
+const FORMATS: [Format; 5] = [
+    Format::Whole(Encoding::Gorilla),
+    Format::Whole(Encoding::Compact),
+    Format::Values,
+    Format::Packed(Encoding::Grouped),
+    Format::Packed(Encoding::Split),
+];
 
 /// The short names of `FORMATS` in the tables.
-const FORMAT_NAMES: [&str; 4] = ["G", "C", "CV", "GV"];
+const FORMAT_NAMES: [&str; 5] = ["G", "C", "CV", "GV", "SV"];
 
 /// One chunk of samples in `format`.
 fn encode_chunk(format: Format, ts: &[i64], vs: &[f64]) -> Vec<u8> {
@@ -82,9 +87,9 @@ fn encode_chunk(format: Format, ts: &[i64], vs: &[f64]) -> Vec<u8> {
         app.append(t, v).expect("generated timestamps increase");
     }
     match format {
-        Format::GroupedValues => {
+        Format::Packed(encoding) => {
             let chunk = Chunk::from_bytes(app.bytes()).expect("a fresh chunk is valid");
-            chunk.pack().expect("a fresh chunk packs").unwrap_or_else(|| app.bytes().to_vec())
+            chunk.pack_as(encoding).expect("a fresh chunk packs").unwrap_or_else(|| app.bytes().to_vec())
         }
         _ => app.bytes().to_vec(),
     }
@@ -205,8 +210,11 @@ fn measure_scrapes(dir: &Path) -> std::io::Result<()> {
     let longest = series.values().map(Vec::len).max().unwrap_or(0);
     println!("{} series, up to {longest} samples each, from {}", series.len(), dir.display());
     println!();
-    println!("| chunk size | timestamps | series | samples | Gorilla | compact | compact values | grouped values |");
-    println!("|---:|---|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| chunk size | timestamps | series | samples | Gorilla | compact | compact values | grouped values | split \
+         values |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
     for size in CHUNK_SIZES.into_iter().filter(|&size| size <= longest) {
         for on_grid in [false, true] {
             let mut totals = [Totals::default(); FORMATS.len()];
@@ -355,8 +363,8 @@ fn main() {
         }
     }
     println!("Bytes per sample over {HOSTS} simulated hosts x 24 h at a 10 s interval (timestamps 0-4 ms late).");
-    println!("G = Gorilla (Prometheus XOR chunk), C = compact; CV = compact values chunk, GV = grouped values chunk");
-    println!("(timestamps not counted); 120, 240, 480 samples per chunk.");
+    println!("G = Gorilla (Prometheus XOR chunk), C = compact; CV = compact values chunk, GV = grouped values chunk,");
+    println!("SV = split grouped values chunk (timestamps not counted); 120, 240, 480 samples per chunk.");
     println!();
     println!("| series kind | series |{}", size_columns());
     println!("|---|---:|{}", "---:|".repeat(FORMATS.len() * CHUNK_SIZES.len()));

@@ -14,7 +14,7 @@ use vigil_tsdb::backend::{Backend, DirEntry, FsBackend, Mapped, MemBackend, Writ
 use vigil_tsdb::block::{
     remove_tmp_dirs, tmp_dir, Block, BlockError, BlockMeta, BlockParams, BlockWriter, ChunkData, CHUNKS_FORMAT_VERSION,
 };
-use vigil_tsdb::chunk::{ChunkAppender, Encoding};
+use vigil_tsdb::chunk::{Chunk, ChunkAppender, Encoding};
 use vigil_tsdb::index::Index;
 
 const BLOCKS: &str = "/db/blocks";
@@ -399,10 +399,10 @@ fn small_block() -> (MemBackend, Vec<Series>) {
 fn values_chunks_are_packed_and_older_chunks_files_still_read() {
     let (mem, series) = small_block();
     let block = open(&mem).unwrap();
-    // The chunks' decimal values are stored in the grouped encoding, behind the version 2 header.
+    // The chunks' decimal values are stored in the split encoding, behind the version 3 header.
     let refs: Vec<_> = (0..block.num_series()).flat_map(|ord| block.series(ord).unwrap().1).collect();
-    let grouped = refs.iter().filter(|r| block.chunk(r).unwrap()[0] == Encoding::Grouped as u8).count();
-    assert!(grouped > 0, "no chunk of {} is grouped", refs.len());
+    let split = refs.iter().filter(|r| block.chunk(r).unwrap()[0] == Encoding::Split as u8).count();
+    assert!(split > 0, "no chunk of {} is split", refs.len());
     assert_eq!(mem.read(&file("chunks"), u64::MAX).unwrap()[4], CHUNKS_FORMAT_VERSION);
     drop(block);
     // Version 1 files (no grouped chunks, else identical) are read; a newer version is refused, naming the file.
@@ -410,7 +410,59 @@ fn values_chunks_are_packed_and_older_chunks_files_still_read() {
     assert_holds(&open(&mem).unwrap(), &series);
     mem.corrupt(&file("chunks"), |d| d[4] = CHUNKS_FORMAT_VERSION + 1).unwrap();
     let err = open(&mem).unwrap_err();
-    assert!(matches!(&err, BlockError::UnsupportedVersion { path, version: 3 } if *path == file("chunks")), "{err}");
+    let newer = u32::from(CHUNKS_FORMAT_VERSION + 1);
+    assert!(
+        matches!(&err, BlockError::UnsupportedVersion { path, version } if *path == file("chunks") && *version == newer),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_version_2_chunks_file_with_grouped_chunks_still_reads() {
+    let (mem, series) = small_block();
+    let block = open(&mem).unwrap();
+    let refs: Vec<_> = (0..block.num_series()).flat_map(|ord| block.series(ord).unwrap().1).collect();
+    // What a version 2 writer stored: each split chunk as its grouped equivalent, which takes as many bytes.
+    let mut rewrites = Vec::new();
+    for r in &refs {
+        let bytes = block.chunk(r).unwrap();
+        if bytes[0] == Encoding::Split as u8 {
+            let grouped = as_grouped(bytes);
+            assert_eq!(grouped.len(), bytes.len());
+            rewrites.push((r.offset as usize, grouped));
+        }
+    }
+    assert!(!rewrites.is_empty());
+    drop(block);
+    mem.corrupt(&file("chunks"), |d| {
+        d[4] = 2;
+        for (offset, grouped) in &rewrites {
+            rewrite_record(d, *offset, grouped);
+        }
+    })
+    .unwrap();
+    let block = open(&mem).unwrap();
+    assert!(refs.iter().all(|r| block.chunk(r).unwrap()[0] != Encoding::Split as u8));
+    assert_holds(&block, &series);
+}
+
+/// A split chunk's samples packed in the grouped encoding.
+fn as_grouped(split: &[u8]) -> Vec<u8> {
+    let mut compact = ChunkAppender::new();
+    for (t, v) in samples_of(split) {
+        compact.append(t, f64::from_bits(v)).unwrap();
+    }
+    Chunk::from_bytes(compact.bytes()).unwrap().pack_as(Encoding::Grouped).unwrap().unwrap()
+}
+
+/// Replaces the chunk of the `chunks` record at `offset` by `chunk`, of the same length, and its CRC.
+fn rewrite_record(data: &mut [u8], offset: usize, chunk: &[u8]) {
+    let varint = data[offset..].iter().position(|&b| b & 0x80 == 0).unwrap() + 1;
+    let start = offset + varint;
+    let end = start + chunk.len();
+    data[start..end].copy_from_slice(chunk);
+    let crc = crc32fast::hash(&data[offset..end]).to_le_bytes();
+    data[end..end + 4].copy_from_slice(&crc);
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! Tests of `chunk`: exact round trips for every encoding (grouped chunks are packed from compact ones),
-//! reopening, ordering, size checks on typical series, bulk decoding against the iterator, and hostile input
-//! (truncations, random bytes, bit flips) that must give errors, never panics.
+//! Tests of `chunk`: exact round trips for every encoding (grouped and split chunks are packed from compact ones),
+//! reopening, ordering, size checks on typical series, bulk decoding against the iterator, the split layout bit
+//! by bit, and hostile input (truncations, random bytes, bit flips) that must give errors, never panics.
 
 use proptest::prelude::*;
 use vigil_tsdb::chunk::{Chunk, ChunkAppender, ChunkError, Encoding, MAX_SAMPLES};
@@ -9,6 +9,9 @@ use vigil_tsdb::chunk::{Chunk, ChunkAppender, ChunkError, Encoding, MAX_SAMPLES}
 const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 
 const ENCODINGS: [Encoding; 2] = [Encoding::Gorilla, Encoding::Compact];
+
+/// The encodings `Chunk::pack_as` writes: grouped, which older releases wrote, and split, which `pack` writes.
+const PACKED: [Encoding; 2] = [Encoding::Grouped, Encoding::Split];
 
 fn encode(encoding: Encoding, samples: &[(i64, f64)]) -> ChunkAppender {
     let mut app = ChunkAppender::with_encoding(encoding);
@@ -94,11 +97,16 @@ fn round_trip(encoding: Encoding, samples: &[(i64, f64)]) -> ChunkAppender {
     app
 }
 
-/// The samples packed in the grouped encoding, if they qualify (regular timestamps, decimal values).
-fn packed(samples: &[(i64, f64)]) -> Option<Vec<u8>> {
-    let bytes = Chunk::from_bytes(encode(Encoding::Compact, samples).bytes()).unwrap().pack().unwrap()?;
-    assert_eq!(Chunk::from_bytes(&bytes).unwrap().encoding(), Encoding::Grouped);
+/// The samples packed in `encoding` (one of `PACKED`), if they qualify (regular timestamps, decimal values).
+fn packed(encoding: Encoding, samples: &[(i64, f64)]) -> Option<Vec<u8>> {
+    let bytes = packed_bytes(encoding, encode(Encoding::Compact, samples).bytes())?;
+    assert_eq!(Chunk::from_bytes(&bytes).unwrap().encoding(), encoding);
     Some(bytes)
+}
+
+/// The bytes of the chunks `samples` pack into, in every encoding of `PACKED`; none if they do not qualify.
+fn all_packed(samples: &[(i64, f64)]) -> Vec<Vec<u8>> {
+    PACKED.iter().filter_map(|&encoding| packed(encoding, samples)).collect()
 }
 
 /// A counter in hundredths with jitter, as node_exporter's CPU seconds, with a staleness marker.
@@ -235,6 +243,11 @@ fn counters_gauges_and_floats_round_trip() {
         let samples: Vec<(i64, f64)> = times.iter().copied().zip(values).collect();
         for encoding in ENCODINGS {
             round_trip(encoding, &samples);
+        }
+        let on_the_grid: Vec<(i64, f64)> = samples.iter().enumerate().map(|(i, s)| (i as i64 * 10_000, s.1)).collect();
+        for bytes in all_packed(&on_the_grid) {
+            assert_same(&decode(&bytes).unwrap(), &on_the_grid);
+            check_decode_into(&bytes, i64::MIN, i64::MAX);
         }
     }
 }
@@ -433,29 +446,35 @@ proptest! {
         lo in (any::<prop::sample::Index>(), -2i64..=2),
         hi in (any::<prop::sample::Index>(), -2i64..=2),
     ) {
-        let Some(bytes) = packed(&samples) else { return Ok(()) };
-        prop_assert!(decode(&bytes).is_ok());
-        assert_same(&decode(&bytes).unwrap(), &samples);
-        let (mint, maxt) = (bound(&samples, lo.0, lo.1), bound(&samples, hi.0, hi.1));
-        check_decode_into(&bytes, mint, maxt);
-        check_decode_into(&bytes, i64::MIN, i64::MAX);
         let source = encode(Encoding::Compact, &samples);
-        prop_assert_eq!(decode_bulk(&bytes, mint, maxt), decode_bulk(source.bytes(), mint, maxt));
-        // Reopening gives back a compact chunk, which packs into the same bytes.
-        let reopened = ChunkAppender::from_bytes(&bytes).unwrap();
-        prop_assert_eq!(reopened.encoding(), Encoding::Compact);
-        prop_assert_eq!(packed_bytes(reopened.bytes()), Some(bytes));
+        for encoding in PACKED {
+            let Some(bytes) = packed(encoding, &samples) else { return Ok(()) };
+            prop_assert!(decode(&bytes).is_ok());
+            assert_same(&decode(&bytes).unwrap(), &samples);
+            let (mint, maxt) = (bound(&samples, lo.0, lo.1), bound(&samples, hi.0, hi.1));
+            check_decode_into(&bytes, mint, maxt);
+            check_decode_into(&bytes, i64::MIN, i64::MAX);
+            prop_assert_eq!(decode_bulk(&bytes, mint, maxt), decode_bulk(source.bytes(), mint, maxt));
+            // Reopening gives back a compact chunk, which packs into the same bytes.
+            let reopened = ChunkAppender::from_bytes(&bytes).unwrap();
+            prop_assert_eq!(reopened.encoding(), Encoding::Compact);
+            prop_assert_eq!(packed_bytes(encoding, reopened.bytes()), Some(bytes));
+        }
+        // The split encoding reorders the grouped one's bits.
+        let lengths: Vec<usize> = all_packed(&samples).iter().map(Vec::len).collect();
+        prop_assert!(lengths.windows(2).all(|pair| pair[0] == pair[1]), "{:?}", lengths);
     }
 
     #[test]
     fn flipped_bits_in_packed_chunks_never_panic(samples in shaped_samples(), flips in prop::collection::vec(any::<prop::sample::Index>(), 1..4)) {
-        let Some(mut bytes) = packed(&samples) else { return Ok(()) };
-        for flip in &flips {
-            let bit = flip.index(bytes.len() * 8);
-            bytes[bit / 8] ^= 0x80 >> (bit % 8);
+        for mut bytes in all_packed(&samples) {
+            for flip in &flips {
+                let bit = flip.index(bytes.len() * 8);
+                bytes[bit / 8] ^= 0x80 >> (bit % 8);
+            }
+            check_hostile(&bytes);
+            check_numbered(&bytes);
         }
-        check_hostile(&bytes);
-        check_numbered(&bytes);
     }
 
     #[test]
@@ -475,7 +494,7 @@ proptest! {
     }
 
     #[test]
-    fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200), tag in 0u8..4) {
+    fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200), tag in 0u8..6) {
         let mut bytes = bytes;
         if let Some(first) = bytes.first_mut() {
             *first = tag;
@@ -496,8 +515,8 @@ proptest! {
     }
 }
 
-fn packed_bytes(compact: &[u8]) -> Option<Vec<u8>> {
-    Chunk::from_bytes(compact).unwrap().pack().unwrap()
+fn packed_bytes(encoding: Encoding, compact: &[u8]) -> Option<Vec<u8>> {
+    Chunk::from_bytes(compact).unwrap().pack_as(encoding).unwrap()
 }
 
 /// Checks `decode_numbered_values` on possibly corrupt bytes against `decode_into`: for every prefix length, the
@@ -507,7 +526,7 @@ fn check_numbered(bytes: &[u8]) {
     for len in [0, 1, 2, 33, chunk.num_samples() / 2, chunk.num_samples(), chunk.num_samples() + 1] {
         let mut out = vec![(5, 5); len];
         let got = chunk.decode_numbered_values(&mut out);
-        if chunk.encoding() != Encoding::Grouped {
+        if !PACKED.contains(&chunk.encoding()) {
             assert_eq!(got, Ok(false));
             assert_eq!(out, vec![(5, 5); len]);
             continue;
@@ -578,13 +597,12 @@ fn decode_into_covers_every_mode() {
     for (times, is_regular) in [(&regular, true), (&irregular, false)] {
         for (value, mode) in values {
             let samples: Vec<(i64, f64)> = times.iter().enumerate().map(|(i, &t)| (t, value(i))).collect();
-            for encoding in ENCODINGS {
-                let app = round_trip(encoding, &samples);
-                let bytes = app.bytes();
-                if encoding == Encoding::Compact {
-                    // The header's value mode and regular flag.
-                    assert_eq!((bytes[3] >> 6, bytes[3] & 0x20 != 0), (mode, is_regular));
-                }
+            let appended = ENCODINGS.map(|encoding| round_trip(encoding, &samples).bytes().to_vec());
+            // The header's value mode and regular flag.
+            assert_eq!((appended[1][3] >> 6, appended[1][3] & 0x20 != 0), (mode, is_regular));
+            let packed = all_packed(&samples);
+            assert_eq!(packed.len(), if is_regular && mode == 1 { PACKED.len() } else { 0 });
+            for bytes in appended.iter().chain(&packed) {
                 for (mint, maxt) in [
                     (i64::MIN, i64::MAX),
                     (times[0], times[0]),
@@ -616,8 +634,9 @@ fn every_truncation_is_an_error() {
         scrape_times(130, |_| 0).iter().enumerate().map(|(i, &t)| (t, (i as f64).sqrt())).collect(),
     ];
     for samples in &inputs {
-        for encoding in ENCODINGS {
-            let bytes = encode(encoding, samples).bytes().to_vec();
+        let appended = ENCODINGS.map(|encoding| encode(encoding, samples).bytes().to_vec());
+        for bytes in appended.into_iter().chain(all_packed(samples)) {
+            let encoding = Chunk::from_bytes(&bytes).unwrap().encoding();
             for len in 0..bytes.len() {
                 let cut = &bytes[..len];
                 check_hostile(cut);
@@ -694,13 +713,41 @@ fn packing_applies_to_regular_decimal_chunks_only() {
     let floats: Vec<f64> = (0..100).map(|i| (i as f64).sqrt()).collect();
     let constant = vec![7.5; 100];
     let zip = |ts: &[i64], vs: &[f64]| ts.iter().copied().zip(vs.iter().copied()).collect::<Vec<_>>();
-    assert!(packed(&zip(&regular, &decimals)).is_some());
-    assert!(packed(&zip(&irregular, &decimals)).is_none());
-    assert!(packed(&zip(&regular, &floats)).is_none());
-    assert!(packed(&zip(&regular, &constant)).is_none(), "constant chunks already take no bits per sample");
-    assert!(packed(&zip(&regular[..1], &decimals[..1])).is_none());
+    for encoding in PACKED {
+        assert!(packed(encoding, &zip(&regular, &decimals)).is_some());
+        assert!(packed(encoding, &zip(&irregular, &decimals)).is_none());
+        assert!(packed(encoding, &zip(&regular, &floats)).is_none());
+        let constant = packed(encoding, &zip(&regular, &constant));
+        assert!(constant.is_none(), "constant chunks already take no bits per sample");
+        assert!(packed(encoding, &zip(&regular[..1], &decimals[..1])).is_none());
+    }
     let gorilla = encode(Encoding::Gorilla, &zip(&regular, &decimals));
     assert_eq!(Chunk::from_bytes(gorilla.bytes()).unwrap().pack(), Ok(None));
+    // `pack` writes the split encoding; `pack_as` only the packed encodings.
+    let compact = encode(Encoding::Compact, &zip(&regular, &decimals));
+    let chunk = Chunk::from_bytes(compact.bytes()).unwrap();
+    assert_eq!(chunk.pack(), chunk.pack_as(Encoding::Split));
+    for encoding in ENCODINGS {
+        assert_eq!(chunk.pack_as(encoding), Ok(None));
+    }
+}
+
+#[test]
+fn packed_headers_are_checked() {
+    let samples: Vec<(i64, f64)> = scrape_times(100, |_| 0).into_iter().zip(cpu_counter(100)).collect();
+    for encoding in PACKED {
+        let good = packed(encoding, &samples).unwrap();
+        let with = |i: usize, b: u8| {
+            let mut bytes = good.clone();
+            bytes[i] = b;
+            bytes
+        };
+        // More samples than one bit each and the group headers allow, irregular timestamps, XOR values.
+        let err = Chunk::from_bytes(&with(1, 0xff)).unwrap_err();
+        assert_eq!(err, ChunkError::Corrupt("sample count exceeds the data"), "{encoding:?}");
+        assert!(matches!(decode(&with(3, good[3] & !0x20)), Err(ChunkError::Corrupt(_))), "{encoding:?}");
+        assert!(matches!(decode(&with(3, good[3] & 0x3f)), Err(ChunkError::Corrupt(_))), "{encoding:?}");
+    }
 }
 
 #[test]
@@ -708,8 +755,10 @@ fn grouped_chunks_are_about_as_small_as_compact_ones() {
     for n in [33, 120, 720] {
         let samples: Vec<(i64, f64)> = (0..n).map(|i| (i as i64, cpu_counter(n)[i])).collect();
         let compact = encode(Encoding::Compact, &samples).bytes().len();
-        let grouped = packed(&samples).unwrap().len();
-        assert!(grouped * 100 <= compact * 105, "{n} samples: grouped {grouped} bytes, compact {compact}");
+        for encoding in PACKED {
+            let grouped = packed(encoding, &samples).unwrap().len();
+            assert!(grouped * 100 <= compact * 105, "{n} samples: {encoding:?} {grouped} bytes, compact {compact}");
+        }
     }
 }
 
@@ -717,19 +766,21 @@ fn grouped_chunks_are_about_as_small_as_compact_ones() {
 fn numbered_values_fill_the_value_fields() {
     let values = cpu_counter(200);
     let samples: Vec<(i64, f64)> = values.iter().enumerate().map(|(i, &v)| (i as i64, v)).collect();
-    let bytes = packed(&samples).unwrap();
-    check_numbered(&bytes);
-    let chunk = Chunk::from_bytes(&bytes).unwrap();
-    let mut out: Vec<(i64, u64)> = (0..150).map(|i| (i * 10, 0)).collect();
-    assert_eq!(chunk.decode_numbered_values(&mut out), Ok(true));
-    for (i, o) in out.iter().enumerate() {
-        assert_eq!(*o, (i as i64 * 10, values[i].to_bits()));
+    for encoding in PACKED {
+        let bytes = packed(encoding, &samples).unwrap();
+        check_numbered(&bytes);
+        let chunk = Chunk::from_bytes(&bytes).unwrap();
+        let mut out: Vec<(i64, u64)> = (0..150).map(|i| (i * 10, 0)).collect();
+        assert_eq!(chunk.decode_numbered_values(&mut out), Ok(true));
+        for (i, o) in out.iter().enumerate() {
+            assert_eq!(*o, (i as i64 * 10, values[i].to_bits()));
+        }
+        // Timestamps other than the sample numbers, or more samples than the chunk has, are errors.
+        let shifted: Vec<(i64, f64)> = samples.iter().map(|&(t, v)| (t + 1, v)).collect();
+        let shifted = packed(encoding, &shifted).unwrap();
+        assert!(Chunk::from_bytes(&shifted).unwrap().decode_numbered_values(&mut out).is_err());
+        assert!(chunk.decode_numbered_values(&mut vec![(0, 0); 201]).is_err());
     }
-    // Timestamps other than the sample numbers, or more samples than the chunk has, are errors.
-    let shifted: Vec<(i64, f64)> = samples.iter().map(|&(t, v)| (t + 1, v)).collect();
-    let shifted = packed(&shifted).unwrap();
-    assert!(Chunk::from_bytes(&shifted).unwrap().decode_numbered_values(&mut out).is_err());
-    assert!(chunk.decode_numbered_values(&mut vec![(0, 0); 201]).is_err());
 }
 
 #[test]
@@ -737,23 +788,58 @@ fn every_truncation_of_a_packed_chunk_is_an_error() {
     let times = scrape_times(130, |_| 0);
     let values = cpu_counter(130);
     let samples: Vec<(i64, f64)> = times.iter().copied().zip(values).collect();
-    let bytes = packed(&samples).unwrap();
-    for len in 0..bytes.len() {
-        let cut = &bytes[..len];
-        check_hostile(cut);
-        check_numbered(cut);
-        assert!(decode(cut).is_err(), "truncation to {len} of {} bytes decoded", bytes.len());
-        assert!(decode_bulk(cut, i64::MIN, i64::MAX).is_err(), "bulk-decoded truncation to {len}");
+    for encoding in PACKED {
+        let bytes = packed(encoding, &samples).unwrap();
+        for len in 0..bytes.len() {
+            let cut = &bytes[..len];
+            check_hostile(cut);
+            check_numbered(cut);
+            assert!(decode(cut).is_err(), "{encoding:?}: truncation to {len} of {} bytes decoded", bytes.len());
+            assert!(decode_bulk(cut, i64::MIN, i64::MAX).is_err(), "{encoding:?}: bulk-decoded truncation to {len}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode(&longer).is_err(), "{encoding:?}: a trailing byte was accepted");
+        let mut detected = 0;
+        for bit in 0..bytes.len() * 8 {
+            let mut flipped = bytes.clone();
+            flipped[bit / 8] ^= 0x80 >> (bit % 8);
+            check_hostile(&flipped);
+            detected += usize::from(decode(&flipped).is_err());
+        }
+        assert!(detected > 0, "{encoding:?}: no bit flip was detected");
     }
-    let mut longer = bytes.clone();
-    longer.push(0);
-    assert!(decode(&longer).is_err(), "a trailing byte was accepted");
-    let mut detected = 0;
-    for bit in 0..bytes.len() * 8 {
-        let mut flipped = bytes.clone();
-        flipped[bit / 8] ^= 0x80 >> (bit % 8);
-        check_hostile(&flipped);
-        detected += usize::from(decode(&flipped).is_err());
+}
+
+/// The bits of `bytes` from byte `start` on, as '0' and '1'.
+fn bit_string(bytes: &[u8], start: usize) -> String {
+    bytes[start..].iter().map(|b| format!("{b:08b}")).collect()
+}
+
+#[test]
+fn split_groups_reorder_the_grouped_encodings_bits() {
+    // Integers 10, 11, 13, 12 around a staleness marker: the group uses the previous value as prediction, k = 1,
+    // and codes the numbers zigzag(1) = 2, zigzag(2) = 4, the marker, zigzag(-1) = 1.
+    let values = [10.0, 11.0, 13.0, f64::from_bits(STALE_NAN), 12.0];
+    let samples: Vec<(i64, f64)> = values.iter().enumerate().map(|(i, &v)| (i as i64, v)).collect();
+    let head = concat!(
+        "00000000", // varint t0 = 0
+        "00000001", // uvarint delta = 1
+        "0", "00010100", // value 0: a decimal, varint m = 10
+        "0", "000001", // group: previous value predicts, k = 1
+    );
+    let escape = "1".repeat(12);
+    let raw_marker = format!("1000000{STALE_NAN:064b}"); // escape code 64, then the float's bits
+                                                         // Field after field: unary part and low bit of 2, of 4, the escape, then 1's.
+    let grouped = [head, "10", "0", "110", "0", &escape, &raw_marker, "0", "1"].concat();
+    // The unary parts, then the low bits of 2, 4 and 1, then the escape's payload.
+    let split = [head, "10", "110", &escape, "0", "0", "0", "1", &raw_marker].concat();
+    for (encoding, want) in [(Encoding::Grouped, grouped), (Encoding::Split, split)] {
+        let bytes = packed(encoding, &samples).unwrap();
+        // Header: tag, count 5, regular decimal mode with 0 digits, shift 0.
+        assert_eq!(bytes[..5], [encoding as u8, 0, 5, 0x60, 0]);
+        let padded = format!("{want:0<width$}", width = want.len().div_ceil(8) * 8);
+        assert_eq!(bit_string(&bytes, 5), padded, "{encoding:?}");
+        assert_same(&decode(&bytes).unwrap(), &samples);
     }
-    assert!(detected > 0, "no bit flip was detected");
 }

@@ -229,6 +229,11 @@ fn damaged_header_missing_segment_and_unknown_version_are_errors() {
     mem.corrupt(&last, |data| data[1] = b'X').unwrap();
     assert!(matches!(open(&mem, &small_segments()), Err(WalError::Corrupt { offset: 0, path, .. }) if path == last));
 
+    // Version 1 segments (written before chunk records could hold grouped or split chunks) still replay.
+    let mem = build();
+    mem.corrupt(&first, |data| data[4] = 1).unwrap();
+    assert!(open(&mem, &small_segments()).is_ok());
+
     let mem = build();
     mem.corrupt(&first, |data| data[4] = 9).unwrap();
     assert!(matches!(open(&mem, &small_segments()), Err(WalError::UnsupportedVersion { version: 9, .. })));

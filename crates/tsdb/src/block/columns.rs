@@ -1,8 +1,8 @@
 //! Shared timestamp columns. Every series scraped from one target has the same timestamps, so a block stores
 //! them once: a chunk is split into a timestamp column (a chunk whose values are all 0, shared by every chunk
 //! with the same timestamps) and a values chunk (the values at times 0, 1, 2, ..., whose regular timestamps
-//! cost nothing). Both are ordinary chunks; reading zips them back together. Values chunks are packed in the
-//! grouped encoding where they can be, which decodes several times faster than the compact one.
+//! cost nothing). Both are ordinary chunks; reading zips them back together. Values chunks are packed (in the
+//! split grouped encoding) where they can be, which decodes several times faster than the compact one.
 
 use crate::chunk::{Chunk, ChunkAppender, ChunkError};
 
@@ -31,7 +31,7 @@ pub(super) fn split(bytes: &[u8]) -> Result<Option<Split>, ChunkError> {
     Ok(Some(Split { timestamps, values: packed(&values)? }))
 }
 
-/// The bytes of a finished values chunk: grouped when its values are decimals, else as appended.
+/// The bytes of a finished values chunk: packed when its values are decimals, else as appended.
 fn packed(values: &ChunkAppender) -> Result<Vec<u8>, ChunkError> {
     Ok(Chunk::from_bytes(values.bytes())?.pack()?.unwrap_or_else(|| values.bytes().to_vec()))
 }

@@ -13,9 +13,9 @@ pub(super) const CHUNKS_FILE: &str = "chunks";
 /// The format version in the header of `index`.
 pub const FORMAT_VERSION: u8 = 1;
 
-/// The format version in the header of `chunks`: 2 since chunks may be in the grouped encoding. Version 1 files
-/// are read as well; they only differ in holding no grouped chunks.
-pub const CHUNKS_FORMAT_VERSION: u8 = 2;
+/// The format version in the header of `chunks`: 2 since chunks may be in the grouped encoding, 3 since they may
+/// be in the split one. Older files are read as well; they only differ in the encodings they hold.
+pub const CHUNKS_FORMAT_VERSION: u8 = 3;
 
 pub(super) const INDEX_MAGIC: [u8; 4] = *b"VIDX";
 pub(super) const CHUNKS_MAGIC: [u8; 4] = *b"VCHK";

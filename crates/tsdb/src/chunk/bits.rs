@@ -123,12 +123,19 @@ impl<'a> BitReader<'a> {
     /// later bits.
     #[inline]
     pub(crate) fn window(&self) -> u64 {
-        let i = self.pos / 8;
+        self.peek(0)
+    }
+
+    /// [`BitReader::window`] from `offset` bits after the next one, without moving.
+    #[inline]
+    pub(crate) fn peek(&self, offset: usize) -> u64 {
+        let pos = self.pos + offset;
+        let i = pos / 8;
         let word = match self.bytes.get(i..i + 8) {
             Some(eight) => u64::from_be_bytes(eight.try_into().unwrap_or_default()),
             None => tail_word(self.bytes, i),
         };
-        word << (self.pos % 8)
+        word << (pos % 8)
     }
 
     /// Moves past `n` bits, for bits taken from [`BitReader::window`].

@@ -58,6 +58,27 @@ impl Scale {
         }
     }
 
+    /// Runs `job` with [`Scale::float`] made for this scale's method, so that a loop in the job is compiled once
+    /// per method rather than branching on it for every value.
+    #[inline(always)]
+    pub(super) fn with_float<J: FloatJob>(self, job: J) -> J::Output {
+        let d = self.digits as usize;
+        match self.method {
+            Method::Multiply => {
+                let factor = NEG_POW10[d];
+                job.run(move |m| m as f64 * factor)
+            }
+            Method::DivideTwice if d >= 3 => {
+                let divisor = POW10[d - 3];
+                job.run(move |m| m as f64 / 1e3 / divisor)
+            }
+            Method::Divide | Method::DivideTwice => {
+                let divisor = POW10[d];
+                job.run(move |m| m as f64 / divisor)
+            }
+        }
+    }
+
     /// The scaled integer `m` whose float is `v` bit for bit, if there is one.
     pub(super) fn integer(self, v: f64) -> Option<i64> {
         let m = (v * POW10[self.digits as usize]).round();
@@ -79,6 +100,13 @@ impl Scale {
                 .find(|s| s.integer(v).is_some())
         })
     }
+}
+
+/// Work that needs a scale's integer-to-float function: see [`Scale::with_float`].
+pub(super) trait FloatJob {
+    type Output;
+
+    fn run(self, float: impl Fn(i64) -> f64 + Copy) -> Self::Output;
 }
 
 /// Values the decimal mode stores raw instead of switching the chunk to XOR: NaNs (the staleness marker among
@@ -159,6 +187,7 @@ const RICE_WINDOW: u8 = 16;
 pub(super) const ESCAPE_RAW: u64 = 64;
 
 /// What a Rice-coded field holds.
+#[derive(Clone, Copy, Debug)]
 pub(super) enum Coded {
     Number(u64),
     Raw(u64),
@@ -393,34 +422,62 @@ impl<L: Lead> IntCoder<L> {
 
 /// Writes `u` as a Rice field with parameter `k`: `u >> k` in unary and the low `k` bits, or an escape.
 pub(super) fn write_rice(w: &mut BitWriter, u: u64, k: u32) {
+    match quotient(u, k) {
+        Some(q) => {
+            write_unary(w, q);
+            w.write_bits(u, k);
+        }
+        None => {
+            write_unary(w, RICE_LIMIT);
+            write_escape_payload(w, Coded::Number(u));
+        }
+    }
+}
+
+/// The unary part of `u`'s Rice field with parameter `k`: `u >> k` if it is below `RICE_LIMIT`, `None` when the
+/// field is an escape.
+#[inline]
+pub(super) fn quotient(u: u64, k: u32) -> Option<u32> {
     let q = u >> k;
-    if q < u64::from(RICE_LIMIT) {
-        w.write_bits((1 << q) - 1, q as u32);
+    (q < u64::from(RICE_LIMIT)).then_some(q as u32)
+}
+
+/// Writes `q` (at most `RICE_LIMIT`) one bits and, below `RICE_LIMIT`, the terminating zero bit.
+pub(super) fn write_unary(w: &mut BitWriter, q: u32) {
+    w.write_bits((1 << q) - 1, q);
+    if q < RICE_LIMIT {
         w.write_bit(false);
-        w.write_bits(u, k);
-    } else {
-        let len = 64 - u.leading_zeros();
-        w.write_bits((1 << RICE_LIMIT) - 1, RICE_LIMIT);
-        w.write_bits(u64::from(len - 1), 7);
-        w.write_bits(u, len);
+    }
+}
+
+/// Writes what follows an escape's `RICE_LIMIT` one bits: the 7-bit code, then the number's significant bits
+/// (the number is not 0: it did not fit the unary part) or the raw float's 64.
+pub(super) fn write_escape_payload(w: &mut BitWriter, field: Coded) {
+    match field {
+        Coded::Number(u) => {
+            let len = 64 - u.leading_zeros();
+            w.write_bits(u64::from(len - 1), 7);
+            w.write_bits(u, len);
+        }
+        Coded::Raw(bits) => {
+            w.write_bits(ESCAPE_RAW, 7);
+            w.write_bits(bits, 64);
+        }
     }
 }
 
 /// The bits [`write_rice`] takes for `u` with parameter `k`.
 pub(super) fn rice_bits(u: u64, k: u32) -> u32 {
-    let q = u >> k;
-    if q < u64::from(RICE_LIMIT) {
-        q as u32 + 1 + k
-    } else {
-        RICE_LIMIT + 7 + (64 - u.leading_zeros())
+    match quotient(u, k) {
+        Some(q) => q + 1 + k,
+        None => RICE_LIMIT + 7 + (64 - u.leading_zeros()),
     }
 }
 
 /// Writes the escape for a raw float and its bits.
 pub(super) fn write_raw(w: &mut BitWriter, bits: u64) {
-    w.write_bits((1 << RICE_LIMIT) - 1, RICE_LIMIT);
-    w.write_bits(ESCAPE_RAW, 7);
-    w.write_bits(bits, 64);
+    write_unary(w, RICE_LIMIT);
+    write_escape_payload(w, Coded::Raw(bits));
 }
 
 /// Reads a Rice code with parameter `k` bit group by bit group: for escapes and wide codes. Inlined all the
@@ -431,6 +488,12 @@ pub(super) fn rice_read_slow(r: &mut BitReader, k: u32) -> Result<Coded, ChunkEr
     if q < RICE_LIMIT {
         return Ok(Coded::Number((u64::from(q) << k) | r.read_bits(k)));
     }
+    read_escape_payload(r)
+}
+
+/// Reads what [`write_escape_payload`] wrote.
+#[inline(always)]
+pub(super) fn read_escape_payload(r: &mut BitReader) -> Result<Coded, ChunkError> {
     match r.read_bits(7) {
         len_minus_one @ 0..=63 => Ok(Coded::Number(r.read_bits(len_minus_one as u32 + 1))),
         ESCAPE_RAW => Ok(Coded::Raw(r.read_bits(64))),
@@ -592,7 +655,7 @@ impl ValueCoder {
     }
 
     /// Reads a value after the first, returned as its bits.
-    #[inline]
+    #[inline(always)]
     fn read(&mut self, r: &mut BitReader) -> Result<u64, ChunkError> {
         Ok(match self {
             ValueCoder::Xor(xor) => xor.read(r)?,
@@ -830,6 +893,25 @@ impl ValueReader for Constant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn floats_made_for_a_method_match_float() {
+        struct Floats(Vec<i64>);
+        impl FloatJob for Floats {
+            type Output = Vec<u64>;
+            fn run(self, float: impl Fn(i64) -> f64 + Copy) -> Vec<u64> {
+                self.0.into_iter().map(|m| float(m).to_bits()).collect()
+            }
+        }
+        let ints = vec![0, 1, -1, 7, 12345, -987654321, MAX_MANTISSA, -MAX_MANTISSA, i64::MAX, i64::MIN];
+        for method in METHODS {
+            for digits in 0..=MAX_DIGITS {
+                let scale = Scale { digits, method };
+                let want: Vec<u64> = ints.iter().map(|&m| scale.float(m).to_bits()).collect();
+                assert_eq!(scale.with_float(Floats(ints.clone())), want, "{scale:?}");
+            }
+        }
+    }
 
     #[test]
     fn log2_quotient_matches_division() {

@@ -1,15 +1,18 @@
 //! Compressed chunks of (timestamp, value) samples: a streaming appender, a bounds-checked reader for untrusted
-//! bytes, and three encodings (Gorilla; a denser one for decimal values; and for finished chunks of those, one
-//! that decodes faster). The byte layout is documented in `docs/format/tsdb.md`, section "Chunks".
+//! bytes, and four encodings (Gorilla; a denser one for decimal values; and for finished chunks of those, two
+//! that decode faster, the second of which replaced the first in the writer). The byte layout is documented in
+//! `docs/format/tsdb.md`, section "Chunks".
 
 mod bits;
 mod bytes;
 mod compact;
 mod gorilla;
 mod grouped;
+mod split;
 
 use bits::{BitReader, BitWriter};
 use compact::Params;
+use grouped::Arrangement;
 
 pub(crate) use bytes::map_range;
 pub use bytes::ChunkBytes;
@@ -24,9 +27,12 @@ pub enum Encoding {
     Gorilla = 1,
     /// Rice-coded timestamp residuals; values as scaled decimal integers when they are, XOR floats otherwise.
     Compact = 2,
-    /// Regular timestamps and decimal values Rice-coded in groups with fixed parameters: written by
-    /// [`Chunk::pack`] for chunks that will not grow, never by an appender.
+    /// Regular timestamps and decimal values Rice-coded in groups with fixed parameters. Read, no longer
+    /// written but by [`Chunk::pack_as`]: [`Encoding::Split`] holds the same bits in an order that decodes faster.
     Grouped = 3,
+    /// `Grouped` with each group's fields split into their unary parts, low bits and escapes: written by
+    /// [`Chunk::pack`] for chunks that will not grow, never by an appender.
+    Split = 4,
 }
 
 impl Encoding {
@@ -35,15 +41,21 @@ impl Encoding {
             1 => Ok(Encoding::Gorilla),
             2 => Ok(Encoding::Compact),
             3 => Ok(Encoding::Grouped),
+            4 => Ok(Encoding::Split),
             other => Err(ChunkError::UnknownEncoding(other)),
         }
+    }
+
+    /// Whether chunks in this encoding are only packed from finished ones, never appended to.
+    fn is_packed(self) -> bool {
+        matches!(self, Encoding::Grouped | Encoding::Split)
     }
 
     /// Bytes before the bit stream: the tag, the 16-bit count and, but for `Gorilla`, two parameter bytes.
     fn header_len(self) -> usize {
         match self {
             Encoding::Gorilla => 3,
-            Encoding::Compact | Encoding::Grouped => 5,
+            Encoding::Compact | Encoding::Grouped | Encoding::Split => 5,
         }
     }
 }
@@ -111,9 +123,10 @@ impl ChunkAppender {
         ChunkAppender::with_encoding(Encoding::Compact)
     }
 
-    /// An empty chunk in `encoding`; grouped chunks are not appended to, so `Grouped` gives a compact one.
+    /// An empty chunk in `encoding`; grouped chunks are not appended to, so `Grouped` and `Split` give a compact
+    /// one.
     pub fn with_encoding(encoding: Encoding) -> ChunkAppender {
-        let encoding = if encoding == Encoding::Grouped { Encoding::Compact } else { encoding };
+        let encoding = if encoding.is_packed() { Encoding::Compact } else { encoding };
         let mut w = BitWriter::new();
         w.write_byte(encoding as u8);
         w.write_byte(0);
@@ -197,7 +210,7 @@ impl ChunkAppender {
     fn write_first(&mut self, t: i64, v: f64, params: Params) {
         self.state = match self.encoding() {
             Encoding::Gorilla => EncoderState::Gorilla(gorilla::Encoder::first(&mut self.w, t, v)),
-            Encoding::Compact | Encoding::Grouped => {
+            Encoding::Compact | Encoding::Grouped | Encoding::Split => {
                 self.w.bytes_mut()[3..5].copy_from_slice(&params.to_bytes());
                 EncoderState::Compact(compact::Encoder::first(&mut self.w, params, t, v))
             }
@@ -255,6 +268,7 @@ pub struct Chunk<'a> {
 enum Layout {
     Gorilla,
     Compact(Params),
+    /// Either grouped encoding: the header tells which.
     Grouped(grouped::Header),
 }
 
@@ -268,10 +282,13 @@ impl<'a> Chunk<'a> {
             return Err(ChunkError::Truncated);
         }
         let count = usize::from(u16::from_be_bytes([bytes[1], bytes[2]]));
+        // Only read for encodings with parameter bytes, whose header length was checked.
+        let params = || [bytes[3], bytes[4]];
         let layout = match encoding {
             Encoding::Gorilla => Layout::Gorilla,
-            Encoding::Compact => Layout::Compact(Params::from_bytes([bytes[3], bytes[4]])?),
-            Encoding::Grouped => Layout::Grouped(grouped::Header::from_bytes([bytes[3], bytes[4]])?),
+            Encoding::Compact => Layout::Compact(Params::from_bytes(params())?),
+            Encoding::Grouped => Layout::Grouped(grouped::Header::from_bytes(Arrangement::Interleaved, params())?),
+            Encoding::Split => Layout::Grouped(grouped::Header::from_bytes(Arrangement::Split, params())?),
         };
         // The first sample takes at least a varint byte and a value; each later one at least `per_sample` bits.
         let body_bits = (bytes.len() - header_len) * 8;
@@ -374,8 +391,14 @@ impl<'a> Chunk<'a> {
         let mut next = 1;
         while next <= last {
             let n = dec.next_group(r, &mut values)?;
-            let keep = lo.saturating_sub(next).min(n)..hi.saturating_sub(next).min(n);
-            out.extend(keep.map(|j| (dec.time(next + j), values[j])));
+            let from = lo.saturating_sub(next).min(n);
+            let keep = values.get(from..hi.saturating_sub(next).min(n)).unwrap_or_default();
+            let mut t = dec.time(next + from);
+            out.extend(keep.iter().map(|&v| {
+                let sample = (t, v);
+                t = t.wrapping_add(dec.delta as i64);
+                sample
+            }));
             next += n.max(1);
         }
         if last == self.count - 1 {
@@ -384,9 +407,21 @@ impl<'a> Chunk<'a> {
         Ok(())
     }
 
-    /// A chunk with the same samples in the grouped encoding, which decodes several times faster, for a chunk
-    /// that will not grow: `None` unless this one is compact with regular timestamps and decimal values.
+    /// A chunk with the same samples in the split grouped encoding, which decodes several times faster, for a
+    /// chunk that will not grow: `None` unless this one is compact with regular timestamps and decimal values.
     pub fn pack(&self) -> Result<Option<Vec<u8>>, ChunkError> {
+        self.pack_as(Encoding::Split)
+    }
+
+    /// [`Chunk::pack`] into `encoding`, `Split` or `Grouped`, which releases before `Split` wrote and tests still
+    /// write; `None` for the other encodings.
+    #[doc(hidden)]
+    pub fn pack_as(&self, encoding: Encoding) -> Result<Option<Vec<u8>>, ChunkError> {
+        let arrangement = match encoding {
+            Encoding::Grouped => Arrangement::Interleaved,
+            Encoding::Split => Arrangement::Split,
+            Encoding::Gorilla | Encoding::Compact => return Ok(None),
+        };
         let Layout::Compact(Params { regular: true, values: compact::Values::Decimal { scale, .. } }) = self.layout
         else {
             return Ok(None);
@@ -398,13 +433,13 @@ impl<'a> Chunk<'a> {
         self.decode_into(i64::MIN, i64::MAX, &mut samples)?;
         let values: Vec<u64> = samples.iter().map(|s| s.1).collect();
         let delta = samples[1].0.wrapping_sub(samples[0].0) as u64;
-        Ok(Some(grouped::encode(samples[0].0, delta, &values, scale)))
+        Ok(Some(grouped::encode(arrangement, samples[0].0, delta, &values, scale)))
     }
 
-    /// For a grouped chunk whose timestamps are the sample numbers 0, 1, 2, … (a block's values chunk), writes
-    /// the values of its first `out.len()` samples into the second field of `out` and returns true; returns
-    /// false, writing nothing, for other chunks. A grouped chunk with other timestamps or fewer samples is an
-    /// error.
+    /// For a chunk in either grouped encoding whose timestamps are the sample numbers 0, 1, 2, … (a block's values
+    /// chunk), writes the values of its first `out.len()` samples into the second field of `out` and returns true;
+    /// returns false, writing nothing, for other chunks. A grouped chunk with other timestamps or fewer samples is
+    /// an error.
     pub fn decode_numbered_values(&self, out: &mut [(i64, u64)]) -> Result<bool, ChunkError> {
         let Layout::Grouped(header) = self.layout else { return Ok(false) };
         if out.is_empty() {

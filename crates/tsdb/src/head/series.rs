@@ -321,7 +321,7 @@ mod tests {
             .iter()
             .map(|bytes| Chunk::from_bytes(bytes).unwrap().encoding())
             .collect();
-        assert_eq!(encodings, [Encoding::Grouped, Encoding::Compact]);
+        assert_eq!(encodings, [Encoding::Split, Encoding::Compact]);
         let mut out = Vec::new();
         let (view, error) = series.read_view(i64::MIN, (1 << 30) - 1, &store);
         assert!(error.is_none());

@@ -6,8 +6,12 @@ use super::record::{self, Record};
 use super::{io_err, WalError};
 use crate::backend::Backend;
 
-/// The format version written in every segment header.
-pub const FORMAT_VERSION: u8 = 1;
+/// The format version written in every segment header. Version 2 segments may hold chunk records in encodings
+/// that version 1 readers lack (grouped and split); both versions are read.
+pub const FORMAT_VERSION: u8 = 2;
+
+/// The oldest format version still read.
+const OLDEST_READ_VERSION: u8 = 1;
 
 const MAGIC: [u8; 4] = *b"VWAL";
 
@@ -107,7 +111,7 @@ pub(crate) fn read(
         }
         return Err(corrupt(0, reason));
     }
-    if bytes[4] != FORMAT_VERSION {
+    if !(OLDEST_READ_VERSION..=FORMAT_VERSION).contains(&bytes[4]) {
         return Err(WalError::UnsupportedVersion { path: path.to_path_buf(), version: bytes[4] });
     }
     let mut pos = HEADER.len();

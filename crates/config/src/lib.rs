@@ -3,6 +3,7 @@
 
 mod agent;
 mod alerting;
+pub mod http_client;
 mod load;
 pub mod scrape;
 mod server;

@@ -9,6 +9,7 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use serde_saphyr::Location;
 
+use crate::http_client::{self, Authorization, BasicAuth, ClientKeys, Secret, TlsConfig};
 use crate::{ConfigError, Located};
 
 pub const DEFAULT_SCRAPE_INTERVAL: PromDuration = PromDuration::from_millis(60_000);
@@ -82,7 +83,7 @@ with_unsupported_keys! {
         pub scrape_timeout: Option<Located<PromDuration>>,
         #[serde(default = "default_metrics_path")]
         pub metrics_path: String,
-        /// Only `http` is supported.
+        /// `http` (the default) or `https`.
         pub scheme: Option<Located<String>>,
         #[serde(default)]
         pub params: BTreeMap<String, Vec<String>>,
@@ -109,10 +110,21 @@ with_unsupported_keys! {
         pub relabel_configs: Vec<Located<RelabelConfig>>,
         #[serde(default)]
         pub metric_relabel_configs: Vec<Located<RelabelConfig>>,
+        // The HTTP client (prometheus/common's `HTTPClientConfig`, inline as in Prometheus).
+        pub basic_auth: Option<Located<BasicAuth>>,
+        pub authorization: Option<Located<Authorization>>,
+        /// Deprecated form of `authorization: {credentials: ...}`; see [`ScrapeConfig::authorization`].
+        pub bearer_token: Option<Located<Secret>>,
+        /// Deprecated form of `authorization: {credentials_file: ...}`.
+        pub bearer_token_file: Option<Located<String>>,
+        pub tls_config: Option<Located<TlsConfig>>,
+        /// Only `false` is accepted: redirects are not followed.
+        pub follow_redirects: Option<Located<bool>>,
+        /// Accepted and ignored: scrapes use HTTP/1.1.
+        pub enable_http2: Option<bool>,
     }
     unsupported {
-        authorization, basic_auth, bearer_token, bearer_token_file, oauth2, tls_config, proxy_url, no_proxy,
-        proxy_from_environment, proxy_connect_header, follow_redirects, enable_http2, http_headers, target_limit,
+        oauth2, proxy_url, no_proxy, proxy_from_environment, proxy_connect_header, http_headers, target_limit,
         keep_dropped_targets, scrape_classic_histograms, native_histogram_bucket_limit, scrape_protocols,
         track_timestamps_staleness, enable_compression,
         azure_sd_configs, consul_sd_configs, digitalocean_sd_configs, docker_sd_configs, dockerswarm_sd_configs,
@@ -526,6 +538,20 @@ impl ScrapeConfig {
         self.scheme.as_ref().map_or("http", |s| s.value.as_str())
     }
 
+    /// The `Authorization` header to send, if any: `authorization`, or the deprecated `bearer_token` or
+    /// `bearer_token_file` as prometheus/common turns them into one (type `Bearer`).
+    pub fn authorization(&self) -> Option<Authorization> {
+        if let Some(a) = &self.authorization {
+            return Some(a.value.clone());
+        }
+        let token = self.bearer_token.as_ref().map(|t| t.value.clone()).unwrap_or_default();
+        let file = self.bearer_token_file.as_ref().map(|f| f.value.clone()).unwrap_or_default();
+        if token.is_empty() && file.is_empty() {
+            return None;
+        }
+        Some(Authorization { kind: "Bearer".into(), credentials: token, credentials_file: file })
+    }
+
     /// The configured body limit in bytes; 0 when unset.
     pub fn body_size_limit(&self) -> u64 {
         self.body_size_limit.as_ref().map_or(0, |b| b.value.0)
@@ -561,11 +587,25 @@ impl ScrapeConfig {
             return at(&self.job_name.referenced, "job_name is empty".into());
         }
         if let Some(s) = &self.scheme {
-            match s.value.as_str() {
-                "http" => {}
-                "https" => return at(&s.referenced, "https targets are not supported yet".into()),
-                other => return at(&s.referenced, format!("scheme: {other:?} is not http or https")),
+            if !matches!(s.value.as_str(), "http" | "https") {
+                return at(&s.referenced, format!("scheme: {:?} is not http or https", s.value));
             }
+        }
+        let keys = ClientKeys {
+            basic_auth: &self.basic_auth,
+            authorization: &self.authorization,
+            bearer_token: &self.bearer_token,
+            bearer_token_file: &self.bearer_token_file,
+            tls_config: &self.tls_config,
+        };
+        if let Err((loc, msg)) = http_client::check(&keys) {
+            return at(&loc, msg);
+        }
+        if let Some(f) = self.follow_redirects.as_ref().filter(|f| f.value) {
+            return at(
+                &f.referenced,
+                "follow_redirects: true is not supported yet (redirects are not followed)".into(),
+            );
         }
         for (key, d) in [("scrape_interval", &self.scrape_interval), ("scrape_timeout", &self.scrape_timeout)] {
             if let Some(d) = d.as_ref().filter(|d| d.value.as_millis() == 0) {
@@ -611,8 +651,23 @@ impl ScrapeConfig {
         Ok(())
     }
 
-    /// Makes relative file_sd paths relative to `dir` (the configuration file's directory), as Prometheus does.
+    /// Makes relative file_sd, secret and TLS file paths relative to `dir` (the configuration file's
+    /// directory), as Prometheus does.
     pub fn set_directory(&mut self, dir: &Path) {
+        if let Some(b) = &mut self.basic_auth {
+            http_client::join(dir, &mut b.value.password_file);
+        }
+        if let Some(a) = &mut self.authorization {
+            http_client::join(dir, &mut a.value.credentials_file);
+        }
+        if let Some(f) = &mut self.bearer_token_file {
+            http_client::join(dir, &mut f.value);
+        }
+        if let Some(t) = &mut self.tls_config {
+            for p in [&mut t.value.ca_file, &mut t.value.cert_file, &mut t.value.key_file] {
+                http_client::join(dir, p);
+            }
+        }
         for fc in &mut self.file_sd_configs {
             for f in &mut fc.files {
                 if !Path::new(&f.value).is_absolute() {
@@ -811,10 +866,10 @@ mod tests {
         let e = err("scrape_configs:\n  - job_name: a\n    kubernetes_sd_configs:\n      - role: pod\n");
         assert!(e.starts_with("prom.yml:4:"), "{e}");
         assert!(e.ends_with("kubernetes_sd_configs is not supported yet"), "{e}");
-        let e = err("scrape_configs:\n  - job_name: a\n    tls_config: {insecure_skip_verify: true}\n");
-        assert!(e.ends_with("tls_config is not supported yet"), "{e}");
-        let e = err("scrape_configs:\n  - job_name: a\n    basic_auth: {username: u}\n");
-        assert!(e.ends_with("basic_auth is not supported yet"), "{e}");
+        let e = err("scrape_configs:\n  - job_name: a\n    oauth2: {client_id: x}\n");
+        assert!(e.ends_with("oauth2 is not supported yet"), "{e}");
+        let e = err("scrape_configs:\n  - job_name: a\n    proxy_url: http://proxy:3128\n");
+        assert_eq!(e, "prom.yml:3:16: proxy_url is not supported yet");
         let e = err("remote_write:\n  - url: http://x\n");
         assert!(e.ends_with("remote_write is not supported yet"), "{e}");
     }
@@ -828,11 +883,88 @@ mod tests {
     }
 
     #[test]
-    fn https_is_refused_clearly() {
-        let e = err("scrape_configs:\n  - job_name: a\n    scheme: https\n");
-        assert_eq!(e, "prom.yml:3:13: https targets are not supported yet");
+    fn schemes_are_http_or_https() {
+        assert_eq!(parse("scrape_configs:\n  - job_name: a\n    scheme: https\n").scrape_configs[0].scheme(), "https");
+        assert_eq!(parse("scrape_configs:\n  - job_name: a\n").scrape_configs[0].scheme(), "http");
         let e = err("scrape_configs:\n  - job_name: a\n    scheme: ftp\n");
-        assert!(e.ends_with("scheme: \"ftp\" is not http or https"), "{e}");
+        assert_eq!(e, "prom.yml:3:13: scheme: \"ftp\" is not http or https");
+    }
+
+    #[test]
+    fn http_client_settings_are_read() {
+        let c = parse(
+            "scrape_configs:\n  - job_name: a\n    scheme: https\n    basic_auth: {username: u, password_file: pw}\n    tls_config:\n      ca_file: ca.pem\n      cert_file: c.pem\n      key_file: k.pem\n      server_name: exporter.internal\n      insecure_skip_verify: true\n    follow_redirects: false\n    enable_http2: true\n  - job_name: b\n    authorization: {credentials: tok}\n  - job_name: c\n    bearer_token_file: /run/token\n  - job_name: d\n    bearer_token: inline\n  - job_name: e\n    authorization: {type: ' Token ', credentials_file: f}\n",
+        );
+        let [a, b, c, d, e] = &c.scrape_configs[..] else { panic!("five jobs") };
+        let auth = &a.basic_auth.as_ref().unwrap().value;
+        assert_eq!((auth.username.as_str(), auth.password_file.as_str()), ("u", "pw"));
+        let tls = &a.tls_config.as_ref().unwrap().value;
+        assert_eq!((tls.ca_file.as_str(), tls.cert_file.as_str(), tls.key_file.as_str()), ("ca.pem", "c.pem", "k.pem"));
+        assert_eq!((tls.server_name.as_str(), tls.insecure_skip_verify), ("exporter.internal", true));
+        assert!(a.authorization().is_none());
+        let b = b.authorization().unwrap();
+        assert_eq!((b.kind(), b.credentials.expose()), ("Bearer", "tok"));
+        // The deprecated forms become `authorization` as prometheus/common makes them.
+        let c = c.authorization().unwrap();
+        assert_eq!((c.kind(), c.credentials_file.as_str()), ("Bearer", "/run/token"));
+        assert_eq!(d.authorization().unwrap().credentials.expose(), "inline");
+        assert_eq!(e.authorization().unwrap().kind(), "Token");
+        // Secrets stay out of debug output.
+        assert!(!format!("{d:?}").contains("inline"), "{d:?}");
+    }
+
+    #[test]
+    fn http_client_settings_are_validated_as_prometheus_does() {
+        let job = |extra: &str| err(&format!("scrape_configs:\n  - job_name: a\n{extra}"));
+        for (extra, want) in [
+            (
+                "    bearer_token: t\n    bearer_token_file: f\n",
+                "prom.yml:4:24: at most one of bearer_token & bearer_token_file must be configured",
+            ),
+            (
+                "    basic_auth: {username: u}\n    bearer_token: t\n",
+                "prom.yml:4:19: at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured",
+            ),
+            (
+                "    basic_auth:\n      password: p\n      password_file: f\n",
+                "prom.yml:4:7: at most one of basic_auth password & password_file must be configured",
+            ),
+            (
+                "    authorization: {credentials: c}\n    bearer_token_file: f\n",
+                "prom.yml:3:20: authorization is not compatible with bearer_token & bearer_token_file",
+            ),
+            (
+                "    authorization: {credentials: c, credentials_file: f}\n",
+                "prom.yml:3:20: at most one of authorization credentials & credentials_file must be configured",
+            ),
+            (
+                "    authorization: {type: Basic, credentials: c}\n",
+                "prom.yml:3:20: authorization type cannot be set to \"basic\", use \"basic_auth\" instead",
+            ),
+            (
+                "    basic_auth: {username: u}\n    authorization: {credentials: c}\n",
+                "prom.yml:4:20: at most one of basic_auth, oauth2 & authorization must be configured",
+            ),
+            (
+                "    tls_config: {cert_file: c.pem}\n",
+                "prom.yml:3:17: client cert file \"c.pem\" specified without client key file",
+            ),
+            (
+                "    tls_config: {key_file: k.pem}\n",
+                "prom.yml:3:17: client key file \"k.pem\" specified without client cert file",
+            ),
+            ("    tls_config: {min_version: TLS13}\n", "prom.yml:3:31: tls_config: min_version is not supported yet"),
+            (
+                "    follow_redirects: true\n",
+                "prom.yml:3:23: follow_redirects: true is not supported yet (redirects are not followed)",
+            ),
+        ] {
+            assert_eq!(job(extra), want, "{extra}");
+        }
+        let e = job("    tls_config: {ca: inline}\n");
+        assert!(e.starts_with("prom.yml:3:18: unknown field `ca`"), "{e}");
+        let e = job("    basic_auth: {username_file: f}\n");
+        assert!(e.starts_with("prom.yml:3:18: unknown field `username_file`"), "{e}");
     }
 
     #[test]
@@ -914,9 +1046,9 @@ mod tests {
         let c = PrometheusConfig::load(&path).unwrap();
         let want = dir.path().join("t/*.json").display().to_string();
         assert_eq!(c.scrape_configs[0].file_sd_configs[0].files[0].value, want);
-        std::fs::write(&path, "scrape_configs:\n  - job_name: a\n    scheme: https\n").unwrap();
+        std::fs::write(&path, "scrape_configs:\n  - job_name: a\n    scheme: ftp\n").unwrap();
         let e = PrometheusConfig::load(&path).unwrap_err().to_string();
-        assert_eq!(e, format!("{}:3:13: https targets are not supported yet", path.display()));
+        assert_eq!(e, format!("{}:3:13: scheme: \"ftp\" is not http or https", path.display()));
         assert!(PrometheusConfig::load(&dir.path().join("missing.yml"))
             .unwrap_err()
             .to_string()
@@ -930,5 +1062,24 @@ mod tests {
         c.scrape_configs[0].set_directory(Path::new("/etc/vigil"));
         let files: Vec<&str> = c.scrape_configs[0].file_sd_configs[0].files.iter().map(|f| f.value.as_str()).collect();
         assert_eq!(files, ["/etc/vigil/t/*.json", "/abs/x.yml"]);
+    }
+
+    #[test]
+    fn relative_secret_and_tls_files_follow_the_config_file() {
+        let mut c = parse(
+            "scrape_configs:\n  - job_name: a\n    basic_auth: {username: u, password_file: pw}\n    tls_config: {ca_file: ca.pem, cert_file: /abs/c.pem, key_file: k.pem}\n  - job_name: b\n    bearer_token_file: token\n  - job_name: c\n    authorization: {credentials_file: creds}\n",
+        );
+        for sc in &mut c.scrape_configs {
+            sc.set_directory(Path::new("/etc/vigil"));
+        }
+        let [a, b, cc] = &c.scrape_configs[..] else { panic!("three jobs") };
+        assert_eq!(a.basic_auth.as_ref().unwrap().value.password_file, "/etc/vigil/pw");
+        let tls = &a.tls_config.as_ref().unwrap().value;
+        assert_eq!(
+            (tls.ca_file.as_str(), tls.cert_file.as_str(), tls.key_file.as_str()),
+            ("/etc/vigil/ca.pem", "/abs/c.pem", "/etc/vigil/k.pem")
+        );
+        assert_eq!(b.authorization().unwrap().credentials_file, "/etc/vigil/token");
+        assert_eq!(cc.authorization().unwrap().credentials_file, "/etc/vigil/creds");
     }
 }

@@ -2,18 +2,15 @@
 //! basic auth or `Authorization` header (secrets read at each request, as Alertmanager does), a deadline on the
 //! whole exchange, and a capped response body.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::ClientConfig;
-use tokio::net::TcpStream;
 use vigil_alerting::config::types::resolve_secret;
 use vigil_alerting::config::{HttpConfig, TlsConfig};
+use vigil_tls::{ConnectError, Connector, Pem, TlsSettings};
 
 use crate::error::{SendError, SetupError};
 
@@ -95,7 +92,7 @@ pub fn parse_retry_after(v: &str) -> Option<Duration> {
 #[derive(Clone)]
 pub struct HttpClient {
     config: HttpConfig,
-    tls: Arc<ClientConfig>,
+    tls: Arc<Connector>,
     body_limit: BodyLimit,
 }
 
@@ -121,7 +118,9 @@ impl HttpClient {
         }
         Ok(HttpClient {
             config: config.clone(),
-            tls: tls_client_config(&config.tls_config)?,
+            tls: Arc::new(
+                Connector::new(tls_settings(&config.tls_config)).map_err(|e| SetupError::Tls(e.to_string()))?,
+            ),
             body_limit: BodyLimit::Truncate(MAX_RESPONSE_BYTES),
         })
     }
@@ -147,8 +146,7 @@ impl HttpClient {
         if let Some(b) = &self.config.basic_auth {
             let user = secret(&b.username, &b.username_file)?;
             let password = secret(b.password.expose(), &b.password_file)?;
-            let token = base64(format!("{user}:{password}").as_bytes());
-            req.headers.push(("Authorization".into(), format!("Basic {token}")));
+            req.headers.push(("Authorization".into(), vigil_tls::basic_auth(&user, &password)));
         } else if let Some(a) = &self.config.authorization {
             let credentials = secret(a.credentials.expose(), &a.credentials_file)?;
             let kind = if a.kind.is_empty() { "Bearer" } else { a.kind.as_str() };
@@ -159,25 +157,17 @@ impl HttpClient {
 
     async fn exchange(&self, req: Request) -> Result<Response, SendError> {
         let url = ParsedUrl::parse(&req.url).map_err(SendError::permanent)?;
-        let tcp = TcpStream::connect((url.host.as_str(), url.port))
-            .await
-            .map_err(|e| SendError::retryable(format!("connecting to {}:{}: {e}", url.host, url.port)))?;
-        tcp.set_nodelay(true).ok();
-        if url.https {
-            let name = if self.config.tls_config.server_name.is_empty() {
-                url.host.clone()
-            } else {
-                self.config.tls_config.server_name.clone()
-            };
-            let name = ServerName::try_from(name).map_err(|e| SendError::permanent(format!("server name: {e}")))?;
-            let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
-                .connect(name, tcp)
-                .await
-                .map_err(|e| SendError::retryable(format!("TLS handshake with {}: {e}", url.host)))?;
-            roundtrip(TokioIo::new(tls), &url, req, self.body_limit).await
+        let stream = if url.https {
+            self.tls.connect_tls(&url.host, url.port).await
         } else {
-            roundtrip(TokioIo::new(tcp), &url, req, self.body_limit).await
-        }
+            vigil_tls::connect_plain(&url.host, url.port).await
+        };
+        let stream = stream.map_err(|e| match e {
+            ConnectError::Connect(e) => SendError::retryable(format!("connecting to {}:{}: {e}", url.host, url.port)),
+            ConnectError::Handshake(_) => SendError::retryable(format!("TLS handshake with {}: {e}", url.host)),
+            ConnectError::Settings(_) | ConnectError::ServerName(_) => SendError::permanent(e.to_string()),
+        })?;
+        roundtrip(TokioIo::new(stream), &url, req, self.body_limit).await
     }
 }
 
@@ -276,124 +266,15 @@ impl ParsedUrl {
     }
 }
 
-/// The system's trust anchors (Debian's `/etc/ssl/certs`), read once per process.
-fn native_roots() -> Arc<rustls::RootCertStore> {
-    static ROOTS: OnceLock<Arc<rustls::RootCertStore>> = OnceLock::new();
-    ROOTS
-        .get_or_init(|| {
-            let mut store = rustls::RootCertStore::empty();
-            let found = rustls_native_certs::load_native_certs();
-            for e in &found.errors {
-                tracing::warn!(error = %e, "cannot read a system CA certificate");
-            }
-            store.add_parsable_certificates(found.certs);
-            Arc::new(store)
-        })
-        .clone()
-}
-
-/// The rustls client configuration for `tls_config`: its CA (instead of the system's) if given, its client
-/// certificate, or no verification at all with `insecure_skip_verify`.
-pub(crate) fn tls_client_config(t: &TlsConfig) -> Result<Arc<ClientConfig>, SetupError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let err = |what: &str, e: &dyn std::fmt::Display| SetupError::Tls(format!("tls_config: {what}: {e}"));
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| err("protocol versions", &e))?;
-    let builder = if t.insecure_skip_verify {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-    } else {
-        let ca_pem = pem_text(&t.ca, &t.ca_file).map_err(|e| err("ca", &e))?;
-        let roots = match ca_pem {
-            None => native_roots(),
-            Some(pem) => {
-                let mut store = rustls::RootCertStore::empty();
-                for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-                    store.add(cert.map_err(|e| err("ca", &e))?).map_err(|e| err("ca", &e))?;
-                }
-                Arc::new(store)
-            }
-        };
-        builder.with_root_certificates(roots)
-    };
-    let cert_pem = pem_text(&t.cert, &t.cert_file).map_err(|e| err("cert", &e))?;
-    let config = match cert_pem {
-        None => builder.with_no_client_auth(),
-        Some(cert) => {
-            let key = pem_text(t.key.expose(), &t.key_file).map_err(|e| err("key", &e))?.unwrap_or_default();
-            let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(cert.as_bytes()).collect();
-            let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(|e| err("key", &e))?;
-            builder.with_client_auth_cert(certs.map_err(|e| err("cert", &e))?, key).map_err(|e| err("cert", &e))?
-        }
-    };
-    Ok(Arc::new(config))
-}
-
-fn pem_text(inline: &str, file: &str) -> Result<Option<String>, String> {
-    if inline.is_empty() && file.is_empty() {
-        return Ok(None);
+/// `tls_config` as vigil-tls' settings.
+fn tls_settings(t: &TlsConfig) -> TlsSettings {
+    TlsSettings {
+        ca: Pem::from_parts(&t.ca, &t.ca_file),
+        cert: Pem::from_parts(&t.cert, &t.cert_file),
+        key: Pem::from_parts(t.key.expose(), &t.key_file),
+        server_name: t.server_name.clone(),
+        insecure_skip_verify: t.insecure_skip_verify,
     }
-    if !file.is_empty() {
-        return std::fs::read_to_string(file).map(Some).map_err(|e| format!("reading {file:?}: {e}"));
-    }
-    Ok(Some(inline.to_owned()))
-}
-
-/// `insecure_skip_verify: true`: any certificate is accepted, signatures are still checked.
-#[derive(Debug)]
-struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// Standard base64 with padding, for `Authorization: Basic`.
-pub(crate) fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -407,13 +288,6 @@ mod tests {
         let u = ParsedUrl::parse("http://[::1]:8080").unwrap();
         assert_eq!((u.host.as_str(), u.port, u.path_and_query.as_str()), ("::1", 8080, "/"));
         assert!(ParsedUrl::parse("ftp://x").is_err());
-    }
-
-    #[test]
-    fn base64_padding() {
-        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
-        assert_eq!(base64(b"a"), "YQ==");
-        assert_eq!(base64(b"ab"), "YWI=");
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! One HTTP/1.1 GET per scrape over a kept-alive connection: timeout, gzip, and a hard cap on the body.
+//! One HTTP/1.1 GET per scrape over a kept-alive connection, plain or TLS (vigil-tls): the job's
+//! `Authorization` header (secrets from files read at each scrape, as Prometheus does), timeout, gzip, and a hard
+//! cap on the body.
 
 use std::io::Write;
 use std::time::Duration;
@@ -6,10 +8,13 @@ use std::time::Duration;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT};
+use hyper::header::{
+    ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, USER_AGENT,
+};
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use vigil_config::http_client::Secret;
+use vigil_tls::{ConnectError, Connector};
 
 /// Only the text format for now. Format negotiation plugs in here: once OpenMetrics parses, ask for
 /// `application/openmetrics-text;version=1.0.0` first (as Prometheus does) and dispatch on the response's
@@ -22,9 +27,11 @@ pub(crate) enum FetchError {
     #[error("Get {url:?}: context deadline exceeded")]
     Timeout { url: String },
     #[error("Get {url:?}: {source}")]
-    Connect { url: String, source: std::io::Error },
-    #[error("Get {url:?}: {source}")]
+    Connect { url: String, source: ConnectError },
+    #[error("Get {url:?}: {}", http_error_text(source))]
     Http { url: String, source: hyper::Error },
+    #[error("Get {url:?}: {message}")]
+    Auth { url: String, message: String },
     #[error("invalid request for {url:?}: {source}")]
     Request { url: String, source: hyper::http::Error },
     #[error("server returned HTTP status {0}")]
@@ -62,9 +69,62 @@ impl Fetched {
     }
 }
 
+/// hyper's words, or Go's for a TLS failure under them (a TLS 1.3 server refusing the client certificate
+/// says so only after the handshake).
+fn http_error_text(e: &hyper::Error) -> String {
+    vigil_tls::error_text(e).unwrap_or_else(|| e.to_string())
+}
+
+/// The `Authorization` header a job sends.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Auth {
+    Basic {
+        username: String,
+        password: Secret,
+        password_file: String,
+    },
+    /// `<kind> <credentials>`.
+    Credentials {
+        kind: String,
+        credentials: Secret,
+        credentials_file: String,
+    },
+}
+
+impl Auth {
+    /// The header value, reading the secret file now when there is one (Prometheus reads it at every request,
+    /// so rotated tokens are picked up).
+    fn header(&self) -> Result<String, String> {
+        match self {
+            Auth::Basic { username, password, password_file } => {
+                let password = read_secret(password, password_file)
+                    .map_err(|e| format!("unable to read basic auth password file {password_file}: {e}"))?;
+                Ok(vigil_tls::basic_auth(username, &password))
+            }
+            Auth::Credentials { kind, credentials, credentials_file } => {
+                let credentials = read_secret(credentials, credentials_file)
+                    .map_err(|e| format!("unable to read authorization credentials file {credentials_file}: {e}"))?;
+                Ok(format!("{kind} {credentials}"))
+            }
+        }
+    }
+}
+
+/// `inline`, or the content of `file` when set.
+fn read_secret(inline: &Secret, file: &str) -> std::io::Result<String> {
+    if file.is_empty() {
+        return Ok(inline.expose().to_owned());
+    }
+    vigil_tls::read_secret_file(std::path::Path::new(file))
+}
+
 /// What to fetch.
 pub(crate) struct Get<'a> {
+    /// `host:port`, as the `Host` header carries it.
     pub address: &'a str,
+    pub https: bool,
+    pub tls: &'a Connector,
+    pub auth: Option<&'a Auth>,
     pub path_and_query: &'a str,
     pub url: &'a str,
     pub timeout: Duration,
@@ -112,11 +172,16 @@ impl Client {
         let url = || req.url.to_owned();
         let mut conn = match self.conn.take().filter(|c| !c.is_closed()) {
             Some(c) => c,
-            None => connect(req.address).await.map_err(|source| FetchError::Connect { url: url(), source })?,
+            None => connect(req).await?,
         };
         conn.ready().await.map_err(|source| FetchError::Http { url: url(), source })?;
         let timeout = format!("{}", req.timeout.as_secs_f64());
-        let request = Request::get(req.path_and_query)
+        let mut request = Request::get(req.path_and_query);
+        if let Some(auth) = req.auth {
+            request = request
+                .header(AUTHORIZATION, auth.header().map_err(|message| FetchError::Auth { url: url(), message })?);
+        }
+        let request = request
             .header(HOST, req.address)
             .header(ACCEPT, ACCEPT_HEADER)
             .header(ACCEPT_ENCODING, "gzip")
@@ -150,16 +215,30 @@ impl Client {
     }
 }
 
-async fn connect(address: &str) -> std::io::Result<SendRequest<Empty<Bytes>>> {
-    let stream = TcpStream::connect(address).await?;
-    stream.set_nodelay(true)?;
-    let (sender, conn) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(std::io::Error::other)?;
+async fn connect(req: &Get<'_>) -> Result<SendRequest<Empty<Bytes>>, FetchError> {
+    let url = || req.url.to_owned();
+    let (host, port) = split_host_port(req.address).ok_or_else(|| FetchError::Connect {
+        url: url(),
+        source: ConnectError::Connect(std::io::Error::other(format!("address {}: invalid port", req.address))),
+    })?;
+    let stream =
+        if req.https { req.tls.connect_tls(host, port).await } else { vigil_tls::connect_plain(host, port).await };
+    let stream = stream.map_err(|source| FetchError::Connect { url: url(), source })?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|source| FetchError::Http { url: url(), source })?;
     // Drives the connection; ends when the sender is dropped or the peer closes.
     tokio::spawn(async move {
         let _ = conn.await;
     });
     Ok(sender)
+}
+
+/// `host:port` or `[v6]:port` split into the host (without brackets) and the port.
+fn split_host_port(address: &str) -> Option<(&str, u16)> {
+    let (host, port) = address.rsplit_once(':')?;
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    Some((host, port.parse().ok()?))
 }
 
 /// A buffer that refuses to grow past its limit.
@@ -187,5 +266,23 @@ impl Write for Capped {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_split_into_host_and_port() {
+        assert_eq!(split_host_port("example.org:443"), Some(("example.org", 443)));
+        assert_eq!(split_host_port("[::1]:9100"), Some(("::1", 9100)));
+        assert_eq!(split_host_port("host:http"), None);
+    }
+
+    #[test]
+    fn basic_auth_header() {
+        let auth = Auth::Basic { username: "u".into(), password: Secret::new("p"), password_file: String::new() };
+        assert_eq!(auth.header().unwrap(), "Basic dTpw");
     }
 }

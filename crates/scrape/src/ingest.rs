@@ -307,6 +307,8 @@ mod tests {
             label_name_length_limit: 0,
             label_value_length_limit: 0,
             body_size_limit: 1 << 20,
+            auth: None,
+            tls: Arc::new(vigil_tls::Connector::new(vigil_tls::TlsSettings::default()).unwrap()),
             relabel: Vec::new(),
             metric_relabel: Rule::compile(&cfgs).unwrap(),
         })

@@ -1,11 +1,14 @@
 //! A job's settings resolved from its `ScrapeConfig` and the global section, with relabel rules compiled.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use vigil_config::scrape::{GlobalConfig, ScrapeConfig};
+use vigil_tls::{Connector, Pem, TlsError, TlsSettings};
 
 use crate::discovery::{self, FileSdSpec, TargetGroup};
+use crate::http::Auth;
 use crate::relabel::{RelabelError, Rule};
 
 /// Bodies larger than this are refused when the job sets no `body_size_limit`.
@@ -16,8 +19,10 @@ pub const DEFAULT_BODY_SIZE_LIMIT: u64 = 64 << 20;
 pub enum JobError {
     #[error("job {job:?}: {key}: {source}")]
     Relabel { job: String, key: &'static str, source: RelabelError },
-    #[error("job {job:?}: scheme {scheme:?} is not supported (only http)")]
+    #[error("job {job:?}: scheme {scheme:?} is not http or https")]
     Scheme { job: String, scheme: String },
+    #[error("job {job:?}: error creating HTTP client: {source}")]
+    Tls { job: String, source: TlsError },
     #[error("job {job:?}: scrape timeout {timeout} is longer than the interval {interval}")]
     Timeout { job: String, timeout: String, interval: String },
     #[error("job {job:?}: scrape interval cannot be 0")]
@@ -40,6 +45,10 @@ pub(crate) struct ScrapeSettings {
     pub label_name_length_limit: u64,
     pub label_value_length_limit: u64,
     pub body_size_limit: u64,
+    /// The `Authorization` header, if any.
+    pub auth: Option<Auth>,
+    /// For `https` targets (any target may be one: relabeling sets `__scheme__`).
+    pub tls: Arc<Connector>,
     pub relabel: Vec<Rule>,
     pub metric_relabel: Vec<Rule>,
 }
@@ -68,9 +77,10 @@ impl JobSettings {
     /// Resolves `cfg` against `global` (the job's values win) and compiles its rules.
     pub fn new(cfg: &ScrapeConfig, global: &GlobalConfig) -> Result<JobSettings, JobError> {
         let job = cfg.job_name().to_owned();
-        if cfg.scheme() != "http" {
+        if !matches!(cfg.scheme(), "http" | "https") {
             return Err(JobError::Scheme { job, scheme: cfg.scheme().to_owned() });
         }
+        let tls = Connector::new(tls_settings(cfg)).map_err(|source| JobError::Tls { job: job.clone(), source })?;
         let interval = cfg.scrape_interval.as_ref().map_or(global.scrape_interval(), |d| d.value);
         let timeout = cfg.scrape_timeout.as_ref().map_or(global.scrape_timeout().min(interval), |d| d.value);
         if interval.as_millis() == 0 {
@@ -103,6 +113,8 @@ impl JobSettings {
                 0 => DEFAULT_BODY_SIZE_LIMIT,
                 n => n,
             },
+            auth: auth(cfg),
+            tls: Arc::new(tls),
             relabel: compile("relabel_configs", &cfg.relabel_configs)?,
             metric_relabel: compile("metric_relabel_configs", &cfg.metric_relabel_configs)?,
         };
@@ -112,4 +124,33 @@ impl JobSettings {
         };
         Ok(JobSettings { scrape, discovery })
     }
+}
+
+fn tls_settings(cfg: &ScrapeConfig) -> TlsSettings {
+    let Some(t) = &cfg.tls_config else { return TlsSettings::default() };
+    let t = &t.value;
+    TlsSettings {
+        ca: Pem::from_parts("", &t.ca_file),
+        cert: Pem::from_parts("", &t.cert_file),
+        key: Pem::from_parts("", &t.key_file),
+        server_name: t.server_name.clone(),
+        insecure_skip_verify: t.insecure_skip_verify,
+    }
+}
+
+fn auth(cfg: &ScrapeConfig) -> Option<Auth> {
+    if let Some(b) = &cfg.basic_auth {
+        let b = &b.value;
+        return Some(Auth::Basic {
+            username: b.username.clone(),
+            password: b.password.clone(),
+            password_file: b.password_file.clone(),
+        });
+    }
+    let a = cfg.authorization()?;
+    Some(Auth::Credentials {
+        kind: a.kind().to_owned(),
+        credentials: a.credentials,
+        credentials_file: a.credentials_file,
+    })
 }

@@ -187,6 +187,9 @@ async fn run(
     let mut ingester = Some(ingester);
     let get = Get {
         address: &target.address,
+        https: target.https,
+        tls: &settings.tls,
+        auth: settings.auth.as_ref(),
         path_and_query: &target.path_and_query,
         url: &target.url,
         timeout: target.timeout,

@@ -49,6 +49,8 @@ pub(crate) struct Target {
     pub discovered: Labels,
     /// `host:port` to connect to.
     pub address: String,
+    /// `__scheme__` is `https`.
+    pub https: bool,
     /// Request target: escaped path plus query.
     pub path_and_query: String,
     pub url: String,
@@ -108,7 +110,7 @@ pub(crate) fn populate(
     if address.contains('/') {
         return Err(TargetError::Address(address));
     }
-    if scheme != "http" {
+    if scheme != "http" && scheme != "https" {
         return Err(TargetError::Scheme(scheme));
     }
     let interval = duration_label(&labels, SCRAPE_INTERVAL_LABEL)?;
@@ -133,7 +135,8 @@ pub(crate) fn populate(
     let url = format!("{scheme}://{address}{path_and_query}");
     let mut public = labels;
     public.retain(|l| !l.name.starts_with(RESERVED_PREFIX));
-    Ok(Populated::Active(Target { labels: public, discovered, address, path_and_query, url, interval, timeout }))
+    let https = scheme == "https";
+    Ok(Populated::Active(Target { labels: public, discovered, address, https, path_and_query, url, interval, timeout }))
 }
 
 fn duration_label(labels: &Labels, label: &'static str) -> Result<Duration, TargetError> {
@@ -254,6 +257,8 @@ mod tests {
             label_name_length_limit: 0,
             label_value_length_limit: 0,
             body_size_limit: 1 << 20,
+            auth: None,
+            tls: std::sync::Arc::new(vigil_tls::Connector::new(vigil_tls::TlsSettings::default()).unwrap()),
             relabel: Rule::compile(&cfgs).unwrap(),
             metric_relabel: Vec::new(),
         }
@@ -346,8 +351,20 @@ mod tests {
         ));
         let s = settings("- {target_label: __scrape_interval__, replacement: soon}");
         assert!(matches!(populate(&map(&[("__address__", "h:1")]), &map(&[]), &s), Err(TargetError::Duration { .. })));
+        let s = settings("- {target_label: __scheme__, replacement: ftp}");
+        assert_eq!(populate(&map(&[("__address__", "h:1")]), &map(&[]), &s), Err(TargetError::Scheme("ftp".into())));
+    }
+
+    #[test]
+    fn relabeling_to_https_defaults_the_port_to_443() {
         let s = settings("- {target_label: __scheme__, replacement: https}");
-        assert_eq!(populate(&map(&[("__address__", "h:1")]), &map(&[]), &s), Err(TargetError::Scheme("https".into())));
+        let t = active(populate(&map(&[("__address__", "h")]), &map(&[]), &s));
+        assert!(t.https);
+        assert_eq!((t.address.as_str(), t.url.as_str()), ("h:443", "https://h:443/metrics"));
+        assert_eq!(t.labels.get("instance"), Some("h:443"));
+        let t = active(populate(&map(&[("__address__", "h")]), &map(&[]), &settings("")));
+        assert!(!t.https);
+        assert_eq!(t.url, "http://h:80/metrics");
     }
 
     #[test]

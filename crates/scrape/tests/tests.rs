@@ -1,5 +1,7 @@
 //! End-to-end scraping: a real HTTP exporter on 127.0.0.1, the manager, and an appender that records.
 
+mod https;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};

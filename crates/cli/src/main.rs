@@ -284,11 +284,18 @@ fn run_server(args: ServerArgs, with_agent: bool) -> anyhow::Result<ExitCode> {
         options.db.retention = (retention > 0).then_some(retention);
     }
     options.db.max_bytes = config.server.retention_bytes();
-    options.global = config.global.clone();
-    options.scrape_configs = config.scrape_configs.clone();
-    options.alerting =
-        vigil_server::alertmanager::AlertingConfig::from_config(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let reloadable = vigil_server::ServerReload::from_config(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    options.global = reloadable.global;
+    options.scrape_configs = reloadable.scrape_configs;
+    options.alerting = reloadable.alerting;
     options.rules = rule_options(&config, listen);
+    // `--listen` and `--data` only override settings a reload does not change, so the file alone is re-read.
+    options.config_source = args.config.clone().map(|path| {
+        vigil_server::ConfigSource::new(move || {
+            let config = load_config(&path).map_err(|e| e.to_string())?;
+            vigil_server::ServerReload::from_config(&config).map_err(|e| e.to_string())
+        })
+    });
     // One address serves both APIs, so rules and notifications link back to the same URL.
     options.alertmanager.external_url = options.rules.external_url.clone();
     tracing::info!(data_dir = %data_dir.display(), "opening the metric store (replaying its log)");

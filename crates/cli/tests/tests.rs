@@ -9,6 +9,7 @@ mod metrics_endpoint;
 mod node_exporter_parity;
 mod prometheus_interop;
 mod prometheus_scrape;
+mod reload;
 mod rules;
 mod server_kill;
 mod silence;

@@ -5,8 +5,10 @@ pub mod api;
 pub mod ingest;
 pub mod local;
 pub mod metadata;
+mod reload;
 pub mod rules;
 mod server;
 pub mod storage;
 
+pub use reload::{ConfigSource, ServerReload};
 pub use server::{Server, ServerError, ServerOptions};

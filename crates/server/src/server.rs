@@ -18,6 +18,7 @@ use crate::alertmanager::{self, AlertingConfig, Alertmanager, AlertmanagerOption
 use crate::api::{self, ApiState};
 use crate::ingest::scrape::DbAppender;
 use crate::local::{self, LocalTarget};
+use crate::reload::{ConfigSource, Reloader};
 use crate::rules::{AlertSink, RuleManager, RuleOptions};
 
 /// How the server runs.
@@ -37,6 +38,9 @@ pub struct ServerOptions {
     pub alertmanager: AlertmanagerOptions,
     /// Rule files and how their groups are evaluated.
     pub rules: RuleOptions,
+    /// Where SIGHUP and `POST /-/reload` re-read the configuration from; without one they re-read only the
+    /// rule files.
+    pub config_source: Option<ConfigSource>,
 }
 
 impl ServerOptions {
@@ -51,6 +55,7 @@ impl ServerOptions {
             alerting: AlertingConfig::default(),
             alertmanager: AlertmanagerOptions::default(),
             rules: RuleOptions::default(),
+            config_source: None,
         }
     }
 }
@@ -140,8 +145,15 @@ impl Server {
         let scrapes = Arc::new(scrapes);
         *self.state.scrapes.write().unwrap_or_else(|e| e.into_inner()) = Some(scrapes.clone());
         *self.state.rules.write().unwrap_or_else(|e| e.into_inner()) = Some(self.rules.clone());
+        let reloader = Arc::new(Reloader::new(
+            self.options.config_source.clone(),
+            self.rules.clone(),
+            self.alertmanager.clone(),
+            scrapes.clone(),
+        ));
+        *self.state.reloader.write().unwrap_or_else(|e| e.into_inner()) = Some(reloader.clone());
         self.rules.start();
-        let reloads = tokio::spawn(reload_on_sighup(self.rules.clone()));
+        let reloads = tokio::spawn(reload_on_sighup(reloader));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let maintenance = tokio::spawn(maintain_loop(self.db.clone(), self.options.maintain_every, stop_rx.clone()));
         let alerting = tokio::spawn(self.alertmanager.clone().run(stop_rx.clone()));
@@ -162,6 +174,7 @@ impl Server {
         let Server { db, state, rules, .. } = self;
         state.scrapes.write().unwrap_or_else(|e| e.into_inner()).take();
         state.rules.write().unwrap_or_else(|e| e.into_inner()).take();
+        state.reloader.write().unwrap_or_else(|e| e.into_inner()).take();
         drop(rules);
         drop(scrapes);
         drop(state);
@@ -176,8 +189,8 @@ impl Server {
     }
 }
 
-/// Reloads the rule files on every SIGHUP.
-async fn reload_on_sighup(rules: Arc<RuleManager>) {
+/// Reloads the configuration on every SIGHUP (errors are logged by the reloader).
+async fn reload_on_sighup(reloader: Arc<Reloader>) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = match signal(SignalKind::hangup()) {
         Ok(s) => s,
@@ -187,9 +200,7 @@ async fn reload_on_sighup(rules: Arc<RuleManager>) {
         }
     };
     while hup.recv().await.is_some() {
-        if let Err(err) = rules.reload().await {
-            tracing::error!(%err, "reloading rules failed");
-        }
+        let _ = reloader.reload().await;
     }
 }
 

@@ -11,7 +11,7 @@ use vigil_config::Config;
 use crate::support::{wait_for, TestServer};
 
 /// A tiny exporter on a std listener: answers every request with `body` in the text format.
-fn exporter(body: &'static str) -> String {
+pub fn exporter(body: &'static str) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     std::thread::spawn(move || {

@@ -3,6 +3,7 @@
 mod alertmanager;
 mod api;
 mod notifications;
+mod reload;
 mod remote_write;
 mod rules;
 mod scrape;

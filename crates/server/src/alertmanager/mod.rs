@@ -10,5 +10,5 @@ mod runtime;
 pub mod store;
 
 pub use config::{AlertingConfig, DEFAULT_RECEIVER};
-pub use runtime::{Alertmanager, AlertmanagerError, AlertmanagerOptions, OpenError};
+pub use runtime::{Alertmanager, AlertmanagerError, AlertmanagerOptions, OpenError, PreparedConfig};
 pub use store::StoreError;

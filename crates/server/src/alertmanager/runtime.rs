@@ -46,6 +46,12 @@ pub enum AlertmanagerError {
     Store(String),
 }
 
+/// A configuration whose receivers are set up, ready for [`Alertmanager::apply_prepared`].
+pub struct PreparedConfig {
+    config: AlertingConfig,
+    notifier: Notifier,
+}
+
 struct Inner {
     dispatcher: Dispatcher,
     store: Store,
@@ -153,14 +159,29 @@ impl Alertmanager {
     /// up (a template that does not parse, a bad TLS file), nothing changes. Notifications already queued
     /// are still sent with the old configuration, and reported.
     pub fn reload(&self, config: AlertingConfig) -> Result<(), SetupError> {
+        let prepared = self.prepare(config)?;
+        self.apply_prepared(prepared);
+        Ok(())
+    }
+
+    /// Sets up the receivers of `config` (reading its templates) without applying it: the first half of
+    /// [`Alertmanager::reload`], for a reload that applies only once every part of the configuration is valid.
+    pub fn prepare(&self, config: AlertingConfig) -> Result<PreparedConfig, SetupError> {
+        // Templates are read without holding the lock.
+        let current = self.notifier();
+        let notifier = current.reconfigured(&config.config)?;
+        Ok(PreparedConfig { config, notifier })
+    }
+
+    /// Switches to a prepared configuration.
+    pub fn apply_prepared(&self, prepared: PreparedConfig) {
+        let PreparedConfig { config, notifier } = prepared;
         let mut inner = self.lock();
-        let notifier = inner.notifier.reconfigured(&config.config)?;
         inner.dispatcher.reload(&config.config, Timestamp::now());
         inner.notifier = notifier;
         inner.config = config;
         drop(inner);
         self.wake.notify_one();
-        Ok(())
     }
 
     /// Flushes what is due; returns the notifications handed to the notifier and when to come back.

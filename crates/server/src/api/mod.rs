@@ -1,5 +1,5 @@
-//! The HTTP API: Prometheus' query API under `/api/v1`, health endpoints, one router; Alertmanager's API v2
-//! (`v2/`) and vigil's notification history (`notifications.rs`) have routers of their own.
+//! The HTTP API: Prometheus' query API under `/api/v1`, health and reload endpoints, one router; Alertmanager's
+//! API v2 (`v2/`) and vigil's notification history (`notifications.rs`) have routers of their own.
 
 mod error;
 pub mod json;
@@ -33,8 +33,10 @@ pub struct ApiState {
     pub metadata: MetadataStore,
     /// The scrape manager, once started; for `/api/v1/targets`.
     pub scrapes: std::sync::RwLock<Option<Arc<vigil_scrape::Manager>>>,
-    /// The rule manager, once started; for `/api/v1/rules`, `/api/v1/alerts` and `/-/reload`.
+    /// The rule manager, once started; for `/api/v1/rules` and `/api/v1/alerts`.
     pub rules: std::sync::RwLock<Option<Arc<crate::rules::RuleManager>>>,
+    /// Configuration reloads, once the server serves; for `/-/reload`.
+    pub(crate) reloader: std::sync::RwLock<Option<Arc<crate::reload::Reloader>>>,
     /// The Alertmanager, for its self-metrics.
     pub alertmanager: std::sync::RwLock<Option<Arc<crate::alertmanager::Alertmanager>>>,
     /// When the server started, milliseconds since the Unix epoch.
@@ -52,6 +54,7 @@ impl ApiState {
             metadata: MetadataStore::default(),
             scrapes: std::sync::RwLock::new(None),
             rules: std::sync::RwLock::new(None),
+            reloader: std::sync::RwLock::new(None),
             alertmanager: std::sync::RwLock::new(None),
             started_at_ms: now_ms(),
             retention,
@@ -74,7 +77,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/targets", get(targets::targets))
         .route("/api/v1/rules", get(rules::rules))
         .route("/api/v1/alerts", get(rules::alerts))
-        .route("/-/reload", post(rules::reload))
+        .route("/-/reload", post(reload))
         .route("/api/v1/status/buildinfo", get(prometheus::buildinfo))
         .route("/api/v1/status/runtimeinfo", get(prometheus::runtimeinfo))
         .route("/metrics", get(self_metrics))
@@ -96,6 +99,9 @@ async fn self_metrics(axum::extract::State(state): axum::extract::State<Arc<ApiS
         if let Some(am) = state.alertmanager.read().unwrap_or_else(|e| e.into_inner()).clone() {
             am.collect_metrics(&mut encoder);
         }
+        if let Some(reloader) = state.reloader.read().unwrap_or_else(|e| e.into_inner()).clone() {
+            reloader.collect_metrics(&mut encoder);
+        }
         let mut out = String::new();
         encoder.finish(&mut out);
         out
@@ -104,6 +110,18 @@ async fn self_metrics(axum::extract::State(state): axum::extract::State<Arc<ApiS
     match text {
         Ok(text) => ([(axum::http::header::CONTENT_TYPE, vigil_proto::exposition::CONTENT_TYPE)], text).into_response(),
         Err(err) => ApiError::internal(format!("collecting metrics failed: {err}")).into_response(),
+    }
+}
+
+/// `POST /-/reload`: re-reads the configuration; 500 with the errors when it is invalid (nothing changes then).
+async fn reload(axum::extract::State(state): axum::extract::State<Arc<ApiState>>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some(reloader) = state.reloader.read().unwrap_or_else(|e| e.into_inner()).clone() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the server is not running yet\n").into_response();
+    };
+    match reloader.reload().await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, format!("failed to reload config: {err}\n")).into_response(),
     }
 }
 

@@ -1,11 +1,10 @@
-//! `/api/v1/rules`, `/api/v1/alerts` and `/-/reload`: the rule groups and their alerts in Prometheus 2.42's JSON
-//! shapes (times as Go's RFC 3339 with trimmed nanoseconds, alert values in Go's `%e`), and rule reloads.
+//! `/api/v1/rules` and `/api/v1/alerts`: the rule groups and their alerts in Prometheus 2.42's JSON shapes
+//! (times as Go's RFC 3339 with trimmed nanoseconds, alert values in Go's `%e`).
 
 use std::fmt::Write;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use vigil_rules::{Alert, AlertState, Health, Rule};
 
@@ -67,15 +66,6 @@ pub async fn alerts(State(state): State<Arc<ApiState>>) -> Response {
         &[],
         &[],
     )
-}
-
-/// `POST /-/reload`: re-reads the rule files; 500 with the errors when they are invalid.
-pub async fn reload(State(state): State<Arc<ApiState>>) -> Response {
-    let Some(manager) = manager(&state) else { return StatusCode::OK.into_response() };
-    match manager.reload().await {
-        Ok(()) => StatusCode::OK.into_response(),
-        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, format!("failed to reload config: {err}\n")).into_response(),
-    }
 }
 
 fn write_group(out: &mut Json, view: &GroupView, alerting: bool, recording: bool) {

@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use vigil_model::Labels;
 use vigil_query::series_notation::STALE_NAN;
 use vigil_query::{Engine, Sample};
-use vigil_rules::{EvalContext, GoExpander, RestoreOptions, RuleGroup, RuleStore, DEFAULT_RESEND_DELAY_MS};
+use vigil_rules::{EvalContext, GoExpander, GroupSpec, RestoreOptions, RuleGroup, RuleStore, DEFAULT_RESEND_DELAY_MS};
 use vigil_tsdb::Db;
 
 use super::files::load_rule_files;
@@ -94,13 +94,20 @@ impl Slot {
     }
 }
 
+/// Rule files read and checked for a reload, not applied yet: see [`RuleManager::load`].
+pub struct LoadedRules {
+    options: RuleOptions,
+    specs: Vec<GroupSpec>,
+}
+
 /// Loads, schedules and reloads the rule groups.
 pub struct RuleManager {
     db: Arc<Db>,
     storage: TsdbStorage,
     engine: Arc<Engine>,
     expander: GoExpander,
-    options: RuleOptions,
+    /// Replaced by reloads; `external_url` stays what it was at start (the expander was built from it).
+    options: RwLock<Arc<RuleOptions>>,
     sink: RwLock<Arc<dyn AlertSink>>,
     groups: Mutex<Vec<Arc<Slot>>>,
     /// Serialises reloads.
@@ -126,7 +133,7 @@ impl RuleManager {
             db,
             engine,
             expander,
-            options,
+            options: RwLock::new(Arc::new(options)),
             sink: RwLock::new(Arc::new(LogSink)),
             groups: Mutex::new(groups),
             reloading: tokio::sync::Mutex::new(()),
@@ -158,15 +165,41 @@ impl RuleManager {
         }
     }
 
+    /// The options the groups run with.
+    pub fn options(&self) -> Arc<RuleOptions> {
+        self.options.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Re-reads the rule files. On error nothing changes. Groups that stay (same file and name) keep their
     /// alerts and series; groups that are gone get staleness markers for what they wrote.
     pub async fn reload(self: &Arc<Self>) -> Result<(), String> {
         let _one = self.reloading.lock().await;
+        let loaded = self.load(self.options().as_ref().clone()).await?;
+        self.swap(loaded).await;
+        Ok(())
+    }
+
+    /// Reads and checks the rule files of `options` (on a blocking thread) without applying them; errors are
+    /// the files' `file:line:col: message`s, one per line. The external URL stays the one of the start.
+    pub async fn load(self: &Arc<Self>, mut options: RuleOptions) -> Result<LoadedRules, String> {
+        options.external_url = self.options().external_url.clone();
         let me = self.clone();
-        let specs = tokio::task::spawn_blocking(move || load_rule_files(&me.options.rule_files, &me.expander))
+        let patterns = options.rule_files.clone();
+        let specs = tokio::task::spawn_blocking(move || load_rule_files(&patterns, &me.expander))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|errors| errors.join("\n"))?;
+        Ok(LoadedRules { options, specs })
+    }
+
+    /// Switches to rules [`RuleManager::load`] read, as [`RuleManager::reload`] does.
+    pub async fn apply(self: &Arc<Self>, loaded: LoadedRules) {
+        let _one = self.reloading.lock().await;
+        self.swap(loaded).await;
+    }
+
+    async fn swap(self: &Arc<Self>, loaded: LoadedRules) {
+        let LoadedRules { options, specs } = loaded;
         let old: Vec<Arc<Slot>> = lock(&self.groups).clone();
         for slot in &old {
             stop_slot(slot).await;
@@ -174,7 +207,7 @@ impl RuleManager {
         let mut fresh = Vec::new();
         let mut taken = vec![false; old.len()];
         for spec in specs {
-            let mut group = RuleGroup::new(spec, self.options.evaluation_interval_ms, false);
+            let mut group = RuleGroup::new(spec, options.evaluation_interval_ms, false);
             let key = (group.file().to_owned(), group.name().to_owned());
             if let Some(i) = (0..old.len()).find(|&i| !taken[i] && old[i].key() == key) {
                 taken[i] = true;
@@ -192,12 +225,12 @@ impl RuleManager {
             let me = self.clone();
             let _ = tokio::task::spawn_blocking(move || me.mark_stale(gone)).await;
         }
+        *self.options.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(options);
         *lock(&self.groups) = fresh.clone();
         for slot in fresh {
             self.spawn(slot);
         }
         tracing::info!(groups = lock(&self.groups).len(), "rules reloaded");
-        Ok(())
     }
 
     fn mark_stale(&self, series: Vec<Labels>) {
@@ -223,18 +256,19 @@ impl RuleManager {
     fn iterate(&self, slot: &Slot, t_ms: i64, restore_now: bool) {
         let wall = now_ms();
         let started = Instant::now();
+        let options = self.options();
         let mut group = lock(&slot.group);
         let ctx = EvalContext {
             engine: &self.engine,
             expander: &self.expander,
-            external_labels: &self.options.external_labels,
-            external_url: &self.options.external_url,
-            resend_delay_ms: self.options.resend_delay_ms,
+            external_labels: &options.external_labels,
+            external_url: &options.external_url,
+            resend_delay_ms: options.resend_delay_ms,
         };
         let mut store = DbRuleStore { db: &self.db, storage: &self.storage };
         let report = group.eval(t_ms, &ctx, &mut store);
         if restore_now && group.should_restore() {
-            if let Err(err) = group.restore_for_state(now_ms(), &self.storage, &self.options.restore) {
+            if let Err(err) = group.restore_for_state(now_ms(), &self.storage, &options.restore) {
                 tracing::warn!(group = group.name(), %err, "restoring alert state failed");
             }
         }
@@ -247,7 +281,7 @@ impl RuleManager {
             if rule.error.is_some() {
                 stats.failures += 1;
             }
-            alerts.extend(rule.notifications.iter().map(|n| to_postable(n, &self.options.external_labels)));
+            alerts.extend(rule.notifications.iter().map(|n| to_postable(n, &options.external_labels)));
         }
         stats.iterations += 1;
         stats.last_eval_wall_ms = Some(wall);

@@ -9,6 +9,6 @@ mod sink;
 mod store;
 
 pub use files::{load_rule_files, rule_file_paths};
-pub use manager::{GroupStats, GroupView, RuleManager, RuleOptions};
+pub use manager::{GroupStats, GroupView, LoadedRules, RuleManager, RuleOptions};
 pub use sink::{to_postable, AlertSink, LogSink};
 pub use store::DbRuleStore;

@@ -10,7 +10,7 @@ mod server;
 
 pub use agent::{AgentConfig, CollectorsConfig, PathsConfig, DEFAULT_METRICS_LISTEN};
 pub use alerting::{AlertingSection, AlertingSource};
-pub use load::{ConfigError, Located};
+pub use load::{has_content, read_capped, yaml_message, ConfigError, Located};
 pub use server::{parse_bytes, ServerConfig, DEFAULT_DATA_DIR, DEFAULT_SERVER_LISTEN};
 
 use serde::Deserialize;

@@ -35,21 +35,48 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl ConfigError {
-    pub(crate) fn at(origin: &str, loc: &Location, message: impl Into<String>) -> Self {
+    /// A problem at `loc` in `origin`.
+    pub fn at(origin: &str, loc: &Location, message: impl Into<String>) -> Self {
         ConfigError { origin: origin.to_owned(), line: loc.line(), column: loc.column(), message: message.into() }
+    }
+
+    /// A problem with the whole file (it cannot be read, it is too large): displays as `file: message`.
+    pub fn whole(origin: &str, message: impl Into<String>) -> Self {
+        ConfigError { origin: origin.to_owned(), line: 0, column: 0, message: message.into() }
+    }
+
+    /// A YAML parser error, at the parser's position, with its message as [`yaml_message`] words it.
+    pub fn yaml(origin: &str, e: &serde_saphyr::Error) -> Self {
+        ConfigError::at(origin, &e.location().unwrap_or(Location::UNKNOWN), yaml_message(e))
     }
 }
 
-pub(crate) fn load_file(path: &Path) -> Result<Config, ConfigError> {
+/// Whether YAML text holds anything but comments, blank lines and document markers.
+pub fn has_content(text: &str) -> bool {
+    text.lines().any(|l| {
+        let t = l.trim();
+        !t.is_empty() && !t.starts_with('#') && t != "---" && t != "..."
+    })
+}
+
+/// Reads a text file of at most `max` bytes; errors name the file.
+pub fn read_capped(path: &Path, max: u64) -> Result<String, ConfigError> {
     use std::io::Read;
     let origin = path.display().to_string();
-    let whole = |message: String| ConfigError { origin: origin.clone(), line: 0, column: 0, message };
-    let file = std::fs::File::open(path).map_err(|e| whole(format!("cannot open: {e}")))?;
+    let file = std::fs::File::open(path).map_err(|e| ConfigError::whole(&origin, format!("cannot open: {e}")))?;
     let mut text = String::new();
-    file.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text).map_err(|e| whole(format!("cannot read: {e}")))?;
-    if text.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(whole(format!("file is larger than {MAX_CONFIG_BYTES} bytes")));
+    file.take(max + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| ConfigError::whole(&origin, format!("cannot read: {e}")))?;
+    if text.len() as u64 > max {
+        return Err(ConfigError::whole(&origin, format!("file is larger than {max} bytes")));
     }
+    Ok(text)
+}
+
+pub(crate) fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    let origin = path.display().to_string();
+    let text = read_capped(path, MAX_CONFIG_BYTES)?;
     let mut config = parse_str(&text, &origin)?;
     if let Some(dir) = path.parent() {
         for job in &mut config.scrape_configs {
@@ -69,17 +96,10 @@ pub(crate) fn load_file(path: &Path) -> Result<Config, ConfigError> {
 
 pub(crate) fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
     // An empty document (or one holding only comments) is the all-defaults configuration.
-    let has_content = text.lines().any(|l| {
-        let t = l.trim();
-        !t.is_empty() && !t.starts_with('#') && t != "---"
-    });
-    if !has_content {
+    if !has_content(text) {
         return Ok(Config::default());
     }
-    let mut config: Config = serde_saphyr::from_str(text).map_err(|e| {
-        let loc = e.location().unwrap_or(Location::UNKNOWN);
-        ConfigError { origin: origin.to_owned(), line: loc.line(), column: loc.column(), message: first_line(&e) }
-    })?;
+    let mut config: Config = serde_saphyr::from_str(text).map_err(|e| ConfigError::yaml(origin, &e))?;
     config.agent.validate(origin)?;
     config.server.validate(origin)?;
     if let Some(f) = config.rule_files.iter().find(|f| f.value.is_empty()) {
@@ -92,8 +112,9 @@ pub(crate) fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError>
     Ok(config)
 }
 
-/// The parser's message without its source snippet, which we replace by `file:line:col`.
-pub(crate) fn first_line(e: &serde_saphyr::Error) -> String {
+/// The YAML parser's message without its source snippet and its own position, which `file:line:col` in front
+/// replaces. Every YAML file vigil reads (its config, Alertmanager configs, rule files) words errors this way.
+pub fn yaml_message(e: &serde_saphyr::Error) -> String {
     let text = e.without_snippet().to_string();
     let msg = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid YAML").trim();
     // The parser may prefix its own position ("line 3 column 5: ..."); drop it, ours is in front.

@@ -748,7 +748,7 @@ impl PrometheusConfig {
 /// The parser's error as `file:line:col: message`, rewritten as for vigil's own file.
 fn parse_error(origin: &str, e: &serde_saphyr::Error) -> ConfigError {
     let loc = e.location().unwrap_or(Location::UNKNOWN);
-    ConfigError::at(origin, &loc, crate::load::first_line(e))
+    ConfigError::at(origin, &loc, crate::load::yaml_message(e))
 }
 
 #[cfg(test)]

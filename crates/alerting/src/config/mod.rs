@@ -119,17 +119,10 @@ impl AlertmanagerConfig {
 
     /// Parses and validates configuration text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<AlertmanagerConfig, ConfigError> {
-        let has_content = text.lines().any(|l| {
-            let t = l.trim();
-            !t.is_empty() && !t.starts_with('#') && t != "---"
-        });
-        if !has_content {
+        if !vigil_config::has_content(text) {
             return Err(whole_file("no route provided in config").in_file(origin));
         }
-        let mut config: AlertmanagerConfig = serde_saphyr::from_str(text).map_err(|e| {
-            let loc = e.location().unwrap_or(Location::UNKNOWN);
-            ConfigError { origin: origin.to_owned(), line: loc.line(), column: loc.column(), message: first_line(&e) }
-        })?;
+        let mut config: AlertmanagerConfig = serde_saphyr::from_str(text).map_err(|e| ConfigError::yaml(origin, &e))?;
         config.validate().map_err(|p| p.in_file(origin))?;
         Ok(config)
     }
@@ -305,19 +298,4 @@ fn validate_global(g: &mut Located<GlobalConfig>) -> Result<(), Problem> {
         h.value.validate(&h.referenced)?;
     }
     Ok(())
-}
-
-/// The parser's message without its snippet and its own position, which is given in front instead.
-fn first_line(e: &serde_saphyr::Error) -> String {
-    let text = e.without_snippet().to_string();
-    let msg = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid YAML").trim();
-    let msg = match msg.find(": ") {
-        Some(i) if msg[..i].contains("line") => &msg[i + 2..],
-        _ => msg,
-    };
-    let msg = match msg.rfind(" at line ") {
-        Some(i) if msg[i..].contains("column") => &msg[..i],
-        _ => msg,
-    };
-    msg.to_owned()
 }

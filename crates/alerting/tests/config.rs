@@ -254,10 +254,40 @@ fn minimal_files_and_nulls() {
     assert_eq!(err("receivers:\n  - name: r\n"), "am.yml: no routes provided");
 }
 
+/// vigil's own `slack_configs.blocks`: any YAML tree, kept as written for the notifier to execute.
+#[test]
+fn slack_blocks_are_kept_as_a_json_tree() {
+    let c = parse(concat!(
+        "route:\n  receiver: r\nreceivers:\n  - name: r\n    slack_configs:\n      - api_url: http://x/\n",
+        "        blocks:\n",
+        "          - type: header\n",
+        "            text: {type: plain_text, text: '{{ .CommonLabels.alertname }}'}\n",
+        "          - type: section\n",
+        "            fields: [{type: mrkdwn, text: x}]\n",
+        "            accessory: {type: image, size: 2, ratio: 1.5, ok: true, none: null}\n",
+    ));
+    let slack = &c.receiver("r").unwrap().slack_configs[0].value;
+    let blocks: Vec<_> = slack.blocks.as_ref().unwrap().value.iter().map(|b| b.value.clone()).collect();
+    assert_eq!(
+        serde_json::Value::Array(blocks),
+        serde_json::json!([
+            { "type": "header", "text": { "type": "plain_text", "text": "{{ .CommonLabels.alertname }}" } },
+            {
+                "type": "section",
+                "fields": [{ "type": "mrkdwn", "text": "x" }],
+                "accessory": { "type": "image", "size": 2, "ratio": 1.5, "ok": true, "none": null },
+            },
+        ])
+    );
+    let c = parse("route:\n  receiver: r\nreceivers:\n  - name: r\n    slack_configs:\n      - api_url: http://x/\n");
+    assert!(c.receiver("r").unwrap().slack_configs[0].value.blocks.is_none());
+}
+
 /// One error per case, with the exact position and Alertmanager's message.
 #[test]
 fn errors_point_at_their_cause() {
     let r = "receivers:\n  - name: r\n";
+    let slack = "route:\n  receiver: r\nreceivers:\n  - name: r\n    slack_configs:\n      - api_url: http://x/\n";
     let mut failures = Vec::new();
     for (text, want) in [
         // Structure.
@@ -271,6 +301,10 @@ fn errors_point_at_their_cause() {
         ("route:\n  receiver: r\nreceivers:\n  - name: r\n    webhook_configs:\n      - url: 'ftp://x'\n".into(), "am.yml:6:14: unsupported scheme \"ftp\" for URL"),
         ("route:\n  receiver: r\nreceivers:\n  - name: r\n    email_configs:\n      - to: a@b\n".into(), "am.yml:6:9: no global SMTP smarthost set"),
         ("route:\n  receiver: r\nreceivers:\n  - name: r\n    slack_configs:\n      - channel: x\n".into(), "am.yml:6:9: no global Slack API URL set either inline or in a file"),
+        (format!("{slack}        blocks:\n{}", "          - {type: divider}\n".repeat(51)), "am.yml:8:11: 51 Slack blocks, at most 50 allowed"),
+        (format!("{slack}        blocks:\n          - {{type: divider}}\n          - {{text: x}}\n"), "am.yml:9:13: Slack block must be a map with a string type"),
+        (format!("{slack}        blocks:\n          - type: [x]\n"), "am.yml:8:13: Slack block must be a map with a string type"),
+        (format!("{slack}        blocks:\n          - divider\n"), "am.yml:8:13: Slack block must be a map with a string type"),
         ("route:\n  receiver: r\nreceivers:\n  - name: r\n    pagerduty_configs:\n      - severity: x\n".into(), "am.yml:6:9: missing service or routing key in PagerDuty config"),
         ("route:\n  receiver: r\nreceivers:\n  - name: r\n    telegram_configs:\n      - bot_token: x\n".into(), "am.yml:6:9: missing chat_id on telegram_config"),
         ("route:\n  receiver: r\nreceivers:\n  - name: r\n    discord_configs:\n      - title: x\n".into(), "am.yml:6:9: one of webhook_url or webhook_url_file must be configured"),

@@ -80,6 +80,51 @@ async fn slack_attachment_from_default_templates_with_title_limit() {
 }
 
 #[tokio::test]
+async fn slack_blocks_templated_and_cut_to_block_kit_limits() {
+    let server = Server::start(|_| ok()).await;
+    let (notifier, mut rx) = notifier(&format!(
+        concat!(
+            "- name: team\n  slack_configs:\n  - api_url: {}/services/T/B/X\n    blocks:\n",
+            "    - {{type: header, text: {{type: plain_text, text: '{{{{ .CommonLabels.alertname }}}}'}}}}\n",
+            "    - type: section\n      text: {{type: mrkdwn, text: '*{{{{ .Status }}}}* {{{{ .CommonAnnotations.summary }}}}'}}\n",
+            "      fields: [{{type: mrkdwn, text: '{{{{ .CommonLabels.severity }}}}'}}]\n",
+            "    - {{type: divider, n: 3, ok: true}}\n",
+        ),
+        server.base
+    ));
+    notifier.notify(firing(IntegrationKind::Slack));
+    assert_eq!(report(&mut rx).await.outcome, Outcome::Delivered);
+    let mut long = firing(IntegrationKind::Slack);
+    long.alerts[0].labels.insert("alertname".into(), "h".repeat(200));
+    long.alerts[0].annotations.insert("summary".into(), "é".repeat(4000));
+    notifier.notify(long);
+    assert_eq!(report(&mut rx).await.outcome, Outcome::Delivered);
+
+    let seen = server.seen();
+    let body = seen[0].json();
+    assert_eq!(body["attachments"][0]["color"], "danger");
+    assert_eq!(
+        body["blocks"],
+        serde_json::json!([
+            { "type": "header", "text": { "type": "plain_text", "text": "HighLatency" } },
+            {
+                "type": "section",
+                "text": { "type": "mrkdwn", "text": "*firing* Latency is high on db1" },
+                "fields": [{ "type": "mrkdwn", "text": "critical" }],
+            },
+            { "type": "divider", "n": 3, "ok": true },
+        ])
+    );
+    let blocks = &seen[1].json()["blocks"];
+    let header = blocks[0]["text"]["text"].as_str().unwrap();
+    assert_eq!(header.chars().count(), 150);
+    assert!(header.ends_with("hh…"), "{header}");
+    let section = blocks[1]["text"]["text"].as_str().unwrap();
+    assert_eq!(section.chars().count(), 3000);
+    assert!(section.starts_with("*firing* éé") && section.ends_with("é…"), "{section}");
+}
+
+#[tokio::test]
 async fn discord_embed_with_limits_and_status_colour() {
     let server = Server::start(|_| (204, Vec::new(), String::new())).await;
     let (notifier, mut rx) = notifier(&format!(

@@ -22,7 +22,7 @@ pub use inhibit::InhibitRuleConfig;
 pub use receivers::{
     DiscordConfig, EmailConfig, IntegrationKind, IntegrationRef, JiraConfig, PagerdutyConfig, PagerdutyImage,
     PagerdutyLink, ReceiverConfig, SlackAction, SlackConfig, SlackConfirmationField, SlackField, TelegramConfig,
-    WebhookConfig, DEFAULT_EMAIL_SUBJECT,
+    WebhookConfig, DEFAULT_EMAIL_SUBJECT, MAX_SLACK_BLOCKS,
 };
 pub use route::RouteConfig;
 pub use time_intervals::{NamedTimeIntervals, TimeIntervalConfig, TimeRangeConfig};

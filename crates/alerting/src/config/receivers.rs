@@ -553,7 +553,13 @@ pub struct SlackConfig {
     pub mrkdwn_in: Vec<String>,
     #[serde(default)]
     pub actions: Vec<SlackAction>,
+    /// vigil's own: Slack Block Kit blocks sent as the message's top-level `blocks`, every string in them
+    /// (not the keys) a template.
+    pub blocks: Option<Located<Vec<Located<serde_json::Value>>>>,
 }
+
+/// Slack's limit on the blocks of one message.
+pub const MAX_SLACK_BLOCKS: usize = 50;
 
 fn default_slack_username() -> String {
     template("slack.default.username")
@@ -618,6 +624,20 @@ impl SlackConfig {
             }
             if a.confirm.as_ref().is_some_and(|c| c.text.is_empty()) {
                 return Err(err_at(at, "missing text in Slack confirmation configuration"));
+            }
+        }
+        if let Some(blocks) = &self.blocks {
+            if blocks.value.len() > MAX_SLACK_BLOCKS {
+                let n = blocks.value.len();
+                return Err(err_at(
+                    &blocks.referenced,
+                    format!("{n} Slack blocks, at most {MAX_SLACK_BLOCKS} allowed"),
+                ));
+            }
+            for b in &blocks.value {
+                if !b.value.get("type").is_some_and(serde_json::Value::is_string) {
+                    return Err(err_at(&b.referenced, "Slack block must be a map with a string type"));
+                }
             }
         }
         if self.api_url.is_none() && self.api_url_file.is_empty() {

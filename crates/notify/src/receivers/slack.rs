@@ -1,6 +1,8 @@
 //! `slack_configs`: an incoming-webhook (or `chat.postMessage`) message with one attachment, as Alertmanager
 //! builds it: channel, username, icons, and the attachment's title (cut to 1024 characters), link, pretext,
-//! text, fallback, colour, fields and actions, every one of them a template.
+//! text, fallback, colour, fields and actions, every one of them a template. vigil's own `blocks` are added as
+//! the message's top-level Block Kit blocks, every string in them a template and section and header texts cut
+//! to Slack's limits.
 
 use serde_json::{json, Map, Value};
 use vigil_alerting::config::SlackConfig;
@@ -13,6 +15,10 @@ use crate::truncate::truncate_chars;
 
 /// Alertmanager's limit on the attachment title.
 pub const MAX_TITLE_CHARS: usize = 1024;
+/// Slack's limit on the text of a `section` block.
+pub const MAX_SECTION_TEXT_CHARS: usize = 3000;
+/// Slack's limit on the text of a `header` block.
+pub const MAX_HEADER_TEXT_CHARS: usize = 150;
 
 #[derive(Debug)]
 pub struct Slack {
@@ -101,6 +107,45 @@ impl Slack {
             body.insert("link_names".into(), true.into());
         }
         body.insert("attachments".into(), json!([Value::Object(att)]));
+        if let Some(blocks) = c.blocks.as_ref().filter(|b| !b.value.is_empty()) {
+            let blocks = blocks.value.iter().map(|b| block(r, &b.value)).collect::<Result<_, _>>()?;
+            body.insert("blocks".into(), Value::Array(blocks));
+        }
         Ok(Value::Object(body))
     }
+}
+
+/// One configured block with its strings executed and its text cut to the limit of its type.
+fn block(r: &Render<'_>, b: &Value) -> Result<Value, SendError> {
+    let mut b = expand(r, b)?;
+    let max = match b.get("type").and_then(Value::as_str) {
+        Some("section") => MAX_SECTION_TEXT_CHARS,
+        Some("header") => MAX_HEADER_TEXT_CHARS,
+        _ => return Ok(b),
+    };
+    // `text` is a text object; a bare string is cut the same way.
+    let text = match b.get_mut("text") {
+        Some(Value::Object(o)) => o.get_mut("text"),
+        t => t,
+    };
+    if let Some(Value::String(t)) = text {
+        *t = truncate_chars(t, max).0;
+    }
+    Ok(b)
+}
+
+/// `v` with every string in it executed as a template.
+fn expand(r: &Render<'_>, v: &Value) -> Result<Value, SendError> {
+    Ok(match v {
+        Value::String(s) => Value::String(r.text("blocks", s)?),
+        Value::Array(a) => Value::Array(a.iter().map(|v| expand(r, v)).collect::<Result<_, _>>()?),
+        Value::Object(o) => {
+            let mut out = Map::new();
+            for (k, v) in o {
+                out.insert(k.clone(), expand(r, v)?);
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    })
 }

@@ -308,11 +308,7 @@ fn run_server(args: ServerArgs, with_agent: bool) -> anyhow::Result<ExitCode> {
             vigil_server::local::LocalTarget::new("node", &host, move |sink: &mut dyn vigil_model::MetricSink| {
                 set.collect(sink)
             });
-        let own = vigil_server::local::LocalTarget::new(
-            "vigil",
-            &listen.to_string(),
-            vigil_server::local::DbMetrics(server.db().clone()),
-        );
+        let own = vigil_server::local::LocalTarget::new("vigil", &listen.to_string(), server.own_metrics());
         server.add_local_targets([node, own], UP_COLLECT_EVERY);
         tracing::info!(instance = host, "collecting this host's metrics in-process as job \"node\"");
     }

@@ -13,3 +13,4 @@ mod reload;
 mod rules;
 mod server_kill;
 mod silence;
+mod up;

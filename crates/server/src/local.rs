@@ -23,10 +23,10 @@ impl<F: FnMut(&mut dyn MetricSink) + Send + 'static> LocalSource for F {
     }
 }
 
-/// The server's own metrics (the tsdb's), as a source.
-pub struct DbMetrics(pub Arc<Db>);
+/// The server's own metrics, as `/metrics` serves them (tsdb, rules, alerting, reloads), as a source.
+pub struct ServerMetrics(pub(crate) Arc<crate::api::ApiState>);
 
-impl LocalSource for DbMetrics {
+impl LocalSource for ServerMetrics {
     fn collect(&mut self, sink: &mut dyn MetricSink) {
         self.0.collect_metrics(sink);
     }

@@ -111,6 +111,11 @@ impl Server {
         &self.db
     }
 
+    /// The server's own metrics as a local source, for `vigil up` to collect itself as job `vigil`.
+    pub fn own_metrics(&self) -> crate::local::ServerMetrics {
+        crate::local::ServerMetrics(self.state.clone())
+    }
+
     /// The Alertmanager: where rule evaluation posts alerts in process (`AlertSink`).
     pub fn alertmanager(&self) -> &Arc<Alertmanager> {
         &self.alertmanager

@@ -46,6 +46,21 @@ pub struct ApiState {
 }
 
 impl ApiState {
+    /// The server's own metrics: the tsdb's, and those of the rule manager, the Alertmanager and reloads once
+    /// they run.
+    pub fn collect_metrics(&self, sink: &mut dyn vigil_model::MetricSink) {
+        self.db.collect_metrics(sink);
+        if let Some(rules) = self.rules.read().unwrap_or_else(|e| e.into_inner()).clone() {
+            rules.collect_metrics(sink);
+        }
+        if let Some(am) = self.alertmanager.read().unwrap_or_else(|e| e.into_inner()).clone() {
+            am.collect_metrics(sink);
+        }
+        if let Some(reloader) = self.reloader.read().unwrap_or_else(|e| e.into_inner()).clone() {
+            reloader.collect_metrics(sink);
+        }
+    }
+
     pub fn new(db: Arc<Db>, engine: Arc<Engine>, retention: String) -> ApiState {
         ApiState {
             storage: TsdbStorage::new(db.clone()),
@@ -92,16 +107,7 @@ async fn self_metrics(axum::extract::State(state): axum::extract::State<Arc<ApiS
     use axum::response::IntoResponse;
     let text = tokio::task::spawn_blocking(move || {
         let mut encoder = vigil_proto::exposition::TextEncoder::new();
-        state.db.collect_metrics(&mut encoder);
-        if let Some(rules) = state.rules.read().unwrap_or_else(|e| e.into_inner()).clone() {
-            rules.collect_metrics(&mut encoder);
-        }
-        if let Some(am) = state.alertmanager.read().unwrap_or_else(|e| e.into_inner()).clone() {
-            am.collect_metrics(&mut encoder);
-        }
-        if let Some(reloader) = state.reloader.read().unwrap_or_else(|e| e.into_inner()).clone() {
-            reloader.collect_metrics(&mut encoder);
-        }
+        state.collect_metrics(&mut encoder);
         let mut out = String::new();
         encoder.finish(&mut out);
         out

@@ -8,7 +8,7 @@ use vigil_model::Labels;
 use vigil_query::series_notation::STALE_NAN;
 use vigil_query::{Engine, Sample, Storage, Value};
 
-use crate::alerting::{AlertingRule, Notification, RestoreOptions};
+use crate::alerting::{AlertState, AlertingRule, Notification, RestoreOptions};
 use crate::hash::labels_hash;
 use crate::recording::RecordingRule;
 use crate::store::RuleStore;
@@ -152,6 +152,8 @@ pub struct RuleGroup {
     stale_series: Vec<Labels>,
     should_restore: bool,
     last_eval_ms: Option<i64>,
+    /// The last evaluation of any kind: regular, or of the alerting rules alone.
+    last_any_eval_ms: Option<i64>,
 }
 
 impl RuleGroup {
@@ -178,6 +180,7 @@ impl RuleGroup {
             stale_series: Vec::new(),
             should_restore: restore,
             last_eval_ms: None,
+            last_any_eval_ms: None,
         }
     }
 
@@ -229,50 +232,7 @@ impl RuleGroup {
     pub fn eval(&mut self, t_ms: i64, ctx: &EvalContext<'_>, store: &mut dyn RuleStore) -> GroupEval {
         let mut report = GroupEval::default();
         for i in 0..self.rules.len() {
-            let started = std::time::Instant::now();
-            let outcome = match &mut self.rules[i] {
-                Rule::Recording(r) => r.eval(t_ms, ctx, store.storage(), self.limit),
-                Rule::Alerting(r) => r.eval(t_ms, ctx, store.storage(), self.limit),
-            };
-            let mut rule_eval = RuleEval::default();
-            let vector = match outcome {
-                Ok(vector) => vector,
-                Err(e) => {
-                    *self.rules[i].health_mut() = Health::Bad(e.clone());
-                    rule_eval.error = Some(e);
-                    rule_eval.duration = started.elapsed();
-                    report.rules.push(rule_eval);
-                    continue;
-                }
-            };
-            *self.rules[i].health_mut() = Health::Good;
-            if let Rule::Alerting(r) = &mut self.rules[i] {
-                rule_eval.notifications = r.send_alerts(t_ms, ctx.resend_delay_ms, self.interval_ms, ctx.external_url);
-            }
-            let mut returned: HashSet<Labels> = vector.iter().map(|s| s.labels.clone()).collect();
-            let mut stale: Vec<&Labels> = self.series_in_previous_eval[i].difference(&returned).collect();
-            stale.sort();
-            let results = vector.len();
-            let mut batch = vector;
-            batch.extend(stale.into_iter().map(|l| Sample { labels: l.clone(), t: t_ms, v: STALE_NAN }));
-            match store.append(&batch) {
-                Err(e) => {
-                    *self.rules[i].health_mut() = Health::Bad(e.clone());
-                    rule_eval.error = Some(e);
-                }
-                Ok(refused) => {
-                    // Refused staleness markers are expected (another rule may write the series now).
-                    for (index, why) in refused.into_iter().filter(|(index, _)| *index < results) {
-                        returned.remove(&batch[index].labels);
-                        *self.rules[i].health_mut() = Health::Bad(why.to_string());
-                        rule_eval.error = Some(why.to_string());
-                    }
-                    self.series_in_previous_eval[i] = returned;
-                }
-            }
-            rule_eval.samples = batch;
-            rule_eval.duration = started.elapsed();
-            report.rules.push(rule_eval);
+            report.rules.push(self.eval_rule(i, t_ms, ctx, store));
         }
         if !self.stale_series.is_empty() {
             let markers: Vec<Sample> = std::mem::take(&mut self.stale_series)
@@ -284,7 +244,96 @@ impl RuleGroup {
             report.removed_series_markers = markers;
         }
         self.last_eval_ms = Some(t_ms);
+        self.last_any_eval_ms = Some(self.last_any_eval_ms.map_or(t_ms, |last| last.max(t_ms)));
         report
+    }
+
+    /// Evaluates only the alerting rules at `t_ms`, between the group's regular evaluations: the server does so
+    /// when samples of the series they select arrive, and when a pending alert's `for` ends, so that an alert
+    /// fires as soon as its condition has held long enough rather than at the next aligned evaluation. Recording
+    /// rules keep their aligned timestamps. Returns one outcome per alerting rule, in order.
+    pub fn eval_alerting(&mut self, t_ms: i64, ctx: &EvalContext<'_>, store: &mut dyn RuleStore) -> Vec<RuleEval> {
+        let alerting: Vec<usize> = (0..self.rules.len()).filter(|&i| self.rules[i].as_alerting().is_some()).collect();
+        let out = alerting.into_iter().map(|i| self.eval_rule(i, t_ms, ctx, store)).collect();
+        self.last_any_eval_ms = Some(self.last_any_eval_ms.map_or(t_ms, |last| last.max(t_ms)));
+        out
+    }
+
+    /// The earliest time after the group's last evaluation (regular or [`RuleGroup::eval_alerting`]) at which a
+    /// pending alert will have held for its rule's `for`: an evaluation then fires it.
+    pub fn next_hold_deadline_ms(&self) -> Option<i64> {
+        let after = self.last_any_eval_ms?;
+        self.rules
+            .iter()
+            .filter_map(Rule::as_alerting)
+            .filter(|r| r.hold_ms() > 0)
+            .flat_map(|r| r.alerts().filter(|a| a.state == AlertState::Pending).map(|a| a.active_at + r.hold_ms()))
+            .filter(|&deadline| deadline > after)
+            .min()
+    }
+
+    /// The time of the last evaluation of any kind, regular or [`RuleGroup::eval_alerting`].
+    pub fn last_any_eval_ms(&self) -> Option<i64> {
+        self.last_any_eval_ms
+    }
+
+    /// The metric names the alerting rules' expressions select, whose new samples may change an alert; `None`
+    /// when some selector does not name its metric (any sample may matter). Rules that fail to parse are left
+    /// out: they fail at every evaluation anyway.
+    pub fn alerting_metric_names(&self) -> Option<std::collections::BTreeSet<String>> {
+        let mut names = std::collections::BTreeSet::new();
+        for rule in self.rules.iter().filter_map(Rule::as_alerting) {
+            if let Ok(expr) = vigil_query::parse_expr(rule.expr()) {
+                names.extend(crate::selectors::metric_names(&expr)?);
+            }
+        }
+        Some(names)
+    }
+
+    fn eval_rule(&mut self, i: usize, t_ms: i64, ctx: &EvalContext<'_>, store: &mut dyn RuleStore) -> RuleEval {
+        let started = std::time::Instant::now();
+        let outcome = match &mut self.rules[i] {
+            Rule::Recording(r) => r.eval(t_ms, ctx, store.storage(), self.limit),
+            Rule::Alerting(r) => r.eval(t_ms, ctx, store.storage(), self.limit),
+        };
+        let mut rule_eval = RuleEval::default();
+        let vector = match outcome {
+            Ok(vector) => vector,
+            Err(e) => {
+                *self.rules[i].health_mut() = Health::Bad(e.clone());
+                rule_eval.error = Some(e);
+                rule_eval.duration = started.elapsed();
+                return rule_eval;
+            }
+        };
+        *self.rules[i].health_mut() = Health::Good;
+        if let Rule::Alerting(r) = &mut self.rules[i] {
+            rule_eval.notifications = r.send_alerts(t_ms, ctx.resend_delay_ms, self.interval_ms, ctx.external_url);
+        }
+        let mut returned: HashSet<Labels> = vector.iter().map(|s| s.labels.clone()).collect();
+        let mut stale: Vec<&Labels> = self.series_in_previous_eval[i].difference(&returned).collect();
+        stale.sort();
+        let results = vector.len();
+        let mut batch = vector;
+        batch.extend(stale.into_iter().map(|l| Sample { labels: l.clone(), t: t_ms, v: STALE_NAN }));
+        match store.append(&batch) {
+            Err(e) => {
+                *self.rules[i].health_mut() = Health::Bad(e.clone());
+                rule_eval.error = Some(e);
+            }
+            Ok(refused) => {
+                // Refused staleness markers are expected (another rule may write the series now).
+                for (index, why) in refused.into_iter().filter(|(index, _)| *index < results) {
+                    returned.remove(&batch[index].labels);
+                    *self.rules[i].health_mut() = Health::Bad(why.to_string());
+                    rule_eval.error = Some(why.to_string());
+                }
+                self.series_in_previous_eval[i] = returned;
+            }
+        }
+        rule_eval.samples = batch;
+        rule_eval.duration = started.elapsed();
+        rule_eval
     }
 
     /// Restores the `for` state of the group's alerts from the `ALERTS_FOR_STATE` series (Prometheus'
@@ -313,6 +362,7 @@ impl RuleGroup {
     /// its alerts. Series of rules that are gone are marked stale at the next evaluation.
     pub fn copy_state_from(&mut self, mut from: RuleGroup) {
         self.last_eval_ms = from.last_eval_ms;
+        self.last_any_eval_ms = from.last_any_eval_ms;
         let mut taken = vec![false; from.rules.len()];
         for i in 0..self.rules.len() {
             let found =

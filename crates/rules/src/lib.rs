@@ -13,6 +13,7 @@ mod go_expander;
 mod group;
 mod hash;
 mod recording;
+mod selectors;
 mod store;
 mod template;
 pub mod unittest;

@@ -88,3 +88,42 @@ groups:
         ]
     );
 }
+
+#[test]
+fn alerting_rules_evaluated_between_regular_evaluations_fire_when_their_for_ends() {
+    let yaml = r#"
+groups:
+  - name: g
+    rules:
+      - record: doubled
+        expr: x * 2
+      - alert: High
+        expr: x > 0.5
+        for: 10s
+"#;
+    let mut h = Harness::new(yaml);
+    assert_eq!(h.group.alerting_metric_names().unwrap().into_iter().collect::<Vec<_>>(), ["x"]);
+    // x crosses at 63 s, between the regular evaluations at 60 s and 120 s.
+    h.load(r#"x 0 0"#, 60_000);
+    h.store.add(crate::support::labels(&[("__name__", "x")]), [(63_000, 1.0)]);
+    h.eval(60_000);
+    assert_eq!(h.group.next_hold_deadline_ms(), None);
+    let ctx_eval = |h: &mut Harness, t: i64| {
+        let ctx = vigil_rules::EvalContext::new(&h.engine, h.expander.as_ref());
+        h.group.eval_alerting(t, &ctx, &mut h.store)
+    };
+    let early = ctx_eval(&mut h, 63_100);
+    assert_eq!(early.len(), 1, "only the alerting rule");
+    assert!(early[0].notifications.is_empty(), "pending alerts are not sent");
+    let shown: Vec<String> = early[0].samples.iter().map(crate::support::show).collect();
+    assert_eq!(shown[0], r#"ALERTS{alertname="High", alertstate="pending"} 1"#);
+    // The alert became pending at 63.1 s; its `for` ends at 73.1 s, where the next evaluation fires it.
+    assert_eq!(h.group.next_hold_deadline_ms(), Some(73_100));
+    let fired = ctx_eval(&mut h, 73_100);
+    assert_eq!(fired[0].notifications.len(), 1, "sent as soon as it fires");
+    assert_eq!(h.group.next_hold_deadline_ms(), None);
+    // The recording rule kept its aligned time: nothing was recorded at the early evaluations.
+    assert_eq!(h.query("doubled", 73_100), ["doubled{} 0"]);
+    assert_eq!(h.group.last_eval_ms(), Some(60_000));
+    assert_eq!(h.group.last_any_eval_ms(), Some(73_100));
+}

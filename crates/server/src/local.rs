@@ -102,9 +102,10 @@ impl MetricSink for BatchSink<'_> {
     }
 }
 
-/// Runs `targets` every `interval` until `stop` turns true, appending into `db`.
+/// Runs `targets` every `interval` until `stop` turns true, appending into `db` and telling `watch`.
 pub async fn run(
     db: Arc<Db>,
+    watch: Arc<crate::rules::IngestWatch>,
     mut targets: Vec<LocalTarget>,
     interval: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -116,7 +117,7 @@ pub async fn run(
             _ = ticker.tick() => {}
             _ = stop.changed() => return,
         }
-        let db = db.clone();
+        let (db, watch) = (db.clone(), watch.clone());
         let round = tokio::task::spawn_blocking(move || {
             let t = crate::api::now_ms();
             let mut batches = Vec::new();
@@ -124,6 +125,9 @@ pub async fn run(
                 batches.extend(target.collect_round(t));
             }
             let result = db.append(&batches);
+            if result.is_ok() {
+                watch.touched(batches.iter().filter_map(|s| s.labels.metric_name()));
+            }
             (targets, result)
         })
         .await;

@@ -97,7 +97,7 @@ impl Server {
         let engine = Arc::new(Engine::new(options.engine.clone()));
         let retention = options.db.retention.map_or_else(|| "0s".to_string(), vigil_model::time::format_duration);
         let rules = RuleManager::new(db.clone(), engine.clone(), options.rules.clone()).map_err(ServerError::Rules)?;
-        let state = Arc::new(ApiState::new(db.clone(), engine, retention));
+        let state = Arc::new(ApiState::new(db.clone(), engine, retention, rules.ingest_watch()));
         let am = Alertmanager::open(&options.data_dir, options.alerting.clone(), options.alertmanager.clone())?;
         let alertmanager = Arc::new(am);
         *state.alertmanager.write().unwrap_or_else(|e| e.into_inner()) = Some(alertmanager.clone());
@@ -145,7 +145,7 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        let appender = Arc::new(DbAppender(self.db.clone()));
+        let appender = Arc::new(DbAppender { db: self.db.clone(), watch: self.rules.ingest_watch() });
         let scrapes = Manager::start(&self.options.global, &self.options.scrape_configs, appender).await?;
         let scrapes = Arc::new(scrapes);
         *self.state.scrapes.write().unwrap_or_else(|e| e.into_inner()) = Some(scrapes.clone());
@@ -163,8 +163,15 @@ impl Server {
         let maintenance = tokio::spawn(maintain_loop(self.db.clone(), self.options.maintain_every, stop_rx.clone()));
         let alerting = tokio::spawn(self.alertmanager.clone().run(stop_rx.clone()));
         let local_targets = std::mem::take(&mut self.local);
-        let local = (!local_targets.is_empty())
-            .then(|| tokio::spawn(local::run(self.db.clone(), local_targets, self.local_every, stop_rx)));
+        let local = (!local_targets.is_empty()).then(|| {
+            tokio::spawn(local::run(
+                self.db.clone(),
+                self.rules.ingest_watch(),
+                local_targets,
+                self.local_every,
+                stop_rx,
+            ))
+        });
         let served = axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await;
         scrapes.stop().await;
         reloads.abort();

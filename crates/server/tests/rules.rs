@@ -201,6 +201,50 @@ fn rules_record_alert_notify_and_restore_after_a_restart() {
     assert_eq!(alert["activeAt"], whole_seconds.as_str());
 }
 
+/// The value of the rule group counter `name` in the server's own metrics.
+fn group_counter(server: &Running, name: &str) -> u64 {
+    let metrics = server.get("/metrics").body;
+    metrics
+        .lines()
+        .find(|l| l.starts_with(name) && l.contains(";fast\""))
+        .and_then(|l| l.rsplit(' ').next())
+        .map_or(0, |v| v.parse::<f64>().unwrap() as u64)
+}
+
+fn parse_rfc3339_ms(s: &str) -> i64 {
+    vigil_model::time::parse_rfc3339(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+#[test]
+fn alerts_are_evaluated_when_their_samples_arrive_and_fire_when_for_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    let fast = "groups:\n  - name: fast\n    interval: 4s\n    rules:\n      - alert: Hot\n        expr: temp > 30\n        for: 1s\n";
+    std::fs::write(&rules, fast).unwrap();
+    let sink = Arc::new(Recorder::default());
+    let server = Running::start(options(&dir.path().join("data"), &rules), sink.clone());
+    // Early evaluations start once the `for` state is restored, after the second iteration. Push right after
+    // an iteration, so the next one is about 4 s away.
+    wait_for("two iterations", Duration::from_secs(15), || {
+        (group_counter(&server, "vigil_rule_group_iterations_total") >= 2).then_some(())
+    });
+    let iterations = group_counter(&server, "vigil_rule_group_iterations_total");
+    wait_for("the next iteration", Duration::from_secs(6), || {
+        (group_counter(&server, "vigil_rule_group_iterations_total") > iterations).then_some(())
+    });
+    let pushed = now_ms();
+    push(server.addr, 42.0);
+    let alert = firing(&server);
+    let active_at = parse_rfc3339_ms(alert["activeAt"].as_str().unwrap());
+    assert!(active_at >= pushed - 1_000 && active_at < pushed + 2_000, "pending at {active_at}, pushed at {pushed}");
+    let sent =
+        wait_for("the alert posted to the sink", Duration::from_secs(5), || sink.0.lock().unwrap().first().cloned());
+    let fired_at = sent.starts_at.unwrap().as_millis();
+    // Fired when its `for` ended, not at the next aligned iteration.
+    assert!(fired_at >= active_at + 1_000 && fired_at < active_at + 1_800, "fired at {fired_at}, active {active_at}");
+    assert!(group_counter(&server, "vigil_rule_group_early_evaluations_total") >= 2);
+}
+
 fn check_rules_shape(body: &serde_json::Value) {
     assert_eq!(body["status"], "success");
     let group = &body["data"]["groups"][0];

@@ -43,6 +43,8 @@ pub struct ApiState {
     pub started_at_ms: i64,
     /// The retention as shown by `status/runtimeinfo`, e.g. `15d`.
     pub retention: String,
+    /// Told of the metrics remote_write stored, to wake the alerting rules selecting them.
+    pub ingest_watch: Arc<crate::rules::IngestWatch>,
 }
 
 impl ApiState {
@@ -61,7 +63,12 @@ impl ApiState {
         }
     }
 
-    pub fn new(db: Arc<Db>, engine: Arc<Engine>, retention: String) -> ApiState {
+    pub fn new(
+        db: Arc<Db>,
+        engine: Arc<Engine>,
+        retention: String,
+        ingest_watch: Arc<crate::rules::IngestWatch>,
+    ) -> ApiState {
         ApiState {
             storage: TsdbStorage::new(db.clone()),
             db,
@@ -73,6 +80,7 @@ impl ApiState {
             alertmanager: std::sync::RwLock::new(None),
             started_at_ms: now_ms(),
             retention,
+            ingest_watch,
         }
     }
 }

@@ -62,6 +62,9 @@ fn ingest(state: &ApiState, body: &[u8], limits: &DecodeLimits) -> Result<(), (S
         return Ok(());
     }
     let report = state.db.append_samples(&batch).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    if !state.ingest_watch.is_idle() {
+        state.ingest_watch.touched(batch.iter().filter_map(|s| metric_name(s.labels)));
+    }
     match &report.first_error {
         Some(first) => Err((
             StatusCode::BAD_REQUEST,
@@ -69,4 +72,9 @@ fn ingest(state: &ApiState, body: &[u8], limits: &DecodeLimits) -> Result<(), (S
         )),
         None => Ok(()),
     }
+}
+
+/// The `__name__` of sorted label pairs.
+fn metric_name<'a>(labels: &[(&'a str, &'a str)]) -> Option<&'a str> {
+    labels.binary_search_by(|(name, _)| name.cmp(&vigil_model::METRIC_NAME)).ok().map(|i| labels[i].1)
 }

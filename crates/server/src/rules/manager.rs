@@ -1,11 +1,14 @@
 //! The rule manager: one task per group, evaluating at the group's aligned timestamps on a blocking thread,
 //! skipping (and counting) iterations it was too late for, restoring `for` state after the second evaluation of
 //! a fresh start, and reloading rule files while keeping alert state (Prometheus 2.42's `rules/manager.go`).
+//! Unlike Prometheus, alerting rules are also evaluated between those times: when samples of the metrics they
+//! select arrive (at most every [`EARLY_EVALUATION_GAP`]) and when a pending alert's `for` ends, so that the
+//! delay from data to notification is not up to two intervals longer than `for` asks.
 
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use vigil_model::Labels;
 use vigil_query::series_notation::STALE_NAN;
@@ -16,8 +19,33 @@ use vigil_tsdb::Db;
 use super::files::load_rule_files;
 use super::sink::{to_postable, AlertSink, LogSink};
 use super::store::DbRuleStore;
+use super::watch::IngestWatch;
 use crate::api::now_ms;
 use crate::storage::TsdbStorage;
+
+/// The shortest time between two evaluations of a group's alerting rules that new samples trigger: a stream of
+/// ingests costs at most one such evaluation per gap.
+pub const EARLY_EVALUATION_GAP: Duration = Duration::from_millis(200);
+
+/// How much evaluation time per second all groups together may spend on evaluations that samples triggered:
+/// beyond it (a busy server with many rules), groups wait for their regular iterations as in Prometheus.
+pub const EARLY_EVALUATION_BUDGET: Duration = Duration::from_millis(100);
+
+/// The time spent on sample-triggered evaluations in the current second.
+struct EarlyBudget {
+    window_start: Instant,
+    used: Duration,
+}
+
+impl EarlyBudget {
+    fn available(&mut self) -> bool {
+        if self.window_start.elapsed() >= Duration::from_secs(1) {
+            self.window_start = Instant::now();
+            self.used = Duration::ZERO;
+        }
+        self.used < EARLY_EVALUATION_BUDGET
+    }
+}
 
 /// What the manager evaluates and how.
 #[derive(Clone, Debug)]
@@ -58,6 +86,8 @@ pub struct GroupStats {
     pub rule_durations: Vec<Duration>,
     pub iterations: u64,
     pub iterations_missed: u64,
+    /// Evaluations of the alerting rules alone, between iterations (new samples, or a `for` ending).
+    pub early_evaluations: u64,
     /// Rule evaluations, and failed ones, over all rules of the group.
     pub evaluations: u64,
     pub failures: u64,
@@ -74,6 +104,8 @@ struct Slot {
     stats: Mutex<GroupStats>,
     stop: watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<()>>>,
+    /// Notified when samples the group's alerting rules select were ingested.
+    wake: Arc<Notify>,
 }
 
 impl Slot {
@@ -85,6 +117,7 @@ impl Slot {
             stats: Mutex::new(stats),
             stop: watch::channel(false).0,
             task: Mutex::new(None),
+            wake: Arc::new(Notify::new()),
         })
     }
 
@@ -112,6 +145,8 @@ pub struct RuleManager {
     groups: Mutex<Vec<Arc<Slot>>>,
     /// Serialises reloads.
     reloading: tokio::sync::Mutex<()>,
+    watch: Arc<IngestWatch>,
+    early_budget: Mutex<EarlyBudget>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -137,7 +172,27 @@ impl RuleManager {
             sink: RwLock::new(Arc::new(LogSink)),
             groups: Mutex::new(groups),
             reloading: tokio::sync::Mutex::new(()),
+            watch: Arc::new(IngestWatch::new()),
+            early_budget: Mutex::new(EarlyBudget { window_start: Instant::now(), used: Duration::ZERO }),
         })
+    }
+
+    /// What the ingest paths tell of the metrics they stored, to wake the groups whose alerts select them.
+    pub fn ingest_watch(&self) -> Arc<IngestWatch> {
+        self.watch.clone()
+    }
+
+    fn update_interests(&self) {
+        let slots: Vec<Arc<Slot>> = lock(&self.groups).clone();
+        let wakers = slots
+            .iter()
+            .map(|slot| {
+                let names = lock(&slot.group).alerting_metric_names().map(|names| names.into_iter().collect());
+                (slot.wake.clone(), names)
+            })
+            .filter(|(_, names): &(_, Option<Vec<String>>)| names.as_ref().is_none_or(|n| !n.is_empty()))
+            .collect();
+        self.watch.set(wakers);
     }
 
     /// Where alerts go from now on.
@@ -147,6 +202,7 @@ impl RuleManager {
 
     /// Starts one task per group on the current tokio runtime.
     pub fn start(self: &Arc<Self>) {
+        self.update_interests();
         for slot in lock(&self.groups).iter() {
             self.spawn(slot.clone());
         }
@@ -227,6 +283,7 @@ impl RuleManager {
         }
         *self.options.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(options);
         *lock(&self.groups) = fresh.clone();
+        self.update_interests();
         for slot in fresh {
             self.spawn(slot);
         }
@@ -249,6 +306,47 @@ impl RuleManager {
             .iter()
             .map(|slot| GroupView { group: lock(&slot.group).clone(), stats: lock(&slot.stats).clone() })
             .collect()
+    }
+
+    /// Evaluates the alerting rules of `slot` at `t_ms` alone (blocking), between iterations; nothing before the
+    /// group's `for` state is restored, which the first iterations do. Evaluations that samples triggered
+    /// (`by_samples`) are skipped once [`EARLY_EVALUATION_BUDGET`] is spent.
+    fn evaluate_alerts_early(&self, slot: &Slot, t_ms: i64, by_samples: bool) {
+        if by_samples && !lock(&self.early_budget).available() {
+            return;
+        }
+        let started = Instant::now();
+        let options = self.options();
+        let mut group = lock(&slot.group);
+        if group.should_restore() || group.last_any_eval_ms().is_some_and(|last| last >= t_ms) {
+            return;
+        }
+        let ctx = EvalContext {
+            engine: &self.engine,
+            expander: &self.expander,
+            external_labels: &options.external_labels,
+            external_url: &options.external_url,
+            resend_delay_ms: options.resend_delay_ms,
+        };
+        let mut store = DbRuleStore { db: &self.db, storage: &self.storage };
+        let outcomes = group.eval_alerting(t_ms, &ctx, &mut store);
+        drop(group);
+        if by_samples {
+            lock(&self.early_budget).used += started.elapsed();
+        }
+        let mut stats = lock(&slot.stats);
+        stats.early_evaluations += 1;
+        stats.evaluations += outcomes.len() as u64;
+        stats.failures += outcomes.iter().filter(|o| o.error.is_some()).count() as u64;
+        drop(stats);
+        let alerts: Vec<_> = outcomes
+            .iter()
+            .flat_map(|o| o.notifications.iter().map(|n| to_postable(n, &options.external_labels)))
+            .collect();
+        if !alerts.is_empty() {
+            let sink = self.sink.read().unwrap_or_else(|e| e.into_inner()).clone();
+            sink.post(alerts);
+        }
     }
 
     /// Evaluates `slot` at `t_ms` (blocking): appends the results, hands due alerts to the sink, restores `for`
@@ -303,24 +401,57 @@ async fn stop_slot(slot: &Slot) {
 }
 
 /// A group's loop: the first evaluation at the group's first aligned time after now, then every interval;
-/// iterations that could not start in time are skipped and counted.
+/// iterations that could not start in time are skipped and counted. In between, the alerting rules alone are
+/// evaluated when the watch wakes the group (no sooner than [`EARLY_EVALUATION_GAP`] after the previous such
+/// evaluation) and when a pending alert's `for` ends.
 async fn run_group(manager: Arc<RuleManager>, slot: Arc<Slot>, mut stop: watch::Receiver<bool>) {
     let (interval, mut next) = {
         let g = lock(&slot.group);
         (g.interval_ms(), g.eval_timestamp_ms(now_ms().saturating_mul(1_000_000)) + g.interval_ms())
     };
+    let gap = EARLY_EVALUATION_GAP.as_millis() as i64;
     let mut evaluated = 0u64;
+    // When samples asked for an early evaluation, the time it is due.
+    let mut early_due: Option<i64> = None;
+    let mut last_early = i64::MIN / 2;
     loop {
-        let wait = Duration::from_millis(u64::try_from(next - now_ms()).unwrap_or(0));
+        let hold_deadline = lock(&slot.group).next_hold_deadline_ms();
+        let wake_at = [Some(next), early_due, hold_deadline].into_iter().flatten().min().unwrap_or(next);
+        let wait = Duration::from_millis(u64::try_from(wake_at - now_ms()).unwrap_or(0));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
+            _ = slot.wake.notified(), if early_due.is_none() => {
+                early_due = Some(now_ms().max(last_early + gap));
+                continue;
+            }
             _ = stop.changed() => return,
+        }
+        let now = now_ms();
+        if now < next {
+            // Samples arrived, or a `for` ended: the alerting rules alone, at the time it is.
+            let by_samples = hold_deadline.is_none_or(|d| d > now);
+            early_due = None;
+            last_early = now;
+            let (m, s) = (manager.clone(), slot.clone());
+            if let Err(err) = tokio::task::spawn_blocking(move || m.evaluate_alerts_early(&s, now, by_samples)).await {
+                tracing::error!(%err, "rule evaluation task failed");
+            }
+            if *stop.borrow() {
+                return;
+            }
+            continue;
         }
         evaluated += 1;
         // Prometheus restores after the second evaluation: recording rules have caught up by then.
         let restore_now = evaluated >= 2;
+        // An early evaluation that ran past the aligned time moves this one just after it, so the alerts' times
+        // never go backwards.
+        let t = match lock(&slot.group).last_any_eval_ms() {
+            Some(last) if last >= next => last + 1,
+            _ => next,
+        };
         let (m, s) = (manager.clone(), slot.clone());
-        if let Err(err) = tokio::task::spawn_blocking(move || m.iterate(&s, next, restore_now)).await {
+        if let Err(err) = tokio::task::spawn_blocking(move || m.iterate(&s, t, restore_now)).await {
             tracing::error!(%err, "rule evaluation task failed");
         }
         let missed = (now_ms() - next) / interval - 1;

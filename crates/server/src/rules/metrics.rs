@@ -15,6 +15,10 @@ impl RuleManager {
             "vigil_rule_group_iterations_missed_total",
             "Evaluations of rule groups skipped because the previous one ran too long.",
         );
+        let early = Desc::counter(
+            "vigil_rule_group_early_evaluations_total",
+            "Evaluations of a group's alerting rules alone, between iterations: new samples, or a `for` ending.",
+        );
         let duration =
             Desc::gauge("vigil_rule_group_last_duration_seconds", "How long the last evaluation of the group took.");
         let interval = Desc::gauge("vigil_rule_group_interval_seconds", "The interval of the rule group.");
@@ -31,6 +35,7 @@ impl RuleManager {
             sink.sample(&failures, &labels, s.failures as f64);
             sink.sample(&iterations, &labels, s.iterations as f64);
             sink.sample(&missed, &labels, s.iterations_missed as f64);
+            sink.sample(&early, &labels, s.early_evaluations as f64);
             sink.sample(&duration, &labels, s.last_duration.as_secs_f64());
             sink.sample(&interval, &labels, view.group.interval_ms() as f64 / 1000.0);
             sink.sample(&rules, &labels, view.group.rules().len() as f64);

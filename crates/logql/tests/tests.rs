@@ -1,0 +1,7 @@
+//! The single integration-test binary of vigil-logql: queries over a small in-memory store with hand-computed
+//! expectations.
+
+mod errors;
+mod fixture;
+mod logs;
+mod metrics;

@@ -31,6 +31,8 @@ enum Command {
     },
     /// Manage silences on a running server, like amtool: add, query, expire.
     Silence(SilenceArgs),
+    /// Query logs with LogQL on a running server (or Loki), like logcli: `vigil logs '{job="nginx"} |= "error"'`.
+    Logs(LogsArgs),
     /// Run unit tests.
     Test {
         #[command(subcommand)]
@@ -47,6 +49,27 @@ enum CheckCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+}
+
+#[derive(clap::Args)]
+struct LogsArgs {
+    /// A LogQL query: log lines (`{job="nginx"} |= "500"`) or a metric (`sum(rate({job="nginx"}[5m]))`).
+    query: String,
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:9090")]
+    url: String,
+    /// How far back to look, as a Prometheus duration.
+    #[arg(long, default_value = "1h")]
+    since: String,
+    /// Most lines to print: the newest ones.
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Keep printing new lines as they arrive (polls every second) until interrupted.
+    #[arg(long, short)]
+    follow: bool,
+    /// `default` (time, labels, line), `raw` (the line) or `jsonl`.
+    #[arg(long, short, default_value = "default")]
+    output: String,
 }
 
 #[derive(clap::Args)]
@@ -137,6 +160,7 @@ fn main() -> ExitCode {
         Command::Check { what: CheckCommand::Rules { files } } => Ok(check_rules(&files)),
         Command::Test { what: TestCommand::Rules { files } } => test_rules(&files),
         Command::Silence(args) => silence(args),
+        Command::Logs(args) => logs(args),
     };
     match result {
         Ok(code) => code,
@@ -364,6 +388,71 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
     }
     tracing::info!("shutting down");
+}
+
+/// `vigil logs`: the query's lines oldest first (or a metric's series), then new lines with `--follow`.
+fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    use vigil_server::logs::client::{self, Answer, Output};
+    let output = match args.output.as_str() {
+        "default" => Output::Default,
+        "raw" => Output::Raw,
+        "jsonl" => Output::Jsonl,
+        other => anyhow::bail!("--output: unknown format {other:?} (default, raw or jsonl)"),
+    };
+    let since_ms = vigil_model::time::parse_duration(&args.since).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+    anyhow::ensure!(since_ms > 0, "--since must be positive");
+    anyhow::ensure!(args.limit > 0, "--limit must be positive");
+    let now_ns =
+        || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let end = now_ns();
+        let start = end - since_ms * 1_000_000;
+        let mut stdout = std::io::stdout().lock();
+        let lines = match client::query(&args.url, &args.query, start, end, args.limit, false).await {
+            Ok(Answer::Lines(lines)) => lines,
+            Ok(Answer::Metric(text)) => {
+                anyhow::ensure!(!args.follow, "--follow needs a log query, not a metric query");
+                write!(stdout, "{text}")?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e) => anyhow::bail!(e),
+        };
+        for line in &lines {
+            stdout.write_all(client::format_line(line, output).as_bytes())?;
+        }
+        stdout.flush()?;
+        if !args.follow {
+            return Ok(ExitCode::SUCCESS);
+        }
+        // Lines at the last printed timestamp were printed already; newer ones arrive with later polls.
+        let mut last = lines.last().map_or(end, |l| l.ts_ns);
+        let mut printed_at_last: Vec<client::Line> = lines.into_iter().filter(|l| l.ts_ns == last).collect();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let fresh = match client::query(&args.url, &args.query, last, now_ns(), 5_000, true).await {
+                Ok(Answer::Lines(lines)) => lines,
+                Ok(Answer::Metric(_)) => anyhow::bail!("the query became a metric query"),
+                Err(e) => {
+                    eprintln!("vigil: {e}; retrying");
+                    continue;
+                }
+            };
+            for line in fresh {
+                if line.ts_ns < last || (line.ts_ns == last && printed_at_last.contains(&line)) {
+                    continue;
+                }
+                if line.ts_ns > last {
+                    last = line.ts_ns;
+                    printed_at_last.clear();
+                }
+                stdout.write_all(client::format_line(&line, output).as_bytes())?;
+                printed_at_last.push(line);
+            }
+            stdout.flush()?;
+        }
+    })
 }
 
 /// `vigil silence add|query|expire` against `--url`.

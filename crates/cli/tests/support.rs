@@ -1,6 +1,8 @@
 //! Helpers for end-to-end tests: free ports, child processes killed on drop, HTTP GET through curl,
 //! waiting on a condition with a deadline, and locating the peer programs unpacked by `../shared/peers`.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -173,4 +175,20 @@ impl WebhookSink {
             (bodies.len() >= n).then_some(bodies)
         })
     }
+}
+
+/// POSTs a protobuf body to `path` with extra header lines; returns the status code.
+pub fn http_post(addr: &str, path: &str, headers: &str, body: &[u8]) -> Option<u16> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-protobuf\r\n{headers}\
+         Connection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body).ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    String::from_utf8_lossy(&response).split(' ').nth(1)?.parse().ok()
 }

@@ -5,6 +5,7 @@ mod support;
 mod check_config;
 mod interop_alertmanager;
 mod interop_prometheus_alerts;
+mod logs;
 mod metrics_endpoint;
 mod node_exporter_parity;
 mod prometheus_interop;

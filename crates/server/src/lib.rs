@@ -4,6 +4,7 @@ pub mod alertmanager;
 pub mod api;
 pub mod ingest;
 pub mod local;
+pub mod logs;
 pub mod metadata;
 mod reload;
 pub mod rules;

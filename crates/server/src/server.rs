@@ -1,5 +1,5 @@
-//! The server process: opens the tsdb (replaying its log), serves the API, runs maintenance in the background,
-//! and flushes on shutdown.
+//! The server process: opens the tsdb and the log store (replaying their logs), serves the API, runs
+//! maintenance in the background, and flushes on shutdown.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
+use vigil_logstore::LogStore;
 use vigil_query::{Engine, EngineOptions};
 use vigil_tsdb::{Db, DbError, DbOptions};
 
@@ -26,6 +27,8 @@ use crate::rules::{AlertSink, RuleManager, RuleOptions};
 pub struct ServerOptions {
     pub data_dir: PathBuf,
     pub db: DbOptions,
+    /// The log store's retention and limits.
+    pub logs: vigil_logstore::Options,
     pub engine: EngineOptions,
     /// How often maintenance (persisting the head, compaction, retention) runs.
     pub maintain_every: Duration,
@@ -48,6 +51,7 @@ impl ServerOptions {
         ServerOptions {
             data_dir: data_dir.into(),
             db: DbOptions::default(),
+            logs: vigil_logstore::Options::default(),
             engine: EngineOptions::default(),
             maintain_every: Duration::from_secs(60),
             global: GlobalConfig::default(),
@@ -65,6 +69,8 @@ impl ServerOptions {
 pub enum ServerError {
     #[error("opening the metric store in {dir}: {source}")]
     Open { dir: PathBuf, source: DbError },
+    #[error("opening the log store in {dir}: {source}")]
+    OpenLogs { dir: PathBuf, source: vigil_logstore::Error },
     #[error("serving http: {0}")]
     Http(std::io::Error),
     #[error("starting the scrape jobs: {0}")]
@@ -96,8 +102,12 @@ impl Server {
         let db = Arc::new(db);
         let engine = Arc::new(Engine::new(options.engine.clone()));
         let retention = options.db.retention.map_or_else(|| "0s".to_string(), vigil_model::time::format_duration);
+        let logs_dir = options.data_dir.join("logs");
+        let logs = LogStore::open(&logs_dir, options.logs.clone())
+            .map_err(|source| ServerError::OpenLogs { dir: logs_dir, source })?;
+        let logs = Arc::new(logs);
         let rules = RuleManager::new(db.clone(), engine.clone(), options.rules.clone()).map_err(ServerError::Rules)?;
-        let state = Arc::new(ApiState::new(db.clone(), engine, retention, rules.ingest_watch()));
+        let state = Arc::new(ApiState::new(db.clone(), logs, engine, retention, rules.ingest_watch()));
         let am = Alertmanager::open(&options.data_dir, options.alerting.clone(), options.alertmanager.clone())?;
         let alertmanager = Arc::new(am);
         *state.alertmanager.write().unwrap_or_else(|e| e.into_inner()) = Some(alertmanager.clone());
@@ -161,6 +171,8 @@ impl Server {
         let reloads = tokio::spawn(reload_on_sighup(reloader));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let maintenance = tokio::spawn(maintain_loop(self.db.clone(), self.options.maintain_every, stop_rx.clone()));
+        let logs_maintenance =
+            tokio::spawn(maintain_logs(self.state.logs.clone(), self.options.maintain_every, stop_rx.clone()));
         let alerting = tokio::spawn(self.alertmanager.clone().run(stop_rx.clone()));
         let local_targets = std::mem::take(&mut self.local);
         let local = (!local_targets.is_empty()).then(|| {
@@ -179,11 +191,18 @@ impl Server {
         self.rules.stop().await;
         let _ = stop_tx.send(true);
         let _ = maintenance.await;
+        let _ = logs_maintenance.await;
         let _ = alerting.await;
         if let Some(local) = local {
             let _ = local.await;
         }
         let Server { db, state, rules, .. } = self;
+        let logs = state.logs.clone();
+        match tokio::task::spawn_blocking(move || logs.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::error!(%err, "flushing the log store failed; its log keeps what was acknowledged"),
+            Err(err) => tracing::error!(%err, "log store flush task failed"),
+        }
         state.scrapes.write().unwrap_or_else(|e| e.into_inner()).take();
         state.rules.write().unwrap_or_else(|e| e.into_inner()).take();
         state.reloader.write().unwrap_or_else(|e| e.into_inner()).take();
@@ -221,6 +240,25 @@ const PERSIST_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// Runs maintenance every `every`, and as soon as the head has a range to persist, so that a burst of appends
 /// (a backfill, a catching-up sender) does not leave queries decoding a large head for up to a round.
+/// Persists the log store's head, merges its parts and applies retention every `every`.
+async fn maintain_logs(logs: Arc<LogStore>, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let logs = logs.clone();
+        match tokio::task::spawn_blocking(move || logs.maintain(crate::api::now_ms().saturating_mul(1_000_000))).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::error!(%err, "log store maintenance failed"),
+            Err(err) => tracing::error!(%err, "log store maintenance task failed"),
+        }
+    }
+}
+
 async fn maintain_loop(db: Arc<Db>, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(every.min(PERSIST_CHECK_EVERY));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -2,6 +2,7 @@
 
 mod alertmanager;
 mod api;
+mod loki;
 mod notifications;
 mod reload;
 mod remote_write;

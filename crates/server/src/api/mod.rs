@@ -3,6 +3,7 @@
 
 mod error;
 pub mod json;
+pub mod loki;
 pub mod notifications;
 mod params;
 mod prometheus;
@@ -28,6 +29,8 @@ use crate::storage::TsdbStorage;
 /// What the handlers share.
 pub struct ApiState {
     pub db: Arc<Db>,
+    /// The log store, behind Loki's push and query APIs.
+    pub logs: Arc<vigil_logstore::LogStore>,
     pub storage: TsdbStorage,
     pub engine: Arc<Engine>,
     pub metadata: MetadataStore,
@@ -52,6 +55,7 @@ impl ApiState {
     /// they run.
     pub fn collect_metrics(&self, sink: &mut dyn vigil_model::MetricSink) {
         self.db.collect_metrics(sink);
+        crate::logs::metrics::collect(&self.logs, sink);
         if let Some(rules) = self.rules.read().unwrap_or_else(|e| e.into_inner()).clone() {
             rules.collect_metrics(sink);
         }
@@ -65,6 +69,7 @@ impl ApiState {
 
     pub fn new(
         db: Arc<Db>,
+        logs: Arc<vigil_logstore::LogStore>,
         engine: Arc<Engine>,
         retention: String,
         ingest_watch: Arc<crate::rules::IngestWatch>,
@@ -72,6 +77,7 @@ impl ApiState {
         ApiState {
             storage: TsdbStorage::new(db.clone()),
             db,
+            logs,
             engine,
             metadata: MetadataStore::default(),
             scrapes: std::sync::RwLock::new(None),
@@ -89,6 +95,13 @@ impl ApiState {
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/api/v1/write", post(crate::ingest::remote_write::write))
+        .route("/loki/api/v1/push", post(crate::ingest::loki_push::push))
+        .route("/loki/api/v1/query", get(loki::query).post(loki::query))
+        .route("/loki/api/v1/query_range", get(loki::query_range).post(loki::query_range))
+        .route("/loki/api/v1/labels", get(loki::labels).post(loki::labels))
+        .route("/loki/api/v1/label/{name}/values", get(loki::label_values))
+        .route("/loki/api/v1/series", get(loki::series).post(loki::series))
+        .route("/loki/api/v1/index/stats", get(loki::index_stats).post(loki::index_stats))
         .route("/api/v1/query", get(prometheus::query).post(prometheus::query))
         .route("/api/v1/query_range", get(prometheus::query_range).post(prometheus::query_range))
         .route("/api/v1/series", get(prometheus::series).post(prometheus::series))

@@ -30,7 +30,7 @@ const PROMETHEUS_API_VERSION: &str = "2.42.0";
 type Shared = State<Arc<ApiState>>;
 
 /// Reads the parameters of a GET (query string) or POST (query string and form body).
-async fn read_params(request: Request) -> Result<Params, ApiError> {
+pub(super) async fn read_params(request: Request) -> Result<Params, ApiError> {
     let (parts, body) = request.into_parts();
     let query = parts.uri.query().map(str::to_owned);
     if parts.method != Method::POST {
@@ -48,7 +48,7 @@ async fn read_params(request: Request) -> Result<Params, ApiError> {
 }
 
 /// Runs blocking work (queries, index lookups) off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::internal(format!("query task failed: {e}")))?

@@ -195,8 +195,9 @@ fn check_config(file: &Path) -> anyhow::Result<ExitCode> {
     match load_config(file) {
         Ok(config) => {
             let patterns: Vec<String> = config.rule_files.iter().map(|f| f.value.clone()).collect();
+            let log_patterns: Vec<String> = config.log_rule_files.iter().map(|f| f.value.clone()).collect();
             let expander = vigil_rules::GoExpander::new(&config.server.external_url());
-            if let Err(errors) = vigil_server::rules::load_rule_files(&patterns, &expander) {
+            if let Err(errors) = vigil_server::rules::load_all_rule_files(&patterns, &log_patterns, &expander) {
                 for e in errors {
                     eprintln!("{e}");
                 }
@@ -357,6 +358,7 @@ fn rule_options(config: &Config, listen: std::net::SocketAddr) -> vigil_server::
     };
     vigil_server::rules::RuleOptions {
         rule_files: config.rule_files.iter().map(|f| f.value.clone()).collect(),
+        log_rule_files: config.log_rule_files.iter().map(|f| f.value.clone()).collect(),
         evaluation_interval_ms: config.global.evaluation_interval().as_millis() as i64,
         external_labels: vigil_model::Labels::from_pairs(config.global.external_labels.iter()).unwrap_or_default(),
         external_url,

@@ -38,6 +38,10 @@ pub struct Config {
     /// resolved against the configuration file's directory when it is loaded.
     #[serde(default)]
     pub rule_files: Vec<Located<String>>,
+    /// Rule files whose expressions are LogQL metric queries over the log store, as Loki's ruler reads them;
+    /// paths and patterns as in `rule_files:`.
+    #[serde(default)]
+    pub log_rule_files: Vec<Located<String>>,
 }
 
 impl Config {

@@ -85,7 +85,7 @@ pub(crate) fn load_file(path: &Path) -> Result<Config, ConfigError> {
         if let Some(a) = &mut config.alerting {
             a.value.set_directory(dir);
         }
-        for f in &mut config.rule_files {
+        for f in config.rule_files.iter_mut().chain(config.log_rule_files.iter_mut()) {
             if !Path::new(&f.value).is_absolute() {
                 f.value = dir.join(&f.value).to_string_lossy().into_owned();
             }
@@ -104,6 +104,9 @@ pub(crate) fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError>
     config.server.validate(origin)?;
     if let Some(f) = config.rule_files.iter().find(|f| f.value.is_empty()) {
         return Err(ConfigError::at(origin, &f.referenced, "rule_files: empty path"));
+    }
+    if let Some(f) = config.log_rule_files.iter().find(|f| f.value.is_empty()) {
+        return Err(ConfigError::at(origin, &f.referenced, "log_rule_files: empty path"));
     }
     crate::scrape::prepare(&mut config.global, &mut config.scrape_configs, origin)?;
     if let Some(a) = &mut config.alerting {

@@ -41,6 +41,18 @@ pub struct GroupSpec {
     /// Most series a recording rule, or alerts an alerting rule, may produce per evaluation; 0 for no limit.
     pub limit: usize,
     pub rules: Vec<RuleSpec>,
+    /// What the expressions are written in: PromQL (`rule_files:`) or LogQL (`log_rule_files:`, as Loki's
+    /// ruler reads them).
+    pub language: QueryLanguage,
+}
+
+/// The query language of a rule file's expressions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum QueryLanguage {
+    #[default]
+    PromQL,
+    /// LogQL metric queries over the log store, as in Loki's ruler.
+    LogQL,
 }
 
 /// A validated rule.
@@ -69,12 +81,31 @@ pub enum RuleKind {
 
 /// Reads, parses and validates a rule file. All problems found are returned, in file order.
 pub fn load_rule_file(path: &Path, expander: &dyn Expander) -> Result<RuleFile, Vec<FileError>> {
+    load_rule_file_in(path, expander, QueryLanguage::PromQL)
+}
+
+/// [`load_rule_file`] for a file whose expressions are in `language`.
+pub fn load_rule_file_in(
+    path: &Path,
+    expander: &dyn Expander,
+    language: QueryLanguage,
+) -> Result<RuleFile, Vec<FileError>> {
     let text = read_capped(path, MAX_RULE_FILE_BYTES).map_err(|e| vec![e])?;
-    parse_rule_file(&text, &path.display().to_string(), expander)
+    parse_rule_file_in(&text, &path.display().to_string(), expander, language)
 }
 
 /// Parses and validates rule file text; `origin` names it in errors and in the groups' `file`.
 pub fn parse_rule_file(text: &str, origin: &str, expander: &dyn Expander) -> Result<RuleFile, Vec<FileError>> {
+    parse_rule_file_in(text, origin, expander, QueryLanguage::PromQL)
+}
+
+/// [`parse_rule_file`] for expressions in `language`.
+pub fn parse_rule_file_in(
+    text: &str,
+    origin: &str,
+    expander: &dyn Expander,
+    language: QueryLanguage,
+) -> Result<RuleFile, Vec<FileError>> {
     if text.len() as u64 > MAX_RULE_FILE_BYTES {
         return Err(vec![FileError::whole(origin, format!("file is larger than {MAX_RULE_FILE_BYTES} bytes"))]);
     }
@@ -82,7 +113,7 @@ pub fn parse_rule_file(text: &str, origin: &str, expander: &dyn Expander) -> Res
         return Ok(RuleFile { origin: origin.to_owned(), groups: Vec::new() });
     }
     let node: FileNode = serde_saphyr::from_str(text).map_err(|e| vec![yaml_error(origin, &e)])?;
-    crate::validate::validate(node, origin, expander)
+    crate::validate::validate(node, origin, expander, language)
 }
 
 #[derive(Deserialize)]

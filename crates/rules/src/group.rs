@@ -13,7 +13,7 @@ use crate::hash::labels_hash;
 use crate::recording::RecordingRule;
 use crate::store::RuleStore;
 use crate::template::Expander;
-use crate::{GroupSpec, RuleKind};
+use crate::{GroupSpec, QueryLanguage, RuleKind};
 
 /// Prometheus' default `--rules.alert.resend-delay`.
 pub const DEFAULT_RESEND_DELAY_MS: i64 = 60_000;
@@ -100,6 +100,10 @@ pub struct EvalContext<'a> {
     pub external_url: &'a str,
     /// How long before a firing alert is sent again (Prometheus' `--rules.alert.resend-delay`).
     pub resend_delay_ms: i64,
+    /// Where LogQL rules read logs; without one, they fail.
+    pub logs: Option<&'a dyn vigil_logql::LogStorage>,
+    /// The language of the group being evaluated, set by [`RuleGroup`] itself.
+    pub language: QueryLanguage,
 }
 
 impl<'a> EvalContext<'a> {
@@ -111,6 +115,8 @@ impl<'a> EvalContext<'a> {
             external_labels: &NO_LABELS,
             external_url: "",
             resend_delay_ms: DEFAULT_RESEND_DELAY_MS,
+            logs: None,
+            language: QueryLanguage::PromQL,
         }
     }
 }
@@ -151,6 +157,7 @@ pub struct RuleGroup {
     /// Series of rules gone after a reload, to be marked stale at the next evaluation.
     stale_series: Vec<Labels>,
     should_restore: bool,
+    language: QueryLanguage,
     last_eval_ms: Option<i64>,
     /// The last evaluation of any kind: regular, or of the alerting rules alone.
     last_any_eval_ms: Option<i64>,
@@ -179,6 +186,7 @@ impl RuleGroup {
             rules,
             stale_series: Vec::new(),
             should_restore: restore,
+            language: spec.language,
             last_eval_ms: None,
             last_any_eval_ms: None,
         }
@@ -194,6 +202,11 @@ impl RuleGroup {
 
     pub fn interval_ms(&self) -> i64 {
         self.interval_ms
+    }
+
+    /// What the group's expressions are written in.
+    pub fn language(&self) -> QueryLanguage {
+        self.language
     }
 
     pub fn limit(&self) -> usize {
@@ -230,6 +243,7 @@ impl RuleGroup {
     /// staleness markers for the series it no longer produces, go to `store` before the next rule runs. A rule
     /// that fails writes nothing, not even staleness markers, and keeps its previous series.
     pub fn eval(&mut self, t_ms: i64, ctx: &EvalContext<'_>, store: &mut dyn RuleStore) -> GroupEval {
+        let ctx = &EvalContext { language: self.language, ..*ctx };
         let mut report = GroupEval::default();
         for i in 0..self.rules.len() {
             report.rules.push(self.eval_rule(i, t_ms, ctx, store));
@@ -253,6 +267,7 @@ impl RuleGroup {
     /// fires as soon as its condition has held long enough rather than at the next aligned evaluation. Recording
     /// rules keep their aligned timestamps. Returns one outcome per alerting rule, in order.
     pub fn eval_alerting(&mut self, t_ms: i64, ctx: &EvalContext<'_>, store: &mut dyn RuleStore) -> Vec<RuleEval> {
+        let ctx = &EvalContext { language: self.language, ..*ctx };
         let alerting: Vec<usize> = (0..self.rules.len()).filter(|&i| self.rules[i].as_alerting().is_some()).collect();
         let out = alerting.into_iter().map(|i| self.eval_rule(i, t_ms, ctx, store)).collect();
         self.last_any_eval_ms = Some(self.last_any_eval_ms.map_or(t_ms, |last| last.max(t_ms)));
@@ -282,6 +297,10 @@ impl RuleGroup {
     /// out: they fail at every evaluation anyway.
     pub fn alerting_metric_names(&self) -> Option<std::collections::BTreeSet<String>> {
         let mut names = std::collections::BTreeSet::new();
+        if self.language == QueryLanguage::LogQL {
+            // Log rules read no metrics; they wait for their regular evaluations.
+            return Some(names);
+        }
         for rule in self.rules.iter().filter_map(Rule::as_alerting) {
             if let Ok(expr) = vigil_query::parse_expr(rule.expr()) {
                 names.extend(crate::selectors::metric_names(&expr)?);
@@ -398,16 +417,35 @@ impl RuleGroup {
 }
 
 /// Evaluates a rule expression as Prometheus' `EngineQueryFunc` does: a scalar becomes one sample without labels,
-/// anything else but a vector is an error.
+/// anything else but a vector is an error. LogQL groups evaluate it as Loki's ruler does, over `ctx.logs`.
 pub(crate) fn query_vector(
     ctx: &EvalContext<'_>,
     storage: &dyn Storage,
     expr: &str,
     t_ms: i64,
 ) -> Result<Vec<Sample>, String> {
+    if ctx.language == QueryLanguage::LogQL {
+        return log_query_vector(ctx, expr, t_ms);
+    }
     match ctx.engine.instant_query(storage, expr, t_ms).map_err(|e| e.to_string())?.value {
         Value::Vector(v) => Ok(v),
         Value::Scalar { t, v } => Ok(vec![Sample { labels: Labels::default(), t, v }]),
+        _ => Err("rule result is not a vector or scalar".into()),
+    }
+}
+
+fn log_query_vector(ctx: &EvalContext<'_>, expr: &str, t_ms: i64) -> Result<Vec<Sample>, String> {
+    let logs = ctx.logs.ok_or("log rules need the log store, which this evaluation does not have")?;
+    let params = vigil_logql::Params::instant(t_ms.saturating_mul(1_000_000));
+    let limits = vigil_logql::Limits {
+        deadline: Some(std::time::Instant::now() + ctx.engine.options().timeout),
+        ..vigil_logql::Limits::default()
+    };
+    match vigil_logql::query(logs, expr, &params, &limits).map_err(|e| e.to_string())? {
+        vigil_logql::QueryResult::Vector(v) => {
+            Ok(v.into_iter().map(|(labels, _, v)| Sample { labels, t: t_ms, v }).collect())
+        }
+        vigil_logql::QueryResult::Scalar(_, v) => Ok(vec![Sample { labels: Labels::default(), t: t_ms, v }]),
         _ => Err("rule result is not a vector or scalar".into()),
     }
 }

@@ -24,7 +24,10 @@ pub use alerting::{
     ALERT_NAME_LABEL, ALERT_STATE_LABEL, RESOLVED_RETENTION_MS,
 };
 pub use error::FileError;
-pub use file::{load_rule_file, parse_rule_file, GroupSpec, RuleFile, RuleKind, RuleSpec, MAX_RULE_FILE_BYTES};
+pub use file::{
+    load_rule_file, load_rule_file_in, parse_rule_file, parse_rule_file_in, GroupSpec, QueryLanguage, RuleFile,
+    RuleKind, RuleSpec, MAX_RULE_FILE_BYTES,
+};
 pub use go_expander::GoExpander;
 pub use group::{EvalContext, GroupEval, Health, Rule, RuleEval, RuleGroup, DEFAULT_RESEND_DELAY_MS};
 pub use recording::RecordingRule;

@@ -4,10 +4,15 @@
 use serde_saphyr::{Location, Spanned};
 
 use crate::error::FileError;
-use crate::file::{FileNode, GroupNode, GroupSpec, Pairs, RuleFile, RuleKind, RuleNode, RuleSpec};
+use crate::file::{FileNode, GroupNode, GroupSpec, Pairs, QueryLanguage, RuleFile, RuleKind, RuleNode, RuleSpec};
 use crate::template::Expander;
 
-pub(crate) fn validate(node: FileNode, origin: &str, expander: &dyn Expander) -> Result<RuleFile, Vec<FileError>> {
+pub(crate) fn validate(
+    node: FileNode,
+    origin: &str,
+    expander: &dyn Expander,
+    language: QueryLanguage,
+) -> Result<RuleFile, Vec<FileError>> {
     let mut errors = Vec::new();
     let mut groups = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -21,7 +26,7 @@ pub(crate) fn validate(node: FileNode, origin: &str, expander: &dyn Expander) ->
         } else if !seen.insert(name.clone()) {
             errors.push(FileError::at(origin, &name_at, format!("groupname: {name:?} is repeated in the same file")));
         }
-        if let Some(spec) = validate_group(group, name, origin, expander, &mut errors) {
+        if let Some(spec) = validate_group(group, name, origin, expander, language, &mut errors) {
             groups.push(spec);
         }
     }
@@ -37,6 +42,7 @@ fn validate_group(
     name: String,
     origin: &str,
     expander: &dyn Expander,
+    language: QueryLanguage,
     errors: &mut Vec<FileError>,
 ) -> Option<GroupSpec> {
     let before = errors.len();
@@ -51,7 +57,7 @@ fn validate_group(
     };
     let mut rules = Vec::new();
     for (i, rule) in group.rules.unwrap_or_default().into_iter().enumerate() {
-        let mut ctx = RuleCtx { origin, group: &name, index: i + 1, rule_name: String::new(), errors };
+        let mut ctx = RuleCtx { origin, group: &name, index: i + 1, rule_name: String::new(), language, errors };
         if let Some(spec) = validate_rule(rule, &mut ctx, expander) {
             rules.push(spec);
         }
@@ -62,6 +68,7 @@ fn validate_group(
         interval_ms: interval_ms.filter(|&ms| ms > 0),
         limit,
         rules,
+        language,
     })
 }
 
@@ -71,6 +78,7 @@ struct RuleCtx<'a> {
     group: &'a str,
     index: usize,
     rule_name: String,
+    language: QueryLanguage,
     errors: &'a mut Vec<FileError>,
 }
 
@@ -96,11 +104,22 @@ fn validate_rule(rule: Spanned<RuleNode>, ctx: &mut RuleCtx<'_>, expander: &dyn 
     let expr = rule.expr.as_ref().filter(|e| !e.value.trim().is_empty());
     match expr {
         None => ctx.error(rule.expr.as_ref().map_or(&at, |e| &e.referenced), "field 'expr' must be set in rule"),
-        Some(e) => {
-            if let Err(err) = vigil_query::check_query(&e.value) {
-                ctx.error(&e.referenced, format_args!("could not parse expression: {err}"));
+        Some(e) => match ctx.language {
+            QueryLanguage::PromQL => {
+                if let Err(err) = vigil_query::check_query(&e.value) {
+                    ctx.error(&e.referenced, format_args!("could not parse expression: {err}"));
+                }
             }
-        }
+            // Loki's ruler takes metric queries only: a rule needs numbers.
+            QueryLanguage::LogQL => match vigil_logql::parse(&e.value) {
+                Err(err) => ctx.error(&e.referenced, format_args!("could not parse expression: {err}")),
+                Ok(vigil_logql::Expr::Log(_)) => ctx.error(
+                    &e.referenced,
+                    "could not parse expression: a log query is not a metric query (rules need numbers)",
+                ),
+                Ok(vigil_logql::Expr::Metric(_)) => {}
+            },
+        },
     }
     let hold_ms = rule.hold.as_ref().and_then(|d| rule_duration(d, "for", ctx)).unwrap_or(0);
     let keep_ms = rule.keep_firing_for.as_ref().and_then(|d| rule_duration(d, "keep_firing_for", ctx)).unwrap_or(0);

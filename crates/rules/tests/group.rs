@@ -127,3 +127,50 @@ groups:
     assert_eq!(h.group.last_eval_ms(), Some(60_000));
     assert_eq!(h.group.last_any_eval_ms(), Some(73_100));
 }
+
+#[test]
+fn log_rule_groups_evaluate_logql_over_the_log_storage() {
+    use vigil_logql::MemLogStorage;
+    use vigil_rules::{parse_rule_file_in, EvalContext, QueryLanguage};
+
+    let yaml = r#"
+groups:
+  - name: logs
+    rules:
+      - record: job:errors:count1m
+        expr: sum by (job) (count_over_time({job="app"} |= "error" [1m]))
+      - alert: ManyErrors
+        expr: sum by (job) (count_over_time({job="app"} |= "error" [1m])) > 2
+"#;
+    let file = parse_rule_file_in(yaml, "logs.yml", &PlainExpander, QueryLanguage::LogQL).unwrap();
+    let mut logs = MemLogStorage::new();
+    let app = crate::support::labels(&[("job", "app")]);
+    for (i, line) in ["error a", "ok", "error b", "error c"].iter().enumerate() {
+        logs.push(&app, (50 + i as i64) * 1_000_000_000, line);
+    }
+    let mut h = Harness::with_group(RuleGroup::new(file.groups.into_iter().next().unwrap(), MIN, false));
+    assert!(h.group.alerting_metric_names().unwrap().is_empty(), "log rules are not woken by metrics");
+    let ctx = EvalContext { logs: Some(&logs), ..EvalContext::new(&h.engine, h.expander.as_ref()) };
+    let report = h.group.eval(60_000, &ctx, &mut h.store);
+    let shown: Vec<Vec<String>> =
+        report.rules.iter().map(|r| r.samples.iter().map(crate::support::show).collect()).collect();
+    assert_eq!(
+        shown,
+        [
+            vec![r#"job:errors:count1m{job="app"} 3"#.to_string()],
+            vec![
+                r#"ALERTS{alertname="ManyErrors", alertstate="firing", job="app"} 1"#.to_string(),
+                r#"ALERTS_FOR_STATE{alertname="ManyErrors", job="app"} 60"#.to_string()
+            ],
+        ]
+    );
+
+    let errors = parse_rule_file_in(
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: '{job=\"app\"} |= \"x\"'\n",
+        "logs.yml",
+        &PlainExpander,
+        QueryLanguage::LogQL,
+    )
+    .unwrap_err();
+    assert!(errors[0].to_string().contains("a log query is not a metric query"), "{}", errors[0]);
+}

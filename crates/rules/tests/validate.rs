@@ -1,8 +1,8 @@
 //! Rule files: what is accepted, and every mistake reported as `file:line:col: message` at the node at fault.
 
 use vigil_rules::{
-    duplicate_rules, duplicates_message, parse_rule_file, Expander, GroupSpec, PlainExpander, RuleKind, RuleSpec,
-    TemplateData, MAX_RULE_FILE_BYTES,
+    duplicate_rules, duplicates_message, parse_rule_file, Expander, GroupSpec, PlainExpander, QueryLanguage, RuleKind,
+    RuleSpec, TemplateData, MAX_RULE_FILE_BYTES,
 };
 
 fn errors(yaml: &str) -> Vec<String> {
@@ -65,6 +65,7 @@ groups:
                 file: "rules.yml".into(),
                 interval_ms: Some(30_000),
                 limit: 10,
+                language: QueryLanguage::PromQL,
                 rules: vec![
                     RuleSpec {
                         name: "job:up:sum".into(),
@@ -87,7 +88,14 @@ groups:
                     },
                 ],
             },
-            GroupSpec { name: "second".into(), file: "rules.yml".into(), interval_ms: None, limit: 0, rules: vec![] },
+            GroupSpec {
+                name: "second".into(),
+                file: "rules.yml".into(),
+                interval_ms: None,
+                limit: 0,
+                rules: vec![],
+                language: QueryLanguage::PromQL,
+            },
         ]
     );
 }

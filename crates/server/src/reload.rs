@@ -24,6 +24,8 @@ pub struct ServerReload {
     pub alerting: AlertingConfig,
     /// `rule_files:` patterns, resolved as the configuration loader resolved them.
     pub rule_files: Vec<String>,
+    /// `log_rule_files:` patterns, likewise.
+    pub log_rule_files: Vec<String>,
 }
 
 impl ServerReload {
@@ -34,6 +36,7 @@ impl ServerReload {
             scrape_configs: config.scrape_configs.clone(),
             alerting: AlertingConfig::from_config(config)?,
             rule_files: config.rule_files.iter().map(|f| f.value.clone()).collect(),
+            log_rule_files: config.log_rule_files.iter().map(|f| f.value.clone()).collect(),
         })
     }
 
@@ -119,6 +122,7 @@ impl Reloader {
         let next = tokio::task::spawn_blocking(move || (source.0)()).await.map_err(|e| e.to_string())??;
         let mut options = self.rules.options().as_ref().clone();
         options.rule_files = next.rule_files.clone();
+        options.log_rule_files = next.log_rule_files.clone();
         options.evaluation_interval_ms = next.global.evaluation_interval().as_millis() as i64;
         options.external_labels = next.external_labels();
         let rules = self.rules.load(options).await?;

@@ -106,7 +106,8 @@ impl Server {
         let logs = LogStore::open(&logs_dir, options.logs.clone())
             .map_err(|source| ServerError::OpenLogs { dir: logs_dir, source })?;
         let logs = Arc::new(logs);
-        let rules = RuleManager::new(db.clone(), engine.clone(), options.rules.clone()).map_err(ServerError::Rules)?;
+        let rules = RuleManager::new(db.clone(), logs.clone(), engine.clone(), options.rules.clone())
+            .map_err(ServerError::Rules)?;
         let state = Arc::new(ApiState::new(db.clone(), logs, engine, retention, rules.ingest_watch()));
         let am = Alertmanager::open(&options.data_dir, options.alerting.clone(), options.alertmanager.clone())?;
         let alertmanager = Arc::new(am);

@@ -174,3 +174,40 @@ fn bad_requests_get_loki_errors_and_nothing_is_stored() {
     let kept = range(&server, r#"{job="big"}"#, "");
     assert_eq!(kept["data"]["result"][0]["values"][0][1], "small");
 }
+
+#[test]
+fn log_rules_record_and_alert_on_logql() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("log-rules.yml");
+    std::fs::write(
+        &rules,
+        r#"groups:
+  - name: app-logs
+    interval: 1s
+    rules:
+      - record: job:log_errors:count5m
+        expr: sum by (job) (count_over_time({job="app"} |= "error" [5m]))
+      - alert: AppErrors
+        expr: sum by (job) (count_over_time({job="app"} |= "error" [5m])) > 2
+        annotations:
+          summary: "{{ $labels.job }} logged {{ $value }} errors"
+"#,
+    )
+    .unwrap();
+    let server = TestServer::start_with(|o| {
+        o.rules.log_rule_files = vec![rules.display().to_string()];
+        o.rules.evaluation_interval_ms = 1_000;
+    });
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64;
+    let lines =
+        (0..4).map(|i| entry(now - 10 * SEC + i, if i == 1 { "all good" } else { "error: disk full" })).collect();
+    assert_eq!(push_proto(&server, &[(labels(&[("job", "app")]), lines)]).status, 204);
+    let alert = crate::support::wait_for("the log alert", std::time::Duration::from_secs(15), || {
+        let body = server.get("/api/v1/alerts").json();
+        body["data"]["alerts"].as_array().and_then(|a| a.iter().find(|a| a["state"] == "firing").cloned())
+    });
+    assert_eq!(alert["labels"], serde_json::json!({"alertname": "AppErrors", "job": "app"}));
+    assert_eq!(alert["annotations"]["summary"], "app logged 3 errors");
+    let recorded = server.get("/api/v1/query?query=job:log_errors:count5m").json();
+    assert_eq!(recorded["data"]["result"][0]["value"][1], "3");
+}

@@ -1,9 +1,9 @@
-//! Rule files from the config's `rule_files:` patterns: expanded (`*` in the last component, sorted, each file
-//! once), then read and checked, every error `file:line:col: message`.
+//! Rule files from the config's `rule_files:` (PromQL) and `log_rule_files:` (LogQL) patterns: expanded (`*` in
+//! the last component, sorted, each file once), then read and checked, every error `file:line:col: message`.
 
 use std::path::PathBuf;
 
-use vigil_rules::{Expander, GroupSpec};
+use vigil_rules::{Expander, GroupSpec, QueryLanguage};
 
 /// The files `patterns` name, in pattern order, each once. A pattern without `*`, `?` or `[` names its file
 /// whether or not it exists, so that a missing file is reported rather than silently skipped.
@@ -24,12 +24,17 @@ pub fn rule_file_paths(patterns: &[String]) -> Vec<PathBuf> {
     out
 }
 
-/// Reads every rule file `patterns` name; the groups of all files, or every error of every file.
-pub fn load_rule_files(patterns: &[String], expander: &dyn Expander) -> Result<Vec<GroupSpec>, Vec<String>> {
+/// Reads every rule file `patterns` name, its expressions in `language`; the groups of all files, or every error
+/// of every file.
+pub fn load_rule_files(
+    patterns: &[String],
+    language: QueryLanguage,
+    expander: &dyn Expander,
+) -> Result<Vec<GroupSpec>, Vec<String>> {
     let mut groups = Vec::new();
     let mut errors = Vec::new();
     for path in rule_file_paths(patterns) {
-        match vigil_rules::load_rule_file(&path, expander) {
+        match vigil_rules::load_rule_file_in(&path, expander, language) {
             Ok(file) => groups.extend(file.groups),
             Err(e) => errors.extend(e.iter().map(ToString::to_string)),
         }
@@ -38,6 +43,24 @@ pub fn load_rule_files(patterns: &[String], expander: &dyn Expander) -> Result<V
         Ok(groups)
     } else {
         Err(errors)
+    }
+}
+
+/// The groups of `rule_files` (PromQL) then `log_rule_files` (LogQL), or every error of both.
+pub fn load_all_rule_files(
+    rule_files: &[String],
+    log_rule_files: &[String],
+    expander: &dyn Expander,
+) -> Result<Vec<GroupSpec>, Vec<String>> {
+    match (
+        load_rule_files(rule_files, QueryLanguage::PromQL, expander),
+        load_rule_files(log_rule_files, QueryLanguage::LogQL, expander),
+    ) {
+        (Ok(mut metrics), Ok(logs)) => {
+            metrics.extend(logs);
+            Ok(metrics)
+        }
+        (a, b) => Err(a.err().into_iter().chain(b.err()).flatten().collect()),
     }
 }
 
@@ -55,7 +78,8 @@ mod tests {
         let paths = rule_file_paths(&[format!("{d}/*.yml"), format!("{d}/a.yml"), format!("{d}/none.yml")]);
         let want: Vec<PathBuf> = ["a.yml", "b.yml", "none.yml"].iter().map(|n| dir.path().join(n)).collect();
         assert_eq!(paths, want);
-        let errors = load_rule_files(&[format!("{d}/none.yml")], &vigil_rules::PlainExpander).unwrap_err();
+        let errors = load_rule_files(&[format!("{d}/none.yml")], QueryLanguage::PromQL, &vigil_rules::PlainExpander)
+            .unwrap_err();
         assert!(errors[0].starts_with(&format!("{d}/none.yml: cannot open")), "{errors:?}");
     }
 }

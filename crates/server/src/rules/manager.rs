@@ -16,11 +16,12 @@ use vigil_query::{Engine, Sample};
 use vigil_rules::{EvalContext, GoExpander, GroupSpec, RestoreOptions, RuleGroup, RuleStore, DEFAULT_RESEND_DELAY_MS};
 use vigil_tsdb::Db;
 
-use super::files::load_rule_files;
+use super::files::load_all_rule_files;
 use super::sink::{to_postable, AlertSink, LogSink};
 use super::store::DbRuleStore;
 use super::watch::IngestWatch;
 use crate::api::now_ms;
+use crate::logs::StoreReader;
 use crate::storage::TsdbStorage;
 
 /// The shortest time between two evaluations of a group's alerting rules that new samples trigger: a stream of
@@ -52,6 +53,8 @@ impl EarlyBudget {
 pub struct RuleOptions {
     /// Rule file paths and patterns (`rule_files:`), absolute or relative to the working directory.
     pub rule_files: Vec<String>,
+    /// The same for LogQL rule files (`log_rule_files:`), evaluated over the log store.
+    pub log_rule_files: Vec<String>,
     /// For groups without their own `interval` (`global.evaluation_interval`).
     pub evaluation_interval_ms: i64,
     /// `global.external_labels`: seen by templates, added to alerts sent.
@@ -67,6 +70,7 @@ impl Default for RuleOptions {
     fn default() -> RuleOptions {
         RuleOptions {
             rule_files: Vec::new(),
+            log_rule_files: Vec::new(),
             evaluation_interval_ms: 60_000,
             external_labels: Labels::default(),
             external_url: String::new(),
@@ -136,6 +140,8 @@ pub struct LoadedRules {
 /// Loads, schedules and reloads the rule groups.
 pub struct RuleManager {
     db: Arc<Db>,
+    /// What LogQL rules read.
+    logs: Arc<vigil_logstore::LogStore>,
     storage: TsdbStorage,
     engine: Arc<Engine>,
     expander: GoExpander,
@@ -156,9 +162,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl RuleManager {
     /// Loads the rule files; the groups are evaluated once [`RuleManager::start`] runs. Errors are the rule
     /// files' `file:line:col: message`s.
-    pub fn new(db: Arc<Db>, engine: Arc<Engine>, options: RuleOptions) -> Result<RuleManager, Vec<String>> {
+    pub fn new(
+        db: Arc<Db>,
+        logs: Arc<vigil_logstore::LogStore>,
+        engine: Arc<Engine>,
+        options: RuleOptions,
+    ) -> Result<RuleManager, Vec<String>> {
         let expander = GoExpander::new(&options.external_url);
-        let specs = load_rule_files(&options.rule_files, &expander)?;
+        let specs = load_all_rule_files(&options.rule_files, &options.log_rule_files, &expander)?;
         let groups = specs
             .into_iter()
             .map(|spec| Slot::new(RuleGroup::new(spec, options.evaluation_interval_ms, true)))
@@ -166,6 +177,7 @@ impl RuleManager {
         Ok(RuleManager {
             storage: TsdbStorage::new(db.clone()),
             db,
+            logs,
             engine,
             expander,
             options: RwLock::new(Arc::new(options)),
@@ -240,8 +252,8 @@ impl RuleManager {
     pub async fn load(self: &Arc<Self>, mut options: RuleOptions) -> Result<LoadedRules, String> {
         options.external_url = self.options().external_url.clone();
         let me = self.clone();
-        let patterns = options.rule_files.clone();
-        let specs = tokio::task::spawn_blocking(move || load_rule_files(&patterns, &me.expander))
+        let (patterns, log_patterns) = (options.rule_files.clone(), options.log_rule_files.clone());
+        let specs = tokio::task::spawn_blocking(move || load_all_rule_files(&patterns, &log_patterns, &me.expander))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|errors| errors.join("\n"))?;
@@ -327,6 +339,8 @@ impl RuleManager {
             external_labels: &options.external_labels,
             external_url: &options.external_url,
             resend_delay_ms: options.resend_delay_ms,
+            logs: Some(&StoreReader(&self.logs)),
+            language: vigil_rules::QueryLanguage::PromQL,
         };
         let mut store = DbRuleStore { db: &self.db, storage: &self.storage };
         let outcomes = group.eval_alerting(t_ms, &ctx, &mut store);
@@ -362,6 +376,8 @@ impl RuleManager {
             external_labels: &options.external_labels,
             external_url: &options.external_url,
             resend_delay_ms: options.resend_delay_ms,
+            logs: Some(&StoreReader(&self.logs)),
+            language: vigil_rules::QueryLanguage::PromQL,
         };
         let mut store = DbRuleStore { db: &self.db, storage: &self.storage };
         let report = group.eval(t_ms, &ctx, &mut store);

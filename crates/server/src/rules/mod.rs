@@ -9,7 +9,7 @@ mod sink;
 mod store;
 mod watch;
 
-pub use files::{load_rule_files, rule_file_paths};
+pub use files::{load_all_rule_files, load_rule_files, rule_file_paths};
 pub use manager::{GroupStats, GroupView, LoadedRules, RuleManager, RuleOptions, EARLY_EVALUATION_GAP};
 pub use sink::{to_postable, AlertSink, LogSink};
 pub use store::DbRuleStore;

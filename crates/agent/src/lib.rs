@@ -1,5 +1,7 @@
-//! The agent runtime: turns the configuration into collectors and serves their samples on `/metrics`.
+//! The agent runtime: turns the configuration into collectors and serves their samples on `/metrics`, and
+//! ships logs (`logs/`).
 
+pub mod logs;
 mod metrics_http;
 mod self_metrics;
 mod settings;

@@ -14,25 +14,36 @@ use tokio::sync::Mutex;
 use vigil_collect::CollectorSet;
 use vigil_proto::exposition::{TextEncoder, CONTENT_TYPE};
 
+use crate::logs::LogMetrics;
 use crate::self_metrics::SelfMetrics;
 
 /// Collectors plus the buffers reused from one scrape to the next.
 pub struct Scraper {
     set: CollectorSet,
     own: SelfMetrics,
+    logs: Option<Arc<LogMetrics>>,
     encoder: TextEncoder,
     last_len: usize,
 }
 
 impl Scraper {
     pub fn new(set: CollectorSet) -> Self {
-        Scraper { set, own: SelfMetrics::default(), encoder: TextEncoder::new(), last_len: 0 }
+        Scraper { set, own: SelfMetrics::default(), logs: None, encoder: TextEncoder::new(), last_len: 0 }
+    }
+
+    /// Adds the log shipper's metrics to every scrape.
+    pub fn with_log_metrics(mut self, logs: Arc<LogMetrics>) -> Self {
+        self.logs = Some(logs);
+        self
     }
 
     /// Runs all collectors and returns the exposition text.
     pub fn scrape(&mut self) -> String {
         self.set.collect(&mut self.encoder);
         self.own.collect(&mut self.encoder);
+        if let Some(logs) = &self.logs {
+            logs.collect(&mut self.encoder);
+        }
         let mut out = String::with_capacity(self.last_len + self.last_len / 8);
         self.encoder.finish(&mut out);
         self.last_len = out.len();

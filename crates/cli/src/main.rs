@@ -279,18 +279,43 @@ fn run_agent(args: AgentArgs) -> anyhow::Result<ExitCode> {
     let set = CollectorSet::new(settings.options, settings.enabled.as_deref())?;
     let names: Vec<&str> = set.names().collect();
     tracing::info!(collectors = names.join(","), "collectors enabled");
+    let shipper = start_log_shipper(&config)?;
+    let mut scraper = Scraper::new(set);
+    if let Some(s) = &shipper {
+        scraper = scraper.with_log_metrics(s.metrics());
+    }
 
     // Scrapes run one at a time on a blocking thread; one such thread keeps memory (and malloc arenas) small.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().max_blocking_threads(1).build()?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(settings.metrics_listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.metrics_listen))?;
         tracing::info!(address = %listener.local_addr()?, "serving /metrics");
-        vigil_agent::serve(listener, Scraper::new(set), shutdown_signal()).await?;
-        tracing::info!("stopped");
+        vigil_agent::serve(listener, scraper, shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
-    })
+    });
+    stop_log_shipper(shipper);
+    tracing::info!("stopped");
+    result
+}
+
+/// Starts shipping logs when the config has `agent.logs`.
+fn start_log_shipper(config: &Config) -> anyhow::Result<Option<vigil_agent::logs::LogShipper>> {
+    let Some(logs) = &config.agent.logs else { return Ok(None) };
+    let settings = vigil_agent::logs::LogsSettings::from_config(logs, &hostname())?;
+    let sources = settings.sources.len();
+    let shipper = vigil_agent::logs::LogShipper::start(settings)?;
+    tracing::info!(sources, push_url = logs.push_url.value, "shipping logs");
+    Ok(Some(shipper))
+}
+
+/// Pushes what was read to the outbox and sends what it can within a few seconds.
+fn stop_log_shipper(shipper: Option<vigil_agent::logs::LogShipper>) {
+    if let Some(s) = shipper {
+        tracing::info!("flushing logs");
+        s.shutdown();
+    }
 }
 
 /// How often `vigil up` collects this host's metrics and its own.
@@ -325,6 +350,8 @@ fn run_server(args: ServerArgs, with_agent: bool) -> anyhow::Result<ExitCode> {
     options.alertmanager.external_url = options.rules.external_url.clone();
     tracing::info!(data_dir = %data_dir.display(), "opening the metric store (replaying its log)");
     let mut server = vigil_server::Server::open(options)?;
+    // `vigil up` ships the configured logs too (to whatever `push_url` says).
+    let mut shipper = None;
     if with_agent {
         let settings = AgentSettings::from_config(&config.agent)?;
         let mut set = CollectorSet::new(settings.options, settings.enabled.as_deref())?;
@@ -334,20 +361,28 @@ fn run_server(args: ServerArgs, with_agent: bool) -> anyhow::Result<ExitCode> {
                 set.collect(sink)
             });
         let own = vigil_server::local::LocalTarget::new("vigil", &listen.to_string(), server.own_metrics());
-        server.add_local_targets([node, own], UP_COLLECT_EVERY);
+        let mut targets = vec![node, own];
+        shipper = start_log_shipper(&config)?;
+        if let Some(metrics) = shipper.as_ref().map(|s| s.metrics()) {
+            let collect = move |sink: &mut dyn vigil_model::MetricSink| metrics.collect(sink);
+            targets.push(vigil_server::local::LocalTarget::new("vigil_agent", &host, collect));
+        }
+        server.add_local_targets(targets, UP_COLLECT_EVERY);
         tracing::info!(instance = host, "collecting this host's metrics in-process as job \"node\"");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let listener =
             tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let address = listener.local_addr()?;
         tracing::info!(%address, "serving the API");
         println!("vigil listening on http://{address} (try http://{address}/api/v1/query?query=up)");
         server.serve(listener, shutdown_signal()).await?;
-        tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
-    })
+    });
+    stop_log_shipper(shipper);
+    tracing::info!("stopped");
+    result
 }
 
 /// The rule manager's settings from the config: `rule_files:`, `global:` and `server.external_url`.

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod agent_logs;
 mod check_config;
 mod interop_alertmanager;
 mod interop_prometheus_alerts;

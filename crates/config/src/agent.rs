@@ -1,9 +1,11 @@
-//! The `agent:` section: where `/metrics` listens, where /proc and /sys are, and what the collectors skip.
+//! The `agent:` section: where `/metrics` listens, where /proc and /sys are, what the collectors skip, and log
+//! shipping (`agent_logs.rs`).
 
 use std::net::SocketAddr;
 
 use serde::Deserialize;
 
+use crate::agent_logs::LogsConfig;
 use crate::{ConfigError, Located};
 
 /// `/metrics` binds here unless told otherwise: loopback only, node_exporter's port.
@@ -18,6 +20,8 @@ pub struct AgentConfig {
     pub paths: PathsConfig,
     #[serde(default)]
     pub collectors: CollectorsConfig,
+    /// Log shipping; off when absent.
+    pub logs: Option<LogsConfig>,
 }
 
 /// Roots of the host's pseudo-filesystems, for running in a container or against fixtures.
@@ -101,6 +105,9 @@ impl AgentConfig {
                     ConfigError::at(origin, &v.referenced, format!("{key}: invalid regex {:?}: {first}", v.value))
                 })?;
             }
+        }
+        if let Some(logs) = &self.logs {
+            logs.validate(origin)?;
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! `file:line:col: what is wrong`.
 
 mod agent;
+mod agent_logs;
 mod alerting;
 pub mod http_client;
 mod load;
@@ -9,6 +10,7 @@ pub mod scrape;
 mod server;
 
 pub use agent::{AgentConfig, CollectorsConfig, PathsConfig, DEFAULT_METRICS_LISTEN};
+pub use agent_logs::{parse_size, JournaldSource, LogSource, LogsConfig, MultilineSource, DEFAULT_AGENT_DATA_DIR};
 pub use alerting::{AlertingSection, AlertingSource};
 pub use load::{has_content, read_capped, yaml_message, ConfigError, Located};
 pub use server::{parse_bytes, ServerConfig, DEFAULT_DATA_DIR, DEFAULT_SERVER_LISTEN};

@@ -37,7 +37,8 @@ mod units;
 pub use ast::Expr;
 pub use error::{EvalError, ParseError};
 pub use eval::{evaluate, Limits, Params, QueryResult, StreamResult};
-pub use parse::parse;
+pub use parse::{parse, parse_pipeline};
+pub use pipeline::{LabelsBuilder, Pipeline};
 pub use storage::{BatchReader, LogStorage, MemLogStorage, StorageError};
 pub use vigil_model::log::Direction;
 

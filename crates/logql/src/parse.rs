@@ -26,6 +26,16 @@ pub fn parse(query: &str) -> Result<Expr, ParseError> {
     })
 }
 
+/// Parses a pipeline without a selector (`| logfmt | level != "debug"`), as the agent's log sources take it,
+/// and compiles it. Positions are within `text`; empty text is the pipeline that passes every line unchanged.
+pub fn parse_pipeline(text: &str) -> Result<pipeline::Pipeline, ParseError> {
+    let tokens = lex(text)?;
+    let mut p = Parser { tokens, pos: 0, depth: 0, binary_ops: 0 };
+    let (stages, _) = p.parse_pipeline(false)?;
+    p.expect_eof()?;
+    pipeline::Pipeline::new(&stages).map_err(ParseError::plain)
+}
+
 enum Node {
     Log(LogExpr),
     Metric(MetricExpr),

@@ -5,3 +5,4 @@ mod errors;
 mod fixture;
 mod logs;
 mod metrics;
+mod pipeline_only;

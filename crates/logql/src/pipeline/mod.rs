@@ -64,7 +64,7 @@ pub(crate) fn compile_regexp_stage(pattern: &str) -> Result<Regex, String> {
 /// The labels of one entry as the pipeline changes them: the stream's labels plus what stages set or removed.
 /// The strings of set labels are kept across entries and reused, so a parser allocates only for new names.
 #[derive(Debug)]
-pub(crate) struct LabelsBuilder {
+pub struct LabelsBuilder {
     base: Labels,
     /// Labels set by stages: the first `add_len` entries are live, the rest spare allocations.
     add: Vec<(String, String)>,
@@ -286,7 +286,7 @@ enum LabelFmtC {
 }
 
 /// A pipeline ready to run over entries.
-pub(crate) struct Pipeline {
+pub struct Pipeline {
     stages: Vec<Compiled>,
     required_tokens: Vec<String>,
     /// Whether two streams' entries may end up with the same labels (through drop, keep or label_format).

@@ -1,0 +1,283 @@
+//! `vigil agent` shipping a file to a Loki push receiver loses no line: a writer appends numbered lines while
+//! the file is rotated by rename and by copytruncate, the agent is SIGKILLed and restarted, and the receiver is
+//! down for a while; at the end every number was received at least once. Also: log config errors are reported
+//! with their position by `vigil check config`.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::FromRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use vigil_proto::loki::{decode_push, PushLimits};
+
+use crate::support::{free_addr, http_get, vigil, wait_for, Proc};
+
+/// A blocking Loki push receiver that records the numbers of the lines it stored; `set_up(false)` closes its
+/// port so that connections are refused, `set_up(true)` opens the same port again.
+struct Receiver {
+    addr: String,
+    seen: Arc<Mutex<BTreeSet<u64>>>,
+    up: Arc<AtomicBool>,
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let addr = free_addr();
+        let seen = Arc::new(Mutex::new(BTreeSet::new()));
+        let up = Arc::new(AtomicBool::new(true));
+        let done = Arc::new(AtomicBool::new(false));
+        let (a, s, u, d) = (addr.clone(), seen.clone(), up.clone(), done.clone());
+        let thread = std::thread::spawn(move || serve(&a, &s, &u, &d));
+        wait_for("the receiver", Duration::from_secs(5), || TcpStream::connect(&addr).ok());
+        Receiver { addr, seen, up, done, thread: Some(thread) }
+    }
+
+    fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+        let addr = self.addr.clone();
+        wait_for("the receiver's port to follow", Duration::from_secs(5), || {
+            (TcpStream::connect(&addr).is_ok() == up).then_some(())
+        });
+    }
+
+    fn missing(&self, n: u64) -> Vec<u64> {
+        let seen = self.seen.lock().unwrap();
+        (0..n).filter(|i| !seen.contains(i)).collect()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A listener with `SO_REUSEADDR`, so that the port can be bound again while old connections linger.
+fn listen(addr: &str) -> TcpListener {
+    let sa: std::net::SocketAddrV4 = addr.parse().unwrap();
+    // SAFETY: plain socket calls on a descriptor this function owns until it is handed to TcpListener.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0);
+        let one: libc::c_int = 1;
+        let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, (&one as *const libc::c_int).cast(), size);
+        let sin = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: sa.port().to_be(),
+            sin_addr: libc::in_addr { s_addr: u32::from(*sa.ip()).to_be() },
+            sin_zero: [0; 8],
+        };
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        assert_eq!(libc::bind(fd, (&sin as *const libc::sockaddr_in).cast(), len), 0, "bind {addr}");
+        assert_eq!(libc::listen(fd, 64), 0);
+        TcpListener::from_raw_fd(fd)
+    }
+}
+
+fn serve(addr: &str, seen: &Mutex<BTreeSet<u64>>, up: &AtomicBool, done: &AtomicBool) {
+    let mut listener: Option<TcpListener> = None;
+    while !done.load(Ordering::SeqCst) {
+        if !up.load(Ordering::SeqCst) {
+            listener = None;
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        let l = listener.get_or_insert_with(|| {
+            let l = listen(addr);
+            l.set_nonblocking(true).unwrap();
+            l
+        });
+        match l.accept() {
+            Ok((stream, _)) => handle(stream, seen),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
+
+fn handle(stream: TcpStream, seen: &Mutex<BTreeSet<u64>>) {
+    stream.set_nonblocking(false).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                len = value.trim().parse().unwrap();
+            }
+        }
+    }
+    let mut body = vec![0; len];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let streams = decode_push(&body, &PushLimits::default()).expect("a valid push");
+    {
+        let mut seen = seen.lock().unwrap();
+        for (_, entries) in streams {
+            for e in entries {
+                seen.insert(e.line.parse().unwrap_or_else(|_| panic!("unexpected line {:?}", e.line)));
+            }
+        }
+    }
+    let _ = reader.get_mut().write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+}
+
+/// Appends numbered lines to `path` until told to stop, rotating it by rename at `rename_at` and by
+/// copytruncate at `copy_at` (done by the writer itself, so no line falls between the copy and the truncation).
+fn writer(path: PathBuf, next: Arc<AtomicU64>, stop: Arc<AtomicBool>, rename_at: u64, copy_at: u64) {
+    let mut n = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).unwrap();
+        let mut text = String::new();
+        for _ in 0..20 {
+            text.push_str(&format!("{n}\n"));
+            n += 1;
+        }
+        f.write_all(text.as_bytes()).unwrap();
+        next.store(n, Ordering::SeqCst);
+        if n == rename_at {
+            std::fs::rename(&path, path.with_extension("log.1")).unwrap();
+        }
+        if n == copy_at {
+            std::fs::copy(&path, path.with_extension("log.2")).unwrap();
+            f.set_len(0).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn start_agent(config: &Path) -> (Proc, String) {
+    let addr = free_addr();
+    let mut cmd = vigil();
+    cmd.args(["agent", "--collectors", "loadavg", "--metrics-listen", &addr, "--config"]).arg(config);
+    let mut p = Proc::spawn("vigil agent", cmd.env("VIGIL_LOG", "error"));
+    wait_for("vigil agent /metrics", Duration::from_secs(20), || {
+        p.assert_alive();
+        http_get(&format!("http://{addr}/metrics"))
+    });
+    (p, format!("http://{addr}/metrics"))
+}
+
+#[test]
+fn kill_rotation_and_receiver_downtime_lose_no_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start();
+    let log = dir.path().join("app.log");
+    let config = dir.path().join("vigil.yml");
+    let text = format!(
+        "agent:\n  logs:\n    push_url: http://{}/loki/api/v1/push\n    data_dir: {}\n    batch_max_wait: 100ms\n    poll_interval: 50ms\n    timeout: 2s\n    sources:\n      - files: ['{}*']\n        labels: {{job: test}}\n",
+        rx.addr,
+        dir.path().join("data").display(),
+        log.display()
+    );
+    std::fs::write(&config, text).unwrap();
+    let (mut agent, _) = start_agent(&config);
+
+    let (next, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
+    let w = {
+        let (path, next, stop) = (log.clone(), next.clone(), stop.clone());
+        std::thread::spawn(move || writer(path, next, stop, 1000, 3000))
+    };
+    let at = |n: u64| {
+        wait_for(&format!("line {n} written"), Duration::from_secs(20), || {
+            (next.load(Ordering::SeqCst) >= n).then_some(())
+        })
+    };
+    at(600);
+    // SIGKILL mid-run, then a restart while the writer goes on (and renames the file meanwhile).
+    agent.child.kill().unwrap();
+    agent.child.wait().unwrap();
+    at(1200);
+    let (mut agent, metrics) = start_agent(&config);
+    at(2000);
+    rx.set_up(false);
+    at(3400);
+    rx.set_up(true);
+    at(4000);
+    stop.store(true, Ordering::SeqCst);
+    w.join().unwrap();
+    let total = next.load(Ordering::SeqCst);
+
+    let started = Instant::now();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_for("every line at the receiver", Duration::from_secs(20), || rx.missing(total).is_empty().then_some(()))
+    }));
+    agent.assert_alive();
+    if result.is_err() {
+        let missing = rx.missing(total);
+        panic!("{} of {total} lines missing, first {:?}", missing.len(), &missing[..missing.len().min(20)]);
+    }
+    let text = http_get(&metrics).unwrap();
+    let refused = text.lines().find(|l| l.starts_with("vigil_agent_log_send_failures_total{reason=\"connect\"}"));
+    let refused: f64 = refused.and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(0.0);
+    assert!(refused >= 1.0, "the receiver's downtime was seen:\n{text}");
+    eprintln!("{total} lines received, the last within {:?} of the end", started.elapsed());
+
+    // SIGTERM: a clean stop, quickly, with the receiver up.
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(agent.child.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    let status = wait_for("the agent to exit", Duration::from_secs(10), || agent.child.try_wait().unwrap());
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn log_config_errors_have_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yml");
+    let text = "agent:\n  logs:\n    push_url: http://127.0.0.1:1/loki/api/v1/push\n    sources:\n      - files: [/var/log/a.log]\n        pipeline: '| json | level = '\n";
+    std::fs::write(&file, text).unwrap();
+    let out = vigil().args(["check", "config"]).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let want = format!("{}:6:19: pipeline: parse error at line 1, col", file.display());
+    assert!(stderr.starts_with(&want), "{stderr}");
+}
+
+#[test]
+fn up_ships_the_configured_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start();
+    let log = dir.path().join("up.log");
+    std::fs::write(&log, "7\n8\n").unwrap();
+    let config = dir.path().join("vigil.yml");
+    let text = format!(
+        "agent:\n  logs:\n    push_url: http://{}/loki/api/v1/push\n    data_dir: {}\n    batch_max_wait: 100ms\n    sources:\n      - files: ['{}']\n",
+        rx.addr,
+        dir.path().join("agent").display(),
+        log.display()
+    );
+    std::fs::write(&config, text).unwrap();
+    let addr = free_addr();
+    let data = dir.path().join("data");
+    let mut up = Proc::spawn(
+        "vigil up",
+        vigil()
+            .args(["up", "--listen", &addr, "--data", data.to_str().unwrap(), "--config"])
+            .arg(&config)
+            .env("VIGIL_LOG", "warn"),
+    );
+    wait_for("the file's lines at the receiver", Duration::from_secs(30), || {
+        up.assert_alive();
+        (rx.seen.lock().unwrap().len() == 2).then_some(())
+    });
+    assert_eq!(rx.missing(9), (0..7).collect::<Vec<_>>());
+}

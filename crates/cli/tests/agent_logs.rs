@@ -166,6 +166,50 @@ fn writer(path: PathBuf, next: Arc<AtomicU64>, stop: Arc<AtomicBool>, rename_at:
     }
 }
 
+/// A shipping scenario: an agent config tailing `app.log*` in `dir` towards `push_addr`, and the writer thread
+/// appending numbered lines to it (renamed at line 1000, copytruncated at 3000).
+struct Scenario {
+    config: PathBuf,
+    next: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Scenario {
+    fn start(dir: &Path, push_addr: &str) -> Scenario {
+        let log = dir.join("app.log");
+        let config = dir.join("vigil.yml");
+        let text = format!(
+            "agent:\n  logs:\n    push_url: http://{push_addr}/loki/api/v1/push\n    data_dir: {}\n    batch_max_wait: 100ms\n    poll_interval: 50ms\n    timeout: 2s\n    sources:\n      - files: ['{}*']\n        labels: {{job: test}}\n",
+            dir.join("agent-data").display(),
+            log.display()
+        );
+        std::fs::write(&config, text).unwrap();
+        let (next, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
+        let writer = {
+            let (next, stop) = (next.clone(), stop.clone());
+            std::thread::spawn(move || writer(log, next, stop, 1000, 3000))
+        };
+        Scenario { config, next, stop, writer: Some(writer) }
+    }
+
+    /// Waits until line `n` is written.
+    fn at(&self, n: u64) {
+        wait_for(&format!("line {n} written"), Duration::from_secs(20), || {
+            (self.next.load(Ordering::SeqCst) >= n).then_some(())
+        })
+    }
+
+    /// Stops the writer; the number of lines written.
+    fn finish(&mut self) -> u64 {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(w) = self.writer.take() {
+            w.join().unwrap();
+        }
+        self.next.load(Ordering::SeqCst)
+    }
+}
+
 fn start_agent(config: &Path) -> (Proc, String) {
     let addr = free_addr();
     let mut cmd = vigil();
@@ -182,41 +226,20 @@ fn start_agent(config: &Path) -> (Proc, String) {
 fn kill_rotation_and_receiver_downtime_lose_no_line() {
     let dir = tempfile::tempdir().unwrap();
     let rx = Receiver::start();
-    let log = dir.path().join("app.log");
-    let config = dir.path().join("vigil.yml");
-    let text = format!(
-        "agent:\n  logs:\n    push_url: http://{}/loki/api/v1/push\n    data_dir: {}\n    batch_max_wait: 100ms\n    poll_interval: 50ms\n    timeout: 2s\n    sources:\n      - files: ['{}*']\n        labels: {{job: test}}\n",
-        rx.addr,
-        dir.path().join("data").display(),
-        log.display()
-    );
-    std::fs::write(&config, text).unwrap();
-    let (mut agent, _) = start_agent(&config);
-
-    let (next, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
-    let w = {
-        let (path, next, stop) = (log.clone(), next.clone(), stop.clone());
-        std::thread::spawn(move || writer(path, next, stop, 1000, 3000))
-    };
-    let at = |n: u64| {
-        wait_for(&format!("line {n} written"), Duration::from_secs(20), || {
-            (next.load(Ordering::SeqCst) >= n).then_some(())
-        })
-    };
-    at(600);
+    let mut run = Scenario::start(dir.path(), &rx.addr);
+    let (mut agent, _) = start_agent(&run.config);
+    run.at(600);
     // SIGKILL mid-run, then a restart while the writer goes on (and renames the file meanwhile).
     agent.child.kill().unwrap();
     agent.child.wait().unwrap();
-    at(1200);
-    let (mut agent, metrics) = start_agent(&config);
-    at(2000);
+    run.at(1200);
+    let (mut agent, metrics) = start_agent(&run.config);
+    run.at(2000);
     rx.set_up(false);
-    at(3400);
+    run.at(3400);
     rx.set_up(true);
-    at(4000);
-    stop.store(true, Ordering::SeqCst);
-    w.join().unwrap();
-    let total = next.load(Ordering::SeqCst);
+    run.at(4000);
+    let total = run.finish();
 
     let started = Instant::now();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -308,40 +331,21 @@ fn agent_to_server_loses_no_line_through_kills_rotations_and_server_downtime() {
     let server_addr = free_addr();
     let server_args = ["--listen", server_addr.as_str(), "--data", data.to_str().unwrap()];
     let mut server = start_vigil_server(&server_args, &server_addr);
-    let log = dir.path().join("app.log");
-    let config = dir.path().join("vigil.yml");
-    let text = format!(
-        "agent:\n  logs:\n    push_url: http://{server_addr}/loki/api/v1/push\n    data_dir: {}\n    batch_max_wait: 100ms\n    poll_interval: 50ms\n    timeout: 2s\n    sources:\n      - files: ['{}*']\n        labels: {{job: test}}\n",
-        dir.path().join("agent-data").display(),
-        log.display()
-    );
-    std::fs::write(&config, text).unwrap();
-    let (mut agent, _) = start_agent(&config);
-    let (next, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
-    let w = {
-        let (path, next, stop) = (log.clone(), next.clone(), stop.clone());
-        std::thread::spawn(move || writer(path, next, stop, 1000, 3000))
-    };
-    let at = |n: u64| {
-        wait_for(&format!("line {n} written"), Duration::from_secs(20), || {
-            (next.load(Ordering::SeqCst) >= n).then_some(())
-        })
-    };
-    at(600);
+    let mut run = Scenario::start(dir.path(), &server_addr);
+    let (mut agent, _) = start_agent(&run.config);
+    run.at(600);
     agent.child.kill().unwrap();
     agent.child.wait().unwrap();
-    at(1200);
-    let (mut agent, _) = start_agent(&config);
-    at(2000);
+    run.at(1200);
+    let (mut agent, _) = start_agent(&run.config);
+    run.at(2000);
     // The server stops (SIGKILL, the worst case) while lines keep coming, and comes back on the same data.
     server.child.kill().unwrap();
     server.child.wait().unwrap();
-    at(3400);
+    run.at(3400);
     let mut server = start_vigil_server(&server_args, &server_addr);
-    at(4000);
-    stop.store(true, Ordering::SeqCst);
-    w.join().unwrap();
-    let total = next.load(Ordering::SeqCst);
+    run.at(4000);
+    let total = run.finish();
     // Every line reaches the server: poll its API until the count is complete.
     let count_url = format!(
         "http://{server_addr}/loki/api/v1/query?query={}",

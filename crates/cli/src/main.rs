@@ -334,6 +334,10 @@ fn run_server(args: ServerArgs, with_agent: bool) -> anyhow::Result<ExitCode> {
         options.db.retention = (retention > 0).then_some(retention);
     }
     options.db.max_bytes = config.server.retention_bytes();
+    if let Some(retention) = config.server.logs_retention_ms() {
+        options.logs.retention = (retention > 0).then(|| std::time::Duration::from_millis(retention as u64));
+    }
+    options.logs.max_bytes = config.server.logs_retention_bytes();
     let reloadable = vigil_server::ServerReload::from_config(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
     options.global = reloadable.global;
     options.scrape_configs = reloadable.scrape_configs;

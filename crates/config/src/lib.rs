@@ -116,6 +116,10 @@ mod tests {
         assert_eq!(err("server:\n  retention: 30days\n"), "vigil.yml:2:14: retention: invalid duration \"30days\": unknown unit \"days\" (use y, w, d, h, m, s or ms)");
         assert!(err("server:\n  listen: here\n").starts_with("vigil.yml:2:11: listen:"));
         assert!(err("server:\n  retention_size: 10\n").starts_with("vigil.yml:2:19: retention_size:"));
+        let c = Config::parse("server:\n  logs_retention: 7d\n  logs_retention_size: 2GB\n", "x").unwrap();
+        assert_eq!(c.server.logs_retention_ms(), Some(7 * 86_400_000));
+        assert_eq!(c.server.logs_retention_bytes(), Some(2 << 30));
+        assert!(err("server:\n  logs_retention: 1x\n").starts_with("vigil.yml:2:19: logs_retention:"));
     }
 
     #[test]

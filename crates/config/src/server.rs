@@ -22,6 +22,10 @@ pub struct ServerConfig {
     pub retention: Option<Located<String>>,
     /// The most disk the metric store may take (`512MB`, `20GB`; base 2, as Prometheus); oldest blocks go first.
     pub retention_size: Option<Located<String>>,
+    /// How long log lines are kept (default `30d`); `0s` keeps them forever.
+    pub logs_retention: Option<Located<String>>,
+    /// The most disk the log store may take (`512MB`, `20GB`); oldest data goes first.
+    pub logs_retention_size: Option<Located<String>>,
     /// The URL users reach vigil at, for links in alerts and the `externalURL` template function (default
     /// `http://<listen>`).
     pub external_url: Option<Located<String>>,
@@ -56,6 +60,15 @@ impl ServerConfig {
         self.retention_size.as_ref().and_then(|r| parse_bytes(&r.value).ok())
     }
 
+    /// The log retention in milliseconds: `None` when not configured, `Some(0)` for "forever".
+    pub fn logs_retention_ms(&self) -> Option<i64> {
+        self.logs_retention.as_ref().and_then(|r| vigil_model::time::parse_duration(&r.value).ok())
+    }
+
+    pub fn logs_retention_bytes(&self) -> Option<u64> {
+        self.logs_retention_size.as_ref().and_then(|r| parse_bytes(&r.value).ok())
+    }
+
     pub(crate) fn validate(&self, origin: &str) -> Result<(), ConfigError> {
         if let Some(l) = &self.listen {
             l.value.parse::<SocketAddr>().map_err(|e| {
@@ -76,6 +89,14 @@ impl ServerConfig {
         if let Some(r) = &self.retention_size {
             parse_bytes(&r.value)
                 .map_err(|e| ConfigError::at(origin, &r.referenced, format!("retention_size: {e}")))?;
+        }
+        if let Some(r) = &self.logs_retention {
+            vigil_model::time::parse_duration(&r.value)
+                .map_err(|e| ConfigError::at(origin, &r.referenced, format!("logs_retention: {e}")))?;
+        }
+        if let Some(r) = &self.logs_retention_size {
+            parse_bytes(&r.value)
+                .map_err(|e| ConfigError::at(origin, &r.referenced, format!("logs_retention_size: {e}")))?;
         }
         Ok(())
     }

@@ -230,10 +230,13 @@ impl Shared {
         let deadline = Instant::now() + o.retry_budget;
         let mut backoff = o.initial_backoff;
         let mut attempts = 0;
+        // The error of the last attempt the budget's end did not interrupt: an interrupted one says less.
+        let mut last_full_error: Option<String> = None;
         loop {
             attempts += 1;
             let timeout = o.request_timeout.min(deadline.saturating_duration_since(Instant::now()));
             let result = integration.send(&n, SendContext { templates: &self.templates, timeout }).await;
+            let cut_short = timeout < o.request_timeout && Instant::now() >= deadline;
             self.count_request(integration.kind, result.is_err());
             let (message, wait) = match result {
                 Ok(()) => return (Outcome::Delivered, attempts),
@@ -242,7 +245,14 @@ impl Shared {
             };
             tracing::debug!(receiver = %n.receiver, integration = integration.kind.as_str(), attempts, error = %message, "notify attempt failed");
             if Instant::now() + wait >= deadline {
+                let message = match last_full_error {
+                    Some(earlier) if cut_short => earlier,
+                    _ => message,
+                };
                 return (Outcome::Failed(format!("{message} (gave up after {attempts} attempts)")), attempts);
+            }
+            if !cut_short {
+                last_full_error = Some(message);
             }
             tokio::time::sleep(wait).await;
             backoff = (backoff * 2).min(o.max_backoff);

@@ -51,7 +51,7 @@ async fn webhook_over_https_with_a_configured_ca() {
     );
     let config = vigil_alerting::AlertmanagerConfig::parse(&yaml, "test.yml").unwrap();
     let mut opts = options();
-    opts.retry_budget = std::time::Duration::from_millis(100);
+    opts.retry_budget = std::time::Duration::from_secs(1);
     let (notifier, mut rx) = vigil_notify::Notifier::new(&config, opts).unwrap();
     notifier.notify(firing(IntegrationKind::Webhook));
     let r = report(&mut rx).await;

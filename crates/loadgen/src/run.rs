@@ -14,6 +14,7 @@ use vigil_proto::remote_write::{self, encode_write_request, Label, Sample, TimeS
 use crate::gate::{RoundGate, Stopped};
 use crate::http::{Connection, Endpoint, HttpError};
 use crate::nodegen::{node_hosts, Rng, SeriesSpec, SeriesState};
+use crate::send::{self, Outcome, RetryPolicy};
 
 const HEADERS: [(&str, &str); 3] = [
     ("Content-Encoding", remote_write::CONTENT_ENCODING),
@@ -65,6 +66,10 @@ impl Config {
             max_backoff: Duration::from_secs(5),
             timeout: Duration::from_secs(30),
         }
+    }
+
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy { max_retries: self.max_retries, min_backoff: self.min_backoff, max_backoff: self.max_backoff }
     }
 }
 
@@ -256,29 +261,15 @@ impl<'a> Worker<'a> {
         let s = &mut self.summary;
         s.requests += 1;
         s.samples_sent += samples;
-        let mut backoff = self.config.min_backoff;
-        for attempt in 0..=self.config.max_retries {
-            if attempt > 0 {
-                s.retries += 1;
-                thread::sleep(backoff);
-                backoff = (backoff * 2).min(self.config.max_backoff);
-            }
-            match self.conn.post(&HEADERS, body) {
-                Ok(r) if (200..300).contains(&r.status) => {
-                    s.samples_accepted += samples;
-                    return;
-                }
-                Ok(r) if r.status == 429 || r.status >= 500 => {
-                    s.last_error = Some(format!("HTTP {}: {}", r.status, String::from_utf8_lossy(&r.body).trim()));
-                }
-                Ok(r) => {
-                    s.samples_rejected += samples;
-                    s.last_error = Some(format!("HTTP {}: {}", r.status, String::from_utf8_lossy(&r.body).trim()));
-                    return;
-                }
-                Err(e) => s.last_error = Some(e.to_string()),
-            }
+        let sent = send::post(&mut self.conn, &HEADERS, body, &self.config.retry_policy());
+        s.retries += sent.retries;
+        if sent.last_error.is_some() {
+            s.last_error = sent.last_error;
         }
-        s.samples_failed += samples;
+        match sent.outcome {
+            Outcome::Accepted => s.samples_accepted += samples,
+            Outcome::Rejected => s.samples_rejected += samples,
+            Outcome::Failed => s.samples_failed += samples,
+        }
     }
 }

@@ -239,8 +239,6 @@ async fn reload_on_sighup(reloader: Arc<Reloader>) {
 /// How often the maintenance loop checks whether the head has a range to persist before its next round is due.
 const PERSIST_CHECK_EVERY: Duration = Duration::from_secs(1);
 
-/// Runs maintenance every `every`, and as soon as the head has a range to persist, so that a burst of appends
-/// (a backfill, a catching-up sender) does not leave queries decoding a large head for up to a round.
 /// Persists the log store's head, merges its parts and applies retention every `every`.
 async fn maintain_logs(logs: Arc<LogStore>, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(every);
@@ -260,6 +258,8 @@ async fn maintain_logs(logs: Arc<LogStore>, every: Duration, mut stop: tokio::sy
     }
 }
 
+/// Runs maintenance every `every`, and as soon as the head has a range to persist, so that a burst of appends
+/// (a backfill, a catching-up sender) does not leave queries decoding a large head for up to a round.
 async fn maintain_loop(db: Arc<Db>, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(every.min(PERSIST_CHECK_EVERY));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

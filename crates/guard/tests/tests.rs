@@ -1,0 +1,5 @@
+//! vigil-guard's integration tests: one binary, one module per area.
+
+mod fail2ban_compat;
+mod jail;
+mod lines;

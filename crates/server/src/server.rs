@@ -32,6 +32,9 @@ pub struct ServerOptions {
     pub engine: EngineOptions,
     /// How often maintenance (persisting the head, compaction, retention) runs.
     pub maintain_every: Duration,
+    /// The log store's in-memory head is persisted as soon as it holds this many bytes, not only at
+    /// maintenance: it bounds the memory a burst of log ingest takes.
+    pub logs_head_persist_bytes: u64,
     /// Prometheus' `global:` and `scrape_configs:`: the jobs to scrape (validated by the config loader).
     pub global: GlobalConfig,
     pub scrape_configs: Vec<ScrapeConfig>,
@@ -54,6 +57,7 @@ impl ServerOptions {
             logs: vigil_logstore::Options::default(),
             engine: EngineOptions::default(),
             maintain_every: Duration::from_secs(60),
+            logs_head_persist_bytes: 64 << 20,
             global: GlobalConfig::default(),
             scrape_configs: Vec::new(),
             alerting: AlertingConfig::default(),
@@ -143,6 +147,10 @@ impl Server {
         self.rules.set_sink(sink);
     }
 
+    fn log_maintenance(&self) -> LogMaintenance {
+        LogMaintenance { every: self.options.maintain_every, head_persist_bytes: self.options.logs_head_persist_bytes }
+    }
+
     /// Every HTTP route of the server.
     pub fn router(&self) -> Router {
         api::router(self.state.clone())
@@ -173,7 +181,7 @@ impl Server {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let maintenance = tokio::spawn(maintain_loop(self.db.clone(), self.options.maintain_every, stop_rx.clone()));
         let logs_maintenance =
-            tokio::spawn(maintain_logs(self.state.logs.clone(), self.options.maintain_every, stop_rx.clone()));
+            tokio::spawn(maintain_logs(self.state.logs.clone(), self.log_maintenance(), stop_rx.clone()));
         let alerting = tokio::spawn(self.alertmanager.clone().run(stop_rx.clone()));
         let local_targets = std::mem::take(&mut self.local);
         let local = (!local_targets.is_empty()).then(|| {
@@ -239,19 +247,38 @@ async fn reload_on_sighup(reloader: Arc<Reloader>) {
 /// How often the maintenance loop checks whether the head has a range to persist before its next round is due.
 const PERSIST_CHECK_EVERY: Duration = Duration::from_secs(1);
 
-/// Persists the log store's head, merges its parts and applies retention every `every`.
-async fn maintain_logs(logs: Arc<LogStore>, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut ticker = tokio::time::interval(every);
+/// When the log store's maintenance runs.
+#[derive(Clone, Copy)]
+struct LogMaintenance {
+    every: Duration,
+    head_persist_bytes: u64,
+}
+
+/// Persists the log store's head, merges its parts and applies retention every `every`, and persists the head
+/// alone as soon as it holds `head_persist_bytes`.
+async fn maintain_logs(logs: Arc<LogStore>, when: LogMaintenance, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(when.every.min(PERSIST_CHECK_EVERY));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
+    let mut last = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
             _ = stop.changed() => return,
         }
+        let full = last.elapsed() >= when.every;
+        if !full && logs.metrics().head_bytes < when.head_persist_bytes {
+            continue;
+        }
+        if full {
+            last = tokio::time::Instant::now();
+        }
         let logs = logs.clone();
-        match tokio::task::spawn_blocking(move || logs.maintain(crate::api::now_ms().saturating_mul(1_000_000))).await {
-            Ok(Ok(_)) => {}
+        let now_ns = crate::api::now_ms().saturating_mul(1_000_000);
+        let done =
+            tokio::task::spawn_blocking(move || if full { logs.maintain(now_ns).map(drop) } else { logs.flush() });
+        match done.await {
+            Ok(Ok(())) => {}
             Ok(Err(err)) => tracing::error!(%err, "log store maintenance failed"),
             Err(err) => tracing::error!(%err, "log store maintenance task failed"),
         }

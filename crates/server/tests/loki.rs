@@ -211,3 +211,22 @@ fn log_rules_record_and_alert_on_logql() {
     let recorded = server.get("/api/v1/query?query=job:log_errors:count5m").json();
     assert_eq!(recorded["data"]["result"][0]["value"][1], "3");
 }
+
+#[test]
+fn a_large_log_head_is_persisted_before_maintenance_is_due() {
+    let server = TestServer::start_with(|o| {
+        o.maintain_every = std::time::Duration::from_secs(3_600);
+        o.logs_head_persist_bytes = 64 << 10;
+    });
+    let lines: Vec<LogEntry> = (0..2_000).map(|i| entry(BASE + i, &format!("line {i} {}", "x".repeat(60)))).collect();
+    assert_eq!(push_proto(&server, &[(labels(&[("job", "burst")]), lines)]).status, 204);
+    let gauge = |name: &str| -> Option<f64> {
+        let metrics = server.get("/metrics").body;
+        metrics.lines().find(|l| l.starts_with(&format!("{name} "))).and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    };
+    crate::support::wait_for("the head persisted", std::time::Duration::from_secs(10), || {
+        (gauge("vigil_logstore_head_lines") == Some(0.0) && gauge("vigil_logstore_parts")? >= 1.0).then_some(())
+    });
+    let kept = range(&server, r#"{job="burst"}"#, "&limit=1");
+    assert_eq!(kept["data"]["result"][0]["values"][0][1].as_str().unwrap().split(' ').nth(1), Some("1999"));
+}

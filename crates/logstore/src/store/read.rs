@@ -152,6 +152,9 @@ impl Reader<'_> {
     pub fn next_batch(&mut self, out: &mut LogBatch) -> Result<bool, Error> {
         out.clear();
         let forward = self.dir == Direction::Forward;
+        if forward && self.handed_over_whole_source(out) {
+            return Ok(true);
+        }
         while out.len() < BATCH_ROWS && out.lines.len() < BATCH_BYTES {
             // The active source holding the next row; ties go to the source opened first.
             let mut best: Option<(usize, i64)> = None;
@@ -195,10 +198,30 @@ impl Reader<'_> {
         Ok(!out.is_empty())
     }
 
+    /// When one source alone holds the next rows, untouched and before anything still queued, it becomes the
+    /// batch as it is (reading forward): no row is copied.
+    fn handed_over_whole_source(&mut self, out: &mut LogBatch) -> bool {
+        let [s] = self.active.as_slice() else { return false };
+        if s.pos != 0 || s.rows.is_empty() {
+            return false;
+        }
+        let last = s.rows.ts[s.rows.len() - 1];
+        if self.queue.front().is_some_and(|q| q.key <= last) {
+            return false;
+        }
+        let mut source = self.active.pop().expect("one active source");
+        std::mem::swap(out, &mut source.rows);
+        true
+    }
+
     /// Decodes a source, keeping the rows in range that hold the required tokens.
     fn open(&mut self, source: Pending) -> Result<(), Error> {
         let mut decoded = LogBatch::default();
         let chunk;
+        let source_kind = match source {
+            Pending::Block { .. } => SourceKind::Block,
+            Pending::Head(_) => SourceKind::Head,
+        };
         let (all, sorted): (&LogBatch, bool) = match source {
             Pending::Block { part, block } => {
                 part.read_block(block, &mut decoded)?;
@@ -226,15 +249,28 @@ impl Reader<'_> {
         if keep.is_empty() {
             return Ok(());
         }
-        if !sorted {
-            keep.sort_by_key(|&i| all.ts[i]);
-        }
-        let mut rows = LogBatch::default();
-        for i in keep {
-            rows.push(all.ts[i], all.line(i), all.row_fields(i));
-        }
+        let rows = if sorted && keep.len() == all.len() && matches!(source_kind, SourceKind::Block) {
+            // A whole decoded block in order: it becomes the source as it is, without a copy.
+            std::mem::take(&mut decoded)
+        } else {
+            if !sorted {
+                keep.sort_by_key(|&i| all.ts[i]);
+            }
+            let mut rows = LogBatch::default();
+            for i in keep {
+                rows.push(all.ts[i], all.line(i), all.row_fields(i));
+            }
+            rows
+        };
         let pos = if self.dir == Direction::Forward { 0 } else { rows.len() };
         self.active.push(Source { rows, pos });
         Ok(())
     }
+}
+
+/// Where a source's rows come from: a decoded block (owned by the reader) or a head chunk (shared).
+#[derive(Clone, Copy)]
+enum SourceKind {
+    Block,
+    Head,
 }

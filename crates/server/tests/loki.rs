@@ -137,6 +137,8 @@ fn labels_values_series_and_stats() {
     assert_eq!(stats["streams"], 1);
     assert_eq!(stats["entries"], 10);
     assert!(stats["bytes"].as_u64().unwrap() > 300);
+    let r = server.get("/loki/api/v1/status/buildinfo");
+    assert_eq!(r.json()["version"], "2.9.0");
 }
 
 #[test]

@@ -184,6 +184,15 @@ pub async fn index_stats(State(state): Shared, request: Request) -> Response {
     )
 }
 
+/// `status/buildinfo`: the Loki version whose API vigil speaks, which Grafana reads to pick the features it uses.
+pub async fn buildinfo() -> Response {
+    let body = format!(
+        r#"{{"version":"2.9.0","revision":"vigil-{}","branch":"","buildUser":"","buildDate":"","goVersion":""}}"#,
+        env!("CARGO_PKG_VERSION")
+    );
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
 /// The matchers of a stream selector (a log query without pipeline stages is accepted too).
 fn selector(text: &str) -> Result<Vec<Matcher>, ApiError> {
     match vigil_logql::parse(text).map_err(|e| ApiError::bad_data(e.to_string()))? {

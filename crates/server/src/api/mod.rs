@@ -102,6 +102,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/loki/api/v1/label/{name}/values", get(loki::label_values))
         .route("/loki/api/v1/series", get(loki::series).post(loki::series))
         .route("/loki/api/v1/index/stats", get(loki::index_stats).post(loki::index_stats))
+        .route("/loki/api/v1/status/buildinfo", get(loki::buildinfo))
         .route("/api/v1/query", get(prometheus::query).post(prometheus::query))
         .route("/api/v1/query_range", get(prometheus::query_range).post(prometheus::query_range))
         .route("/api/v1/series", get(prometheus::series).post(prometheus::series))

@@ -33,6 +33,11 @@ enum Command {
     Silence(SilenceArgs),
     /// Query logs with LogQL on a running server (or Loki), like logcli: `vigil logs '{job="nginx"} |= "error"'`.
     Logs(LogsArgs),
+    /// Security detection tools.
+    Guard {
+        #[command(subcommand)]
+        what: GuardCommand,
+    },
     /// Run unit tests.
     Test {
         #[command(subcommand)]
@@ -48,6 +53,18 @@ enum CheckCommand {
     Rules {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum GuardCommand {
+    /// Run a jail's matchers over a log file (`-` for stdin), like fail2ban-regex: one JSON object per line the
+    /// jail counts as a failure on stdout, a summary on stderr.
+    Match {
+        /// The jail: sshd, sshd-aggressive or sudo.
+        #[arg(long, default_value = "sshd")]
+        jail: String,
+        file: PathBuf,
     },
 }
 
@@ -161,6 +178,7 @@ fn main() -> ExitCode {
         Command::Test { what: TestCommand::Rules { files } } => test_rules(&files),
         Command::Silence(args) => silence(args),
         Command::Logs(args) => logs(args),
+        Command::Guard { what: GuardCommand::Match { jail, file } } => guard_match(&jail, &file),
     };
     match result {
         Ok(code) => code,
@@ -429,6 +447,55 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
     }
     tracing::info!("shutting down");
+}
+
+/// `vigil guard match`: the lines of `file` that jail `jail` counts, as JSON lines, and a summary.
+fn guard_match(jail: &str, file: &Path) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let names: Vec<String> = vigil_guard::jail::JailConfig::defaults().into_iter().map(|j| j.name).collect();
+    let config = vigil_guard::scan::default_jail(jail)
+        .ok_or_else(|| anyhow::anyhow!("--jail: unknown jail {jail:?} (one of {})", names.join(", ")))?;
+    let mut input: Box<dyn std::io::BufRead> = if file == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let f = std::fs::File::open(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        Box::new(std::io::BufReader::new(f))
+    };
+    // Lines without a year (classic syslog) are read as of this year.
+    let days = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400);
+    let year = vigil_model::time::civil_from_days(days as i64).0 as i32;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut write_error = None;
+    let summary = vigil_guard::scan::scan(config, &mut input, year, &mut |n, ev, offender| {
+        let record = serde_json::json!({
+            "line": n,
+            "event.action": ev.action.as_str(),
+            "event.outcome": ev.outcome.as_str(),
+            "source.ip": ev.source_ip.map(|ip| ip.to_string()),
+            "user.name": ev.user_name,
+            "offender": offender.to_string(),
+        });
+        if let Err(e) = writeln!(out, "{record}") {
+            write_error.get_or_insert(e);
+        }
+    })
+    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    out.flush()?;
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    let mut top: Vec<(&String, &u64)> = summary.offenders.iter().collect();
+    top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let top: Vec<String> = top.iter().take(5).map(|(who, n)| format!("{who} ({n})")).collect();
+    eprintln!(
+        "lines: {}, events: {}, matched: {}, offenders: {}{}",
+        summary.lines,
+        summary.events,
+        summary.matched,
+        summary.offenders.len(),
+        if top.is_empty() { String::new() } else { format!("; most: {}", top.join(", ")) }
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `vigil logs`: the query's lines oldest first (or a metric's series), then new lines with `--follow`.

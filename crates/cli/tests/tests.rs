@@ -4,6 +4,7 @@ mod support;
 
 mod agent_logs;
 mod check_config;
+mod guard;
 mod interop_alertmanager;
 mod interop_prometheus_alerts;
 mod logs;

@@ -251,6 +251,13 @@ impl Jail {
 
     /// Feeds one event seen at `now`; returns a ban when this event completes one.
     pub fn observe(&mut self, ev: &Event<'_>, now: i64) -> Option<Ban> {
+        let offender = self.offender(ev, now)?;
+        self.fail(offender, now)
+    }
+
+    /// Who `ev` is a failure of for this jail's matcher, if it is one; counts nothing (the sshd filter's
+    /// per-connection memory does learn from it).
+    pub fn offender(&mut self, ev: &Event<'_>, now: i64) -> Option<Offender> {
         let offender = match &self.config.matcher {
             Matcher::Sshd { .. } => match self.filter.as_mut()?.observe(ev, now)? {
                 Source::Ip(ip) => Offender::Ip(ip),
@@ -268,7 +275,7 @@ impl Jail {
                 }
             }
         };
-        self.fail(offender, now)
+        Some(offender)
     }
 
     /// Counts one failure of `offender` at `now`; returns the ban it completes, if any.

@@ -10,6 +10,7 @@ pub mod cidr;
 pub mod event;
 pub mod jail;
 pub mod parse;
+pub mod scan;
 pub mod sshd_filter;
 
 pub use event::{Action, Category, Event, LineTime, Origin, Outcome};

@@ -3,16 +3,20 @@
 //! kill/restart rounds run (default 8).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use vigil_model::Labels;
 use vigil_proto::remote_write::{encode_write_request, Label, Sample, TimeSeries, WriteRequest};
 
-use crate::support::{free_addr, http_get, http_post, vigil, wait_for, Proc};
+use crate::support::{free_addr, http_post, start_vigil_server};
 
 /// POSTs a remote_write body; returns the status code, or None if the connection failed.
 fn post_write(addr: &str, body: &[u8]) -> Option<u16> {
     http_post(addr, "/api/v1/write", "Content-Encoding: snappy\r\nX-Prometheus-Remote-Write-Version: 0.1.0\r\n", body)
+}
+
+/// How many kill/restart rounds a test runs: `VIGIL_KILL_ITERATIONS`, 8 by default.
+fn kill_iterations() -> usize {
+    std::env::var("VIGIL_KILL_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(8)
 }
 
 /// A small deterministic generator, so a failing round can be replayed.
@@ -30,7 +34,7 @@ impl SplitMix {
 
 #[test]
 fn acknowledged_remote_writes_survive_kill_9() {
-    let iterations: usize = std::env::var("VIGIL_KILL_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
+    let iterations = kill_iterations();
     let data = tempfile::tempdir().unwrap();
     let data_arg = data.path().to_str().unwrap().to_string();
     let mut rng = SplitMix(42);
@@ -38,14 +42,7 @@ fn acknowledged_remote_writes_survive_kill_9() {
     let mut t = 1_700_000_000_000i64;
     for round in 0..iterations {
         let addr = free_addr();
-        let mut server = Proc::spawn(
-            "vigil server",
-            vigil().args(["server", "--listen", &addr, "--data", &data_arg]).env("VIGIL_LOG", "warn"),
-        );
-        wait_for("vigil server ready", Duration::from_secs(60), || {
-            server.assert_alive();
-            http_get(&format!("http://{addr}/-/ready"))
-        });
+        let mut server = start_vigil_server(&["--listen", &addr, "--data", &data_arg], &addr);
         let writes = 1 + rng.next() % 12;
         for _ in 0..writes {
             let mut timeseries = Vec::new();
@@ -99,7 +96,7 @@ fn acknowledged_remote_writes_survive_kill_9() {
 fn acknowledged_loki_pushes_survive_kill_9() {
     use vigil_model::log::{Direction, LogBatch, LogEntry};
 
-    let iterations: usize = std::env::var("VIGIL_KILL_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
+    let iterations = kill_iterations();
     let data = tempfile::tempdir().unwrap();
     let data_arg = data.path().to_str().unwrap().to_string();
     let mut rng = SplitMix(7);
@@ -109,14 +106,7 @@ fn acknowledged_loki_pushes_survive_kill_9() {
     let mut n = 0u64;
     for round in 0..iterations {
         let addr = free_addr();
-        let mut server = Proc::spawn(
-            "vigil server",
-            vigil().args(["server", "--listen", &addr, "--data", &data_arg]).env("VIGIL_LOG", "warn"),
-        );
-        wait_for("vigil server ready", Duration::from_secs(60), || {
-            server.assert_alive();
-            http_get(&format!("http://{addr}/-/ready"))
-        });
+        let mut server = start_vigil_server(&["--listen", &addr, "--data", &data_arg], &addr);
         for _ in 0..(1 + rng.next() % 10) {
             let mut streams = Vec::new();
             for s in 0..(1 + rng.next() % 5) {

@@ -19,7 +19,7 @@
 //! The pieces: [`parse`] (lexer, recursive-descent parser, Loki's error wording with positions) builds an
 //! [`Expr`]; [`evaluate`] runs it. Log queries merge the selected streams' readers by time and stop at the
 //! limit; metric queries read each stream once, turn each record that passes the pipeline into a sample and
-//! fold samples over the step windows `(t - range, t]`. `|=` needles become `required_tokens` for the store.
+//! fold samples over the step windows `(t - range, t]`. `|=` needles are passed to the store, which can skip blocks without them.
 //! [`Limits`] cap entries read, samples held, series, steps, streams and time.
 //!
 //! Not supported: `label_replace`, `ip()` filters, `rate_counter`, `approx_topk`, structured metadata in the

@@ -16,15 +16,16 @@ pub trait LogStorage: Sync {
     /// Streams with at least one record in [start_ns, end_ns] matching every matcher.
     fn streams(&self, matchers: &[Matcher], start_ns: i64, end_ns: i64) -> Result<Vec<(u64, Labels)>, StorageError>;
 
-    /// One stream's records in [start_ns, end_ns] (inclusive), in `dir` order, batch by batch. `required_tokens`
-    /// lets the store skip blocks lacking a token (bloom filters); it may still return lines without them.
+    /// One stream's records in [start_ns, end_ns] (inclusive), in `dir` order, batch by batch. Every line the
+    /// query keeps contains each of `needles`: the store may skip records and blocks without them (bloom
+    /// filters), and may still return some.
     fn read<'a>(
         &'a self,
         stream: u64,
         start_ns: i64,
         end_ns: i64,
         dir: Direction,
-        required_tokens: &[&str],
+        needles: &[&str],
     ) -> Result<Box<dyn BatchReader + 'a>, StorageError>;
 }
 
@@ -35,7 +36,7 @@ pub trait BatchReader {
 }
 
 /// An in-memory [`LogStorage`]: streams as vectors of records, read in batches of a chosen size. It records
-/// the `required_tokens` of every read so tests can check what a query asked the store for.
+/// the `needles` of every read so tests can check what a query asked the store for.
 #[derive(Debug)]
 pub struct MemLogStorage {
     streams: Vec<(Labels, Vec<LogEntry>)>,
@@ -78,7 +79,7 @@ impl MemLogStorage {
         records.insert(at, entry);
     }
 
-    /// The `required_tokens` of every read so far, in order, and forgets them.
+    /// The `needles` of every read so far, in order, and forgets them.
     pub fn take_reads(&self) -> Vec<Vec<String>> {
         match self.reads.lock() {
             Ok(mut r) => std::mem::take(&mut *r),
@@ -107,13 +108,13 @@ impl LogStorage for MemLogStorage {
         start_ns: i64,
         end_ns: i64,
         dir: Direction,
-        required_tokens: &[&str],
+        needles: &[&str],
     ) -> Result<Box<dyn BatchReader + 'a>, StorageError> {
         let Some((_, records)) = self.streams.get(stream as usize) else {
             return Err(StorageError(format!("no stream {stream}")));
         };
         if let Ok(mut reads) = self.reads.lock() {
-            reads.push(required_tokens.iter().map(|t| t.to_string()).collect());
+            reads.push(needles.iter().map(|t| t.to_string()).collect());
         }
         let lo = records.partition_point(|r| r.ts_ns < start_ns);
         let hi = records.partition_point(|r| r.ts_ns <= end_ns).max(lo);

@@ -1,4 +1,4 @@
-//! A fixed-key 64-bit hash (wyhash-like folding multiplies) for stream ids and bloom filter tokens.
+//! A fixed-key 64-bit hash (wyhash-like folding multiplies) for stream ids and bloom filter keys.
 //!
 //! Unlike the tsdb's per-process seeded fingerprint, these hashes are persisted (stream ids in parts and
 //! blooms), so the keys are constants and must never change without a format version bump.
@@ -46,6 +46,12 @@ pub(crate) fn token(bytes: &[u8]) -> u64 {
     finish(mix(0x1b87_3593_cc9e_2d51, bytes))
 }
 
+/// The hash of a gram: up to 8 bytes as a little-endian word.
+#[inline]
+pub(crate) fn gram(word: u64) -> u64 {
+    fold(word ^ K[2], K[3] ^ 0x9e37_79b9_7f4a_7c15)
+}
+
 /// The hash of a label set given as pairs in order: a stream's preferred id.
 pub(crate) fn labels<'p>(pairs: impl Iterator<Item = (&'p str, &'p str)>) -> u64 {
     let mut state = 0x2545_f491_4f6c_dd1d;
@@ -67,5 +73,6 @@ mod tests {
         assert_ne!(token(b"error"), token(b"errors"));
         assert_ne!(labels([("ab", "c")].into_iter()), labels([("a", "bc")].into_iter()));
         assert_ne!(token(b""), token(b"\0"));
+        assert_ne!(gram(u64::from_le_bytes(*b"abcde\0\0\0")), gram(u64::from_le_bytes(*b"abcdf\0\0\0")));
     }
 }

@@ -83,7 +83,7 @@ fn out_of_order_appends_are_merged_in_order_across_head_and_parts() {
 }
 
 #[test]
-fn fields_round_trip_and_are_searchable() {
+fn fields_round_trip_and_needles_match_lines_only() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let l = labels(&[("job", "f")]);
@@ -99,8 +99,8 @@ fn fields_round_trip_and_are_searchable() {
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[1].2, e.fields);
         assert!(rows[0].2.is_empty());
-        let found = read_all(&store, id, 0, 10, Direction::Forward, &["jörg"]);
+        let found = read_all(&store, id, 0, 10, Direction::Forward, &["index.htm"]);
         assert_eq!(lines(&found), [(5, "GET /index.html".to_string())]);
-        assert!(read_all(&store, id, 0, 10, Direction::Forward, &["jör"]).is_empty());
+        assert!(read_all(&store, id, 0, 10, Direction::Forward, &["jörg"]).is_empty());
     }
 }

@@ -52,12 +52,12 @@ pub(super) fn eval(ctx: &mut Ctx<'_>, log: &LogExpr) -> Result<Vec<StreamResult>
     let mut streams = ctx.storage.streams(&log.matchers, start, end)?;
     ctx.check_streams(streams.len())?;
     streams.sort_by(|a, b| a.1.cmp(&b.1));
-    let tokens = pipeline.required_tokens();
+    let needles = pipeline.needles();
 
     let mut cursors: Vec<Option<Cursor<'_>>> = Vec::with_capacity(streams.len());
     let mut heap = BinaryHeap::with_capacity(streams.len());
     for (id, labels) in streams {
-        let reader = ctx.storage.read(id, start, end, dir, &tokens)?;
+        let reader = ctx.storage.read(id, start, end, dir, &needles)?;
         let mut c = Cursor { reader, batch: LogBatch::default(), pos: 0, builder: LabelsBuilder::new(labels) };
         let has = loop {
             if !c.reader.next_batch(&mut c.batch)? {

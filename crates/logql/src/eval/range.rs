@@ -81,7 +81,7 @@ pub(super) fn eval(
     let mut streams = ctx.storage.streams(&range.log.matchers, first, last)?;
     ctx.check_streams(streams.len())?;
     streams.sort_by(|a, b| a.1.cmp(&b.1));
-    let tokens = pipeline.required_tokens();
+    let needles = pipeline.needles();
     // Streams keep their own series unless the pipeline or a grouping can merge them: then each stream's
     // series are folded into steps as soon as it is read, and its samples dropped.
     let flush_per_stream = !pipeline.may_merge_streams && grouping.is_none();
@@ -93,7 +93,7 @@ pub(super) fn eval(
     for (id, labels) in streams {
         let mut builder = LabelsBuilder::new(labels);
         let mut own_slot: Option<usize> = None;
-        let mut reader = ctx.storage.read(id, first, last, Direction::Forward, &tokens)?;
+        let mut reader = ctx.storage.read(id, first, last, Direction::Forward, &needles)?;
         while reader.next_batch(&mut batch)? {
             for i in 0..batch.len() {
                 ctx.tick()?;

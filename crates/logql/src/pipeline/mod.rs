@@ -9,7 +9,6 @@ pub(crate) mod pattern;
 use std::borrow::Cow;
 
 use regex::{Regex, RegexBuilder};
-use vigil_model::log::needle_tokens;
 use vigil_model::Labels;
 use vigil_template::{Template, Value};
 
@@ -288,7 +287,7 @@ enum LabelFmtC {
 /// A pipeline ready to run over entries.
 pub struct Pipeline {
     stages: Vec<Compiled>,
-    required_tokens: Vec<String>,
+    needles: Vec<String>,
     /// Whether two streams' entries may end up with the same labels (through drop, keep or label_format).
     pub may_merge_streams: bool,
 }
@@ -296,14 +295,14 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn new(stages: &[Stage]) -> Result<Pipeline, String> {
         let mut out = Vec::with_capacity(stages.len());
-        let mut required_tokens = Vec::new();
+        let mut needles = Vec::new();
         let mut line_changed = false;
         let mut may_merge_streams = false;
         for stage in stages {
             let c = match stage {
                 Stage::LineFilter(LineFilter { op, values }) => {
                     if *op == LineFilterOp::Contains && values.len() == 1 && !line_changed {
-                        required_tokens.extend(needle_tokens(&values[0]).into_iter().map(str::to_string));
+                        needles.push(values[0].clone());
                     }
                     let regexes = match op {
                         LineFilterOp::Match | LineFilterOp::NotMatch => {
@@ -371,14 +370,15 @@ impl Pipeline {
             }
             out.push(c);
         }
-        required_tokens.sort_unstable();
-        required_tokens.dedup();
-        Ok(Pipeline { stages: out, required_tokens, may_merge_streams })
+        needles.sort_unstable();
+        needles.dedup();
+        Ok(Pipeline { stages: out, needles, may_merge_streams })
     }
 
-    /// Tokens every line the pipeline lets through contains (from its `|=` filters before any parser).
-    pub fn required_tokens(&self) -> Vec<&str> {
-        self.required_tokens.iter().map(String::as_str).collect()
+    /// Text every line the pipeline lets through contains: its single-valued `|=` filters before any stage
+    /// that rewrites the line.
+    pub fn needles(&self) -> Vec<&str> {
+        self.needles.iter().map(String::as_str).collect()
     }
 
     /// Runs the entry through the stages: `None` if filtered out, else the (possibly rewritten) line, the

@@ -1,11 +1,9 @@
 //! A block's columns: encoding a stream's sorted rows into the timestamp, line and field sections, and back.
 
-use vigil_model::log::for_each_token;
 use vigil_model::LogBatch;
 
 use crate::bloom;
 use crate::codec::{put_bytes, put_varint, unzigzag, zigzag, Cursor};
-use crate::hash;
 
 /// zstd level for lines and fields.
 const ZSTD_LEVEL: i32 = 3;
@@ -28,7 +26,10 @@ pub(crate) struct Encoded {
     pub fields: Vec<u8>,
     pub fields_raw: u32,
     pub line_bytes: u32,
+    /// The token filter (lines and field values).
     pub bloom: Vec<u8>,
+    /// The gram filter (lines); empty when no line has a token of `bloom::GRAM` bytes or more.
+    pub grams: Vec<u8>,
 }
 
 /// Reusable buffers and the zstd context for encoding blocks.
@@ -36,11 +37,17 @@ pub(crate) struct Encoder {
     zstd: zstd::bulk::Compressor<'static>,
     raw: Vec<u8>,
     tokens: Vec<u64>,
+    grams: Vec<u64>,
 }
 
 impl Encoder {
     pub fn new() -> std::io::Result<Encoder> {
-        Ok(Encoder { zstd: zstd::bulk::Compressor::new(ZSTD_LEVEL)?, raw: Vec::new(), tokens: Vec::new() })
+        Ok(Encoder {
+            zstd: zstd::bulk::Compressor::new(ZSTD_LEVEL)?,
+            raw: Vec::new(),
+            tokens: Vec::new(),
+            grams: Vec::new(),
+        })
     }
 
     /// Encodes rows sorted by timestamp.
@@ -57,13 +64,15 @@ impl Encoder {
         }
 
         self.tokens.clear();
+        self.grams.clear();
         self.raw.clear();
         for r in rows {
             put_varint(&mut self.raw, r.line.len() as u64);
         }
         for r in rows {
             self.raw.extend_from_slice(r.line.as_bytes());
-            for_each_token(r.line, |t| self.tokens.push(hash::token(t.as_bytes())));
+            bloom::token_hashes(r.line, &mut self.tokens);
+            bloom::gram_hashes(r.line, &mut self.grams);
             out.line_bytes = out.line_bytes.saturating_add(r.line.len() as u32);
         }
         out.lines_raw = self.raw.len() as u32;
@@ -76,13 +85,14 @@ impl Encoder {
                 for (n, v) in r.fields {
                     put_bytes(&mut self.raw, n.as_bytes());
                     put_bytes(&mut self.raw, v.as_bytes());
-                    for_each_token(v, |t| self.tokens.push(hash::token(t.as_bytes())));
+                    bloom::token_hashes(v, &mut self.tokens);
                 }
             }
             out.fields_raw = self.raw.len() as u32;
             out.fields = self.zstd.compress(&self.raw)?;
         }
-        bloom::to_bytes(&bloom::build(&self.tokens), &mut out.bloom);
+        bloom::to_bytes(&bloom::build(&mut self.tokens, bloom::TOKENS), &mut out.bloom);
+        bloom::to_bytes(&bloom::build(&mut self.grams, bloom::GRAMS), &mut out.grams);
         Ok(out)
     }
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use vigil_model::{Labels, LogBatch};
 
-use crate::bloom;
+use crate::bloom::{self, NeedleKeys};
 use crate::codec::Cursor;
 use crate::error::{corrupt, io_err, Error};
 
@@ -24,7 +24,7 @@ pub(crate) const FORMAT_VERSION: u8 = 1;
 pub(crate) const HEADER: [u8; 8] = [MAGIC[0], MAGIC[1], MAGIC[2], MAGIC[3], FORMAT_VERSION, 0, 0, 0];
 /// meta, streams, index: (offset u64, len u64, crc u32) each; footer crc u32; magic.
 pub(crate) const FOOTER_BYTES: usize = 3 * 20 + 4 + 4;
-const BLOCK_ENTRY_FIXED: usize = 8 + 8 + 8 + 4 + 4 + (8 + 4 + 4) + (8 + 4 + 4 + 4) * 2 + 4;
+const BLOCK_ENTRY_FIXED: usize = 8 + 8 + 8 + 4 + 4 + (8 + 4 + 4) + (8 + 4 + 4 + 4) * 2 + 4 + 4;
 /// Caps applied to what a part claims, so damage cannot make a reader allocate without bound.
 const MAX_BLOCK_RECORDS: u32 = 1 << 20;
 const MAX_SECTION_RAW: u32 = 256 << 20;
@@ -79,9 +79,12 @@ pub(crate) struct BlockMeta {
     pub ts: Section,
     pub lines: Section,
     pub fields: Section,
-    /// The bloom filter's bytes within the file.
+    /// The token filter's bytes within the file.
     pub bloom_offset: usize,
     pub bloom_len: usize,
+    /// The gram filter's bytes within the file.
+    pub grams_offset: usize,
+    pub grams_len: usize,
 }
 
 /// An open part.
@@ -144,15 +147,15 @@ impl Part {
         start..end
     }
 
-    pub fn bloom(&self, block: usize) -> &[u8] {
+    /// Whether the block's filters allow a line holding every needle the keys come from.
+    pub fn may_match(&self, block: usize, keys: &NeedleKeys) -> bool {
         let b = &self.blocks[block];
-        &self.map[b.bloom_offset..b.bloom_offset + b.bloom_len]
-    }
-
-    /// Whether the block's filter may hold every token.
-    pub fn may_contain_all(&self, block: usize, tokens: &[&str]) -> bool {
-        let filter = self.bloom(block);
-        tokens.iter().all(|t| bloom::may_contain(filter, t))
+        let tokens = &self.map[b.bloom_offset..b.bloom_offset + b.bloom_len];
+        if !keys.tokens.iter().all(|&h| bloom::may_contain(tokens, h, bloom::TOKENS)) {
+            return false;
+        }
+        let grams = &self.map[b.grams_offset..b.grams_offset + b.grams_len];
+        keys.grams.iter().all(|&h| bloom::may_contain(grams, h, bloom::GRAMS))
     }
 
     fn section(&self, s: &Section, what: &str) -> Result<&[u8], Error> {
@@ -281,12 +284,17 @@ fn parse(bytes: &[u8]) -> Result<Parsed, String> {
         };
         let lines = sec()?;
         let fields = sec()?;
-        let bloom_len = c.u32_le()? as usize;
-        let consumed = index_bytes.len() - c.buf.len();
-        c.bytes(bloom_len)?;
-        if !bloom_len.is_multiple_of(8) || bloom_len == 0 {
-            return Err(format!("bloom filter of {bloom_len} bytes"));
-        }
+        let mut filter = |what: &str| -> Result<(usize, usize), String> {
+            let len = c.u32_le()? as usize;
+            let offset = index_offset + index_bytes.len() - c.buf.len();
+            c.bytes(len)?;
+            if !len.is_multiple_of(8) {
+                return Err(format!("{what} filter of {len} bytes"));
+            }
+            Ok((offset, len))
+        };
+        let (bloom_offset, bloom_len) = filter("token")?;
+        let (grams_offset, grams_len) = filter("gram")?;
         for s in [&ts, &lines, &fields] {
             if s.offset < HEADER.len() as u64 || s.offset + u64::from(s.len) > data_end {
                 return Err(format!("block section {}+{} lies outside the file", s.offset, s.len));
@@ -307,8 +315,10 @@ fn parse(bytes: &[u8]) -> Result<Parsed, String> {
             ts,
             lines,
             fields,
-            bloom_offset: index_offset + consumed,
+            bloom_offset,
             bloom_len,
+            grams_offset,
+            grams_len,
         });
     }
     if !c.is_empty() {

@@ -100,6 +100,8 @@ impl PartWriter {
         }
         ix.extend_from_slice(&(enc.bloom.len() as u32).to_le_bytes());
         ix.extend_from_slice(&enc.bloom);
+        ix.extend_from_slice(&(enc.grams.len() as u32).to_le_bytes());
+        ix.extend_from_slice(&enc.grams);
         self.block_count += 1;
         self.min_ts = self.min_ts.min(first.ts);
         self.max_ts = self.max_ts.max(last.ts);

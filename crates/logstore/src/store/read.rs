@@ -8,11 +8,12 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use vigil_model::log::is_token_byte;
+use memchr::memmem::Finder;
 use vigil_model::{Direction, LogBatch};
 
 use super::metrics::add;
 use super::LogStore;
+use crate::bloom::NeedleKeys;
 use crate::error::Error;
 use crate::head::Chunk;
 use crate::part::Part;
@@ -56,31 +57,33 @@ pub struct Reader<'a> {
     start: i64,
     end: i64,
     dir: Direction,
-    tokens: Vec<String>,
+    needles: Vec<Finder<'static>>,
     queue: VecDeque<Queued>,
     active: Vec<Source>,
     stats: ReadStats,
 }
 
 impl LogStore {
-    /// Reads stream `stream`'s records with a timestamp in `[start_ns, end_ns]` in `dir` order. Blocks whose
-    /// bloom filter lacks one of `required_tokens` are skipped unread, and only records whose line or field
-    /// values hold every required token whole are returned.
+    /// Reads stream `stream`'s records with a timestamp in `[start_ns, end_ns]` in `dir` order, only those
+    /// whose line contains every one of `needles`. Blocks whose bloom filters rule out a line with them all
+    /// are skipped unread.
     pub fn read(
         &self,
         stream: u64,
         start_ns: i64,
         end_ns: i64,
         dir: Direction,
-        required_tokens: &[&str],
+        needles: &[&str],
     ) -> Result<Reader<'_>, Error> {
-        let tokens: Vec<String> = required_tokens.iter().filter(|t| !t.is_empty()).map(|t| t.to_string()).collect();
+        let needles: Vec<&str> = needles.iter().copied().filter(|n| !n.is_empty()).collect();
+        let keys = NeedleKeys::new(&needles);
+        let needles = needles.iter().map(|n| Finder::new(n.as_bytes()).into_owned()).collect();
         let mut reader = Reader {
             store: self,
             start: start_ns,
             end: end_ns,
             dir,
-            tokens,
+            needles,
             queue: VecDeque::new(),
             active: Vec::new(),
             stats: ReadStats::default(),
@@ -101,7 +104,6 @@ impl LogStore {
             (parts, chunks)
         };
         let forward = dir == Direction::Forward;
-        let token_refs: Vec<&str> = reader.tokens.iter().map(String::as_str).collect();
         let mut queued = Vec::new();
         for part in parts {
             for b in part.stream_blocks(stream) {
@@ -109,7 +111,7 @@ impl LogStore {
                 if m.min_ts > end_ns || m.max_ts < start_ns {
                     continue;
                 }
-                if !part.may_contain_all(b, &token_refs) {
+                if !keys.is_empty() && !part.may_match(b, &keys) {
                     reader.stats.blocks_skipped += 1;
                     continue;
                 }
@@ -130,16 +132,6 @@ impl LogStore {
         reader.queue = queued.into();
         Ok(reader)
     }
-}
-
-/// Whether `token` occurs in `text` as a whole token (no token byte right before or after it).
-pub(crate) fn has_token(text: &str, token: &str) -> bool {
-    let bytes = text.as_bytes();
-    text.match_indices(token).any(|(i, _)| {
-        let before = i.checked_sub(1).map(|j| bytes[j]);
-        let after = bytes.get(i + token.len()).copied();
-        !before.is_some_and(is_token_byte) && !after.is_some_and(is_token_byte)
-    })
 }
 
 impl Reader<'_> {
@@ -214,7 +206,7 @@ impl Reader<'_> {
         true
     }
 
-    /// Decodes a source, keeping the rows in range that hold the required tokens.
+    /// Decodes a source, keeping the rows in range whose lines hold every needle.
     fn open(&mut self, source: Pending) -> Result<(), Error> {
         let mut decoded = LogBatch::default();
         let chunk;
@@ -240,10 +232,7 @@ impl Reader<'_> {
                 let ts = all.ts[i];
                 ts >= self.start
                     && ts <= self.end
-                    && self
-                        .tokens
-                        .iter()
-                        .all(|t| has_token(all.line(i), t) || all.row_fields(i).iter().any(|(_, v)| has_token(v, t)))
+                    && self.needles.iter().all(|n| n.find(all.line(i).as_bytes()).is_some())
             })
             .collect();
         if keep.is_empty() {

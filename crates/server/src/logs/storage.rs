@@ -20,10 +20,9 @@ impl LogStorage for StoreReader<'_> {
         start_ns: i64,
         end_ns: i64,
         dir: Direction,
-        required_tokens: &[&str],
+        needles: &[&str],
     ) -> Result<Box<dyn BatchReader + 'a>, StorageError> {
-        let reader =
-            self.0.read(stream, start_ns, end_ns, dir, required_tokens).map_err(|e| StorageError(e.to_string()))?;
+        let reader = self.0.read(stream, start_ns, end_ns, dir, needles).map_err(|e| StorageError(e.to_string()))?;
         Ok(Box::new(Batches(reader)))
     }
 }

@@ -3,3 +3,4 @@
 mod fail2ban_compat;
 mod jail;
 mod lines;
+mod netns;

@@ -68,10 +68,16 @@ impl FromStr for Cidr {
             None => (s, None),
         };
         let ip = parse_ip(addr).ok_or_else(|| CidrError::Address(s.to_string()))?;
-        let max = if ip.is_ipv4() { 32 } else { 128 };
+        // `parse_ip` reads `::ffff:a.b.c.d` as IPv4; its prefix then counts from the 96 bits of the mapping.
+        let written_v6 = addr.contains(':');
+        let max = if written_v6 { 128 } else { 32 };
         let prefix = match prefix {
             None => max,
             Some(p) => p.parse::<u8>().ok().filter(|&p| p <= max).ok_or_else(|| CidrError::Prefix(s.to_string()))?,
+        };
+        let prefix = match (ip.is_ipv4(), written_v6) {
+            (true, true) => prefix.checked_sub(96).ok_or_else(|| CidrError::Prefix(s.to_string()))?,
+            _ => prefix,
         };
         Cidr::new(ip, prefix).ok_or_else(|| CidrError::Prefix(s.to_string()))
     }
@@ -127,5 +133,14 @@ mod tests {
         assert_eq!("10.0.0/8".parse::<Cidr>(), Err(CidrError::Address("10.0.0/8".into())));
         assert!("::/129".parse::<Cidr>().is_err());
         assert!("10.0.0.0/x".parse::<Cidr>().is_err());
+        assert!("::ffff:192.0.2.0/64".parse::<Cidr>().is_err(), "wider than the mapped block");
+    }
+
+    #[test]
+    fn mapped_networks_are_ipv4_networks() {
+        let n: Cidr = "::ffff:192.0.2.0/120".parse().unwrap();
+        assert_eq!(n, "192.0.2.0/24".parse().unwrap());
+        assert!(n.contains(ip("192.0.2.77")) && !n.contains(ip("192.0.3.1")));
+        assert_eq!("[::ffff:192.0.2.9]".parse::<Cidr>().unwrap(), "192.0.2.9/32".parse().unwrap());
     }
 }

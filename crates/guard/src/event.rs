@@ -17,6 +17,7 @@ pub mod ecs {
     pub const SOURCE_IP: &str = "source.ip";
     pub const SOURCE_ADDRESS: &str = "source.address";
     pub const SOURCE_PORT: &str = "source.port";
+    pub const DESTINATION_IP: &str = "destination.ip";
     pub const USER_NAME: &str = "user.name";
     pub const USER_TARGET_NAME: &str = "user.target.name";
     pub const GROUP_NAME: &str = "group.name";
@@ -213,6 +214,8 @@ pub struct Event<'a> {
     /// The client's address as logged: an IP address or, with sshd's `UseDNS yes`, a host name.
     pub source_address: Option<&'a str>,
     pub source_port: Option<u16>,
+    /// The address connected to, when a line says (firewall and connection logs; threat intel checks it).
+    pub destination_ip: Option<IpAddr>,
     /// The user who authenticated or acted. Untrusted: any text a client sent.
     pub user_name: Option<&'a str>,
     /// The user acted upon: sudo's and su's target, the account useradd created.
@@ -241,6 +244,7 @@ impl<'a> Event<'a> {
             source_ip: None,
             source_address: None,
             source_port: None,
+            destination_ip: None,
             user_name: None,
             user_target_name: None,
             group_name: None,
@@ -274,6 +278,9 @@ impl<'a> Event<'a> {
         ];
         if let Some(ip) = self.source_ip {
             out.push((ecs::SOURCE_IP, ip.to_string()));
+        }
+        if let Some(ip) = self.destination_ip {
+            out.push((ecs::DESTINATION_IP, ip.to_string()));
         }
         let strs = [
             (ecs::SOURCE_ADDRESS, self.source_address),

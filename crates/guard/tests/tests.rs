@@ -1,6 +1,7 @@
 //! vigil-guard's integration tests: one binary, one module per area.
 
 mod fail2ban_compat;
+mod intel;
 mod jail;
 mod lines;
 mod netns;

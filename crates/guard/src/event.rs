@@ -27,6 +27,17 @@ pub mod ecs {
     pub const HOST_NAME: &str = "host.name";
     /// Not ECS: how an SSH client tried to authenticate (`password`, `publickey`, ...).
     pub const SSH_METHOD: &str = "vigil.ssh.method";
+    pub const FILE_PATH: &str = "file.path";
+    /// The audit rule's key (`-k identity`), where Auditbeat puts it.
+    pub const TAGS: &str = "tags";
+    pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
+    pub const HTTP_REQUEST_REFERRER: &str = "http.request.referrer";
+    pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+    pub const HTTP_RESPONSE_BODY_BYTES: &str = "http.response.body.bytes";
+    pub const HTTP_VERSION: &str = "http.version";
+    pub const URL_PATH: &str = "url.path";
+    pub const URL_QUERY: &str = "url.query";
+    pub const USER_AGENT_ORIGINAL: &str = "user_agent.original";
 }
 
 /// ECS `event.category`.
@@ -37,6 +48,8 @@ pub enum Category {
     Iam,
     Process,
     Network,
+    File,
+    Web,
 }
 
 impl Category {
@@ -47,6 +60,8 @@ impl Category {
             Category::Iam => "iam",
             Category::Process => "process",
             Category::Network => "network",
+            Category::File => "file",
+            Category::Web => "web",
         }
     }
 }
@@ -159,6 +174,20 @@ actions! {
     PasswordChanged = "password-changed",
     GroupCreated = "group-created",
     GroupDeleted = "group-deleted",
+    /// auditd `EXECVE`: a program started (`process.command_line` holds its arguments).
+    ProcessStarted = "process-started",
+    /// auditd `USER_AUTH`: a PAM authentication (`res=success|failed`).
+    UserAuth = "user-auth",
+    /// auditd `USER_ACCT`: a PAM account check (expired, not allowed...).
+    UserAcct = "user-acct",
+    /// auditd `USER_LOGIN`: a login completed or failed.
+    UserLogin = "user-login",
+    /// auditd `USER_CMD`: sudo ran a command.
+    UserCommand = "user-command",
+    /// auditd syscall event on a watched path (`-w /etc/passwd -p wa -k identity`).
+    FileWatch = "file-watch",
+    /// One request of a web server's access log.
+    HttpRequest = "http-request",
 }
 
 impl fmt::Display for Action {
@@ -190,6 +219,40 @@ impl LineTime {
         days * 86_400 + i64::from(self.hour) * 3600 + i64::from(self.minute) * 60 + i64::from(self.second)
             - i64::from(offset)
     }
+}
+
+impl LineTime {
+    /// The UTC time `secs` seconds after the Unix epoch (plus `nanos`), with year and zone.
+    pub fn from_unix(secs: i64, nanos: u32) -> LineTime {
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        LineTime {
+            year: Some(year),
+            month,
+            day,
+            hour: (sod / 3600) as u8,
+            minute: (sod % 3600 / 60) as u8,
+            second: (sod % 60) as u8,
+            nanos,
+            utc_offset_s: Some(0),
+        }
+    }
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm); years
+/// beyond `i32` saturate.
+fn civil_from_days(days: i64) -> (i32, u8, u8) {
+    let z = days.saturating_add(719_468);
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let year = yoe.saturating_add(era.saturating_mul(400)).saturating_add(i64::from(month <= 2));
+    (year.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32, month, day)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -233,6 +296,28 @@ pub struct Event<'a> {
     pub preauth: bool,
     /// sshd said the user does not exist (`Failed password for invalid user X`).
     pub user_invalid: bool,
+    /// The file an audit watch saw.
+    pub file_path: Option<&'a str>,
+    /// The audit rule's key.
+    pub tags: Option<&'a str>,
+    /// An access log's request.
+    pub http: Option<Http<'a>>,
+}
+
+/// An HTTP request as an access log records it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Http<'a> {
+    /// `None` when the request line was not `METHOD TARGET [PROTOCOL]` (scanners send TLS handshakes and
+    /// binary junk to plain HTTP ports).
+    pub method: Option<&'a str>,
+    pub path: Option<&'a str>,
+    pub query: Option<&'a str>,
+    /// `1.1` of `HTTP/1.1`.
+    pub version: Option<&'a str>,
+    pub status: u16,
+    pub bytes: Option<u64>,
+    pub referrer: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
 }
 
 impl<'a> Event<'a> {
@@ -256,6 +341,9 @@ impl<'a> Event<'a> {
             ssh_method: None,
             preauth: false,
             user_invalid: false,
+            file_path: None,
+            tags: None,
+            http: None,
         }
     }
 
@@ -291,6 +379,8 @@ impl<'a> Event<'a> {
             (ecs::PROCESS_COMMAND_LINE, self.command_line),
             (ecs::HOST_NAME, self.host_name),
             (ecs::SSH_METHOD, self.ssh_method),
+            (ecs::FILE_PATH, self.file_path),
+            (ecs::TAGS, self.tags),
         ];
         for (name, value) in strs {
             if let Some(v) = value {
@@ -303,6 +393,9 @@ impl<'a> Event<'a> {
         if let Some(pid) = self.process_pid {
             out.push((ecs::PROCESS_PID, pid.to_string()));
         }
+        if let Some(h) = &self.http {
+            h.push_fields(&mut out);
+        }
         out
     }
 
@@ -314,6 +407,28 @@ impl<'a> Event<'a> {
     /// The log record of the `security` stream for this event: the original line, the event's fields.
     pub fn to_log_entry(&self, ts_ns: i64, line: &str) -> LogEntry {
         LogEntry { ts_ns, line: line.to_string(), fields: self.log_fields() }
+    }
+}
+
+impl Http<'_> {
+    fn push_fields(&self, out: &mut Vec<(&'static str, String)>) {
+        let strs = [
+            (ecs::HTTP_REQUEST_METHOD, self.method),
+            (ecs::URL_PATH, self.path),
+            (ecs::URL_QUERY, self.query),
+            (ecs::HTTP_VERSION, self.version),
+            (ecs::HTTP_REQUEST_REFERRER, self.referrer),
+            (ecs::USER_AGENT_ORIGINAL, self.user_agent),
+        ];
+        for (name, value) in strs {
+            if let Some(v) = value {
+                out.push((name, v.to_string()));
+            }
+        }
+        out.push((ecs::HTTP_RESPONSE_STATUS_CODE, self.status.to_string()));
+        if let Some(b) = self.bytes {
+            out.push((ecs::HTTP_RESPONSE_BODY_BYTES, b.to_string()));
+        }
     }
 }
 
@@ -347,6 +462,19 @@ mod tests {
         assert_eq!(t.unix_seconds(1970, 0), 1_709_632_862 - 3600);
         let t = LineTime { year: None, month: 1, day: 1, ..Default::default() };
         assert_eq!(t.unix_seconds(1970, 0), 0);
+    }
+
+    #[test]
+    fn from_unix_round_trips() {
+        for secs in [0, 1_709_632_862, 1_700_000_000, -86_400, 951_782_400, 4_102_444_799] {
+            let t = LineTime::from_unix(secs, 5);
+            assert_eq!(t.unix_seconds(1970, 3600), secs, "{t:?}");
+        }
+        let t = LineTime::from_unix(1_700_000_000, 0);
+        assert_eq!((t.year, t.month, t.day, t.hour, t.minute, t.second), (Some(2023), 11, 14, 22, 13, 20));
+        // Hostile timestamps saturate instead of overflowing.
+        let _ = LineTime::from_unix(i64::MAX, 0);
+        let _ = LineTime::from_unix(i64::MIN, 0);
     }
 
     #[test]

@@ -41,6 +41,67 @@ pub enum Matcher {
     /// Events with one of `actions` (and `outcome`, when given), counted per source address, or per
     /// user when `by_user` is set.
     Events { actions: Vec<Action>, outcome: Option<Outcome>, by_user: bool },
+    /// Access-log requests, counted per source address, that got one of `statuses` (404 floods, 401
+    /// guessing), or asked for a path containing one of `paths` (probes such as `/.env`, whatever the
+    /// answer: catch-all routes answer 200), or came with a user agent containing one of `agents`
+    /// (scanners that say who they are). `paths` and `agents` compare ASCII case-insensitively.
+    HttpScan {
+        #[serde(default)]
+        statuses: Vec<u16>,
+        #[serde(default)]
+        paths: Vec<String>,
+        #[serde(default)]
+        agents: Vec<String>,
+    },
+}
+
+/// `HttpScan`'s paths or agents, lowercased and indexed by first byte, so that a search tests only the
+/// needles that could start where it is.
+#[derive(Debug)]
+struct Needles {
+    list: Vec<Vec<u8>>,
+    /// Indexes into `list` per first byte.
+    by_first: Vec<Vec<usize>>,
+}
+
+impl Needles {
+    fn new(strings: &[String]) -> Needles {
+        let mut n = Needles { list: Vec::new(), by_first: vec![Vec::new(); 256] };
+        for s in strings.iter().filter(|s| !s.is_empty()) {
+            let lower = s.to_ascii_lowercase().into_bytes();
+            n.by_first[usize::from(lower[0])].push(n.list.len());
+            n.list.push(lower);
+        }
+        n
+    }
+
+    /// Whether `hay` contains one of the needles, ASCII case-insensitively.
+    fn found_in(&self, hay: &str) -> bool {
+        let hay = hay.as_bytes();
+        hay.iter().enumerate().any(|(i, b)| {
+            self.by_first[usize::from(b.to_ascii_lowercase())].iter().any(|&j| {
+                let n = &self.list[j];
+                hay.len() - i >= n.len() && hay[i..i + n.len()].eq_ignore_ascii_case(n)
+            })
+        })
+    }
+}
+
+/// A compiled `HttpScan` matcher.
+#[derive(Debug)]
+struct HttpScan {
+    statuses: Vec<u16>,
+    paths: Needles,
+    agents: Needles,
+}
+
+impl HttpScan {
+    fn hit(&self, ev: &Event<'_>) -> bool {
+        let Some(http) = ev.http.as_ref().filter(|_| ev.action == Action::HttpRequest) else { return false };
+        self.statuses.contains(&http.status)
+            || http.path.is_some_and(|p| self.paths.found_in(p))
+            || http.user_agent.is_some_and(|a| self.agents.found_in(a))
+    }
 }
 
 /// `bantime.increment`.
@@ -109,9 +170,69 @@ impl JailConfig {
         }
     }
 
-    /// The default jails: sshd (normal), sshd (aggressive), sudo.
+    /// Web scanners in nginx or Apache access logs, in the spirit of fail2ban's nginx-botsearch,
+    /// nginx-http-auth and apache-badbots: 10 requests in 10 minutes that got 400 (TLS or junk sent to a
+    /// plain HTTP port), 401, 404 or nginx's 444, or probed well-known paths of leaked secrets and admin
+    /// tools, or announced a scanner's user agent. Loopback is ignored. On a WordPress site, drop
+    /// `/wp-login.php` and `/xmlrpc.php` from `paths` or raise `maxretry`.
+    pub fn nginx_scan() -> JailConfig {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        JailConfig {
+            name: "nginx-scan".into(),
+            matcher: Matcher::HttpScan {
+                statuses: vec![400, 401, 404, 444],
+                paths: strings(&[
+                    "/.env",
+                    "/.git/",
+                    "/.aws/",
+                    "/.ssh/",
+                    "/.ds_store",
+                    "/wp-login.php",
+                    "/xmlrpc.php",
+                    "/wp-config",
+                    "/phpmyadmin",
+                    "/pma/",
+                    "/myadmin",
+                    "/cgi-bin/",
+                    "/vendor/phpunit",
+                    "/boaform",
+                    "/hnap1",
+                    "/etc/passwd",
+                    "/shell?",
+                    "/actuator/",
+                ]),
+                agents: strings(&[
+                    "sqlmap",
+                    "nikto",
+                    "masscan",
+                    "zgrab",
+                    "nmap scripting engine",
+                    "nuclei",
+                    "wpscan",
+                    "dirbuster",
+                    "gobuster",
+                    "fuzz faster u fool",
+                    "l9explore",
+                    "censysinspect",
+                ]),
+            },
+            maxretry: 10,
+            findtime_s: 600,
+            bantime_s: 600,
+            increment: None,
+            ignoreip: loopback(),
+            max_offenders: 100_000,
+        }
+    }
+
+    /// The default jails: sshd (normal), sshd (aggressive), sudo, nginx-scan.
     pub fn defaults() -> Vec<JailConfig> {
-        vec![JailConfig::sshd(Mode::Normal), JailConfig::sshd(Mode::Aggressive), JailConfig::sudo()]
+        vec![
+            JailConfig::sshd(Mode::Normal),
+            JailConfig::sshd(Mode::Aggressive),
+            JailConfig::sudo(),
+            JailConfig::nginx_scan(),
+        ]
     }
 
     fn validate(&self) -> Result<(), JailError> {
@@ -184,6 +305,7 @@ pub struct JailState {
 pub struct Jail {
     config: JailConfig,
     filter: Option<SshdFilter>,
+    http: Option<HttpScan>,
     failures: HashMap<Offender, VecDeque<i64>>,
     bans: HashMap<Offender, Ban>,
     expiries: BTreeSet<(i64, Offender)>,
@@ -197,11 +319,18 @@ impl Jail {
         config.validate()?;
         let filter = match config.matcher {
             Matcher::Sshd { mode } => Some(SshdFilter::new(mode)),
-            Matcher::Events { .. } => None,
+            Matcher::Events { .. } | Matcher::HttpScan { .. } => None,
+        };
+        let http = match &config.matcher {
+            Matcher::HttpScan { statuses, paths, agents } => {
+                Some(HttpScan { statuses: statuses.clone(), paths: Needles::new(paths), agents: Needles::new(agents) })
+            }
+            _ => None,
         };
         Ok(Jail {
             config,
             filter,
+            http,
             failures: HashMap::new(),
             bans: HashMap::new(),
             expiries: BTreeSet::new(),
@@ -273,6 +402,12 @@ impl Jail {
                     (Some(ip), false) => Offender::Ip(ip),
                     (None, false) => return None,
                 }
+            }
+            Matcher::HttpScan { .. } => {
+                if !self.http.as_ref()?.hit(ev) {
+                    return None;
+                }
+                Offender::Ip(ev.source_ip?)
             }
         };
         Some(offender)

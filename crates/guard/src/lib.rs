@@ -1,7 +1,8 @@
 //! vigil-guard: security events from auth logs, fail2ban-style jails, and the ban actions behind them.
 //!
-//! `parse` turns sshd, sudo, su, PAM and account-management lines into [`Event`]s with Elastic Common
-//! Schema names; `sshd_filter` reproduces fail2ban's sshd filter on top (its modes, and its per-connection
+//! `parse` turns sshd, sudo, su, PAM and account-management lines, nginx/Apache access log lines and
+//! Linux audit records (grouped into events by `parse::audit::Correlator`) into [`Event`]s with Elastic
+//! Common Schema names; `sshd_filter` reproduces fail2ban's sshd filter on top (its modes, and its per-connection
 //! memory that ties address-less lines to the connection's address); `jail` counts failures per address
 //! and decides bans and unbans with the time passed in; all of that is pure logic, with no I/O, clock or
 //! network. `intel` parses threat-intel IP feeds and matches events' addresses against them, also pure

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::io::BufRead;
 
 use crate::event::Event;
-use crate::jail::{Jail, JailConfig, JailError, Offender};
-use crate::parse::parse_line;
+use crate::jail::{Jail, JailConfig, JailError, Matcher, Offender};
+use crate::parse::{access, parse_line};
 
 /// Lines longer than this are cut before parsing (sshd itself cuts its lines at 1 KiB).
 pub const MAX_LINE_BYTES: usize = 64 << 10;
@@ -30,13 +30,16 @@ pub fn default_jail(name: &str) -> Option<JailConfig> {
 
 /// Runs `config`'s matchers over every line of `input`, calling `on_match` with the 1-based line number, the
 /// event and the offender of each line the jail counts. Lines without a year in their timestamp are read as
-/// of `year`; lines without a timestamp take the previous line's time.
+/// of `year`; lines without a timestamp take the previous line's time. Jails of access-log requests read
+/// the lines as access logs, the others as syslog.
 pub fn scan(
     config: JailConfig,
     input: &mut dyn BufRead,
     year: i32,
     on_match: &mut dyn FnMut(u64, &Event<'_>, &Offender),
 ) -> Result<ScanSummary, ScanError> {
+    let parse: fn(&str) -> Option<Event<'_>> =
+        if matches!(config.matcher, Matcher::HttpScan { .. }) { access::parse_line } else { parse_line };
     let mut jail = Jail::new(config)?;
     let mut summary = ScanSummary::default();
     let mut buf = Vec::new();
@@ -53,7 +56,7 @@ pub fn scan(
         summary.lines += 1;
         let text = String::from_utf8_lossy(&buf);
         let line = text.trim_end_matches(['\n', '\r']);
-        let Some(ev) = parse_line(line) else { continue };
+        let Some(ev) = parse(line) else { continue };
         summary.events += 1;
         if let Some(t) = &ev.timestamp {
             now = t.unix_seconds(year, 0);
@@ -109,6 +112,20 @@ mod tests {
         assert_eq!(seen[1].0, 4);
         assert_eq!(seen[1].2, "2001:db8::1");
         assert!(default_jail("nope").is_none());
+    }
+
+    #[test]
+    fn access_logs_for_the_nginx_scan_jail() {
+        let log = "192.0.2.7 - - [05/Mar/2024:10:01:02 +0000] \"GET /.env HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n\
+                   192.0.2.8 - - [05/Mar/2024:10:01:03 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"Mozilla/5.0\"\n\
+                   Mar  5 10:01:02 h sshd[1]: Failed password for root from 192.0.2.9 port 22 ssh2\n";
+        let mut seen = Vec::new();
+        let summary = scan(default_jail("nginx-scan").unwrap(), &mut log.as_bytes(), 2024, &mut |n, _, who| {
+            seen.push((n, who.to_string()))
+        })
+        .unwrap();
+        assert_eq!((summary.lines, summary.events, summary.matched), (3, 2, 1));
+        assert_eq!(seen, [(1, "192.0.2.7".to_string())]);
     }
 
     #[test]

@@ -2,8 +2,12 @@
 //!
 //! Syslog files go through [`parse_line`]; journald records through [`parse_message`] with the record's
 //! `SYSLOG_IDENTIFIER`, `_PID` and `_HOSTNAME` as the [`Origin`]. Programs are told apart by name.
+//! Access logs ([`access::parse_line`]) and audit records ([`audit::Correlator`]) have their own entry
+//! points: neither is a syslog program's message.
 
+pub mod access;
 pub mod account;
+pub mod audit;
 pub mod pam;
 pub mod sshd;
 pub mod su;

@@ -31,6 +31,8 @@ enum Command {
     },
     /// Manage silences on a running server, like amtool: add, query, expire.
     Silence(SilenceArgs),
+    /// Manage the fleet-wide ban list on a running server: list, add, remove.
+    Bans(BansArgs),
     /// Query logs with LogQL on a running server (or Loki), like logcli: `vigil logs '{job="nginx"} |= "error"'`.
     Logs(LogsArgs),
     /// Security detection tools.
@@ -122,6 +124,38 @@ enum SilenceCommand {
     },
 }
 
+#[derive(clap::Args)]
+struct BansArgs {
+    /// The server's base URL.
+    #[arg(long, global = true, default_value = "http://127.0.0.1:9090")]
+    url: String,
+    #[command(subcommand)]
+    what: BansCommand,
+}
+
+#[derive(Subcommand)]
+enum BansCommand {
+    /// List the active bans as a table.
+    List,
+    /// Ban an address on every agent (or extend its ban); prints what the server now holds.
+    Add {
+        ip: String,
+        /// How long, as a Prometheus duration or seconds; `never` for good.
+        #[arg(long, short, default_value = "1h")]
+        duration: String,
+        #[arg(long, short, default_value = "")]
+        reason: String,
+        /// The jail to file it under (default: manual).
+        #[arg(long)]
+        jail: Option<String>,
+    },
+    /// Lift the bans of addresses.
+    Remove {
+        #[arg(required = true)]
+        ips: Vec<String>,
+    },
+}
+
 #[derive(Subcommand)]
 enum TestCommand {
     /// Run Prometheus rule unit test files, as `promtool test rules` does; exits 1 when a test fails.
@@ -177,6 +211,7 @@ fn main() -> ExitCode {
         Command::Check { what: CheckCommand::Rules { files } } => Ok(check_rules(&files)),
         Command::Test { what: TestCommand::Rules { files } } => test_rules(&files),
         Command::Silence(args) => silence(args),
+        Command::Bans(args) => bans(args),
         Command::Logs(args) => logs(args),
         Command::Guard { what: GuardCommand::Match { jail, file } } => guard_match(&jail, &file),
     };
@@ -360,6 +395,7 @@ fn run_server(args: ServerArgs, with_agent: bool) -> anyhow::Result<ExitCode> {
     options.global = reloadable.global;
     options.scrape_configs = reloadable.scrape_configs;
     options.alerting = reloadable.alerting;
+    options.bans = vigil_server::bans::BansOptions::from_config(&config.server);
     options.rules = rule_options(&config, listen);
     // `--listen` and `--data` only override settings a reload does not change, so the file alone is re-read.
     options.config_source = args.config.clone().map(|path| {
@@ -587,6 +623,28 @@ fn silence(args: SilenceArgs) -> anyhow::Result<ExitCode> {
             SilenceCommand::Expire { ids } => {
                 for id in ids {
                     client::expire_silence(&url, &id).await.map_err(anyhow::Error::msg)?;
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `vigil bans list|add|remove` against `--url`.
+fn bans(args: BansArgs) -> anyhow::Result<ExitCode> {
+    use vigil_server::bans::client;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let url = args.url;
+    runtime.block_on(async move {
+        match args.what {
+            BansCommand::List => print!("{}", client::list_bans(&url).await.map_err(anyhow::Error::msg)?),
+            BansCommand::Add { ip, duration, reason, jail } => {
+                let ban = client::AddBan { ip, duration, reason, jail };
+                println!("{}", client::add_ban(&url, &ban).await.map_err(anyhow::Error::msg)?);
+            }
+            BansCommand::Remove { ips } => {
+                for ip in ips {
+                    client::remove_ban(&url, &ip).await.map_err(anyhow::Error::msg)?;
                 }
             }
         }

@@ -3,6 +3,7 @@
 mod support;
 
 mod agent_logs;
+mod bans;
 mod check_config;
 mod guard;
 mod interop_alertmanager;

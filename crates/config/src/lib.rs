@@ -13,7 +13,10 @@ pub use agent::{AgentConfig, CollectorsConfig, PathsConfig, DEFAULT_METRICS_LIST
 pub use agent_logs::{parse_size, JournaldSource, LogSource, LogsConfig, MultilineSource, DEFAULT_AGENT_DATA_DIR};
 pub use alerting::{AlertingSection, AlertingSource};
 pub use load::{has_content, read_capped, yaml_message, ConfigError, Located};
-pub use server::{parse_bytes, ServerConfig, DEFAULT_DATA_DIR, DEFAULT_SERVER_LISTEN};
+pub use server::{
+    default_ignoreip, parse_bytes, BansConfig, ServerConfig, DEFAULT_BANS_MAX_ACTIVE, DEFAULT_DATA_DIR,
+    DEFAULT_SERVER_LISTEN,
+};
 
 use serde::Deserialize;
 

@@ -1,8 +1,10 @@
-//! The `server:` section: where the API listens, where data lives, and how long it is kept.
+//! The `server:` section: where the API listens, where data lives, how long it is kept, and the fleet ban
+//! list's allow-list and cap (`server.bans`).
 
 use std::net::SocketAddr;
 
 use serde::Deserialize;
+use vigil_guard::cidr::Cidr;
 
 use crate::{ConfigError, Located};
 
@@ -29,6 +31,57 @@ pub struct ServerConfig {
     /// The URL users reach vigil at, for links in alerts and the `externalURL` template function (default
     /// `http://<listen>`).
     pub external_url: Option<Located<String>>,
+    /// The fleet-wide ban list the server keeps for every agent.
+    pub bans: Option<BansConfig>,
+}
+
+/// `server.bans:`: which addresses are never banned fleet-wide, and how many bans may be active.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BansConfig {
+    /// Networks (CIDRs or bare addresses) never banned; without the key, the loopback networks.
+    pub ignoreip: Option<Vec<Located<String>>>,
+    /// The most bans active at once (default 100000).
+    pub max_active: Option<Located<usize>>,
+}
+
+/// The fleet ban list's size unless configured.
+pub const DEFAULT_BANS_MAX_ACTIVE: usize = 100_000;
+/// The most `server.bans.max_active` may be: the list is held in memory and sent whole to every agent.
+pub const MAX_BANS_MAX_ACTIVE: usize = 10_000_000;
+
+impl BansConfig {
+    /// The allow-list: the configured networks, or the loopback networks.
+    pub fn ignoreip(&self) -> Vec<Cidr> {
+        match &self.ignoreip {
+            Some(list) => list.iter().filter_map(|c| c.value.parse().ok()).collect(),
+            None => default_ignoreip(),
+        }
+    }
+
+    pub fn max_active(&self) -> usize {
+        self.max_active.as_ref().map_or(DEFAULT_BANS_MAX_ACTIVE, |m| m.value)
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        for c in self.ignoreip.iter().flatten() {
+            c.value
+                .parse::<Cidr>()
+                .map_err(|e| ConfigError::at(origin, &c.referenced, format!("bans.ignoreip: {e}")))?;
+        }
+        if let Some(m) = &self.max_active {
+            if m.value == 0 || m.value > MAX_BANS_MAX_ACTIVE {
+                let message = format!("bans.max_active: {} is not between 1 and {MAX_BANS_MAX_ACTIVE}", m.value);
+                return Err(ConfigError::at(origin, &m.referenced, message));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `127.0.0.0/8` and `::1`: a fleet-wide ban of loopback is always a mistake.
+pub fn default_ignoreip() -> Vec<Cidr> {
+    ["127.0.0.0/8", "::1/128"].iter().filter_map(|c| c.parse().ok()).collect()
 }
 
 impl ServerConfig {
@@ -98,6 +151,9 @@ impl ServerConfig {
             parse_bytes(&r.value)
                 .map_err(|e| ConfigError::at(origin, &r.referenced, format!("logs_retention_size: {e}")))?;
         }
+        if let Some(bans) = &self.bans {
+            bans.validate(origin)?;
+        }
         Ok(())
     }
 }
@@ -131,5 +187,24 @@ mod tests {
         assert!(parse_bytes("20").unwrap_err().contains("unknown unit"));
         assert!(parse_bytes("GB").is_err());
         assert!(parse_bytes("99999999PB").unwrap_err().contains("too large"));
+    }
+
+    #[test]
+    fn bans_section() {
+        let c = crate::Config::parse(
+            "server:\n  bans:\n    ignoreip: [10.0.0.0/8, '2001:db8::1']\n    max_active: 50\n",
+            "x",
+        )
+        .unwrap();
+        let bans = c.server.bans.unwrap();
+        let nets: Vec<String> = bans.ignoreip().iter().map(|c| c.to_string()).collect();
+        assert_eq!(nets, ["10.0.0.0/8", "2001:db8::1/128"]);
+        assert_eq!(bans.max_active(), 50);
+        assert_eq!(BansConfig::default().ignoreip(), default_ignoreip());
+        assert_eq!(BansConfig::default().max_active(), DEFAULT_BANS_MAX_ACTIVE);
+        let err = crate::Config::parse("server:\n  bans:\n    ignoreip: [10.0.0.0/33]\n", "v.yml").unwrap_err();
+        assert_eq!(err.to_string(), "v.yml:3:16: bans.ignoreip: invalid prefix length in network \"10.0.0.0/33\"");
+        let err = crate::Config::parse("server:\n  bans:\n    max_active: 0\n", "v.yml").unwrap_err();
+        assert!(err.to_string().contains("bans.max_active: 0 is not between"), "{err}");
     }
 }

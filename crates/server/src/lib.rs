@@ -1,7 +1,9 @@
-//! The vigil server: the Prometheus-compatible HTTP API and ingest endpoints over the embedded tsdb.
+//! The vigil server: the Prometheus-compatible HTTP API and ingest endpoints over the embedded tsdb, the
+//! Alertmanager, and the fleet-wide ban list.
 
 pub mod alertmanager;
 pub mod api;
+pub mod bans;
 pub mod ingest;
 pub mod local;
 pub mod logs;

@@ -17,6 +17,7 @@ use vigil_scrape::Manager;
 
 use crate::alertmanager::{self, AlertingConfig, Alertmanager, AlertmanagerOptions};
 use crate::api::{self, ApiState};
+use crate::bans::{BansOptions, FleetBans};
 use crate::ingest::scrape::DbAppender;
 use crate::local::{self, LocalTarget};
 use crate::reload::{ConfigSource, Reloader};
@@ -47,6 +48,8 @@ pub struct ServerOptions {
     /// Where SIGHUP and `POST /-/reload` re-read the configuration from; without one they re-read only the
     /// rule files.
     pub config_source: Option<ConfigSource>,
+    /// The fleet ban list's allow-list and cap (`server.bans`).
+    pub bans: BansOptions,
 }
 
 impl ServerOptions {
@@ -64,6 +67,7 @@ impl ServerOptions {
             alertmanager: AlertmanagerOptions::default(),
             rules: RuleOptions::default(),
             config_source: None,
+            bans: BansOptions::default(),
         }
     }
 }
@@ -81,6 +85,8 @@ pub enum ServerError {
     Scrape(#[from] vigil_scrape::ManagerError),
     #[error("starting the alertmanager: {0}")]
     Alerting(#[from] alertmanager::OpenError),
+    #[error("opening the fleet ban list: {0}")]
+    Bans(#[from] crate::bans::StoreError),
     #[error("{}", .0.join("\n"))]
     Rules(Vec<String>),
     #[error("closing the metric store: {0}")]
@@ -96,6 +102,7 @@ pub struct Server {
     local_every: Duration,
     alertmanager: Arc<Alertmanager>,
     rules: Arc<RuleManager>,
+    bans: Arc<FleetBans>,
 }
 
 impl Server {
@@ -118,8 +125,10 @@ impl Server {
         *state.alertmanager.write().unwrap_or_else(|e| e.into_inner()) = Some(alertmanager.clone());
         let rules = Arc::new(rules);
         rules.set_sink(alertmanager.clone());
+        let bans = Arc::new(FleetBans::open(&options.data_dir, options.bans.clone())?);
+        *state.bans.write().unwrap_or_else(|e| e.into_inner()) = Some(bans.clone());
         let local_every = Duration::from_secs(15);
-        Ok(Server { db, state, options, local: Vec::new(), local_every, alertmanager, rules })
+        Ok(Server { db, state, options, local: Vec::new(), local_every, alertmanager, rules, bans })
     }
 
     pub fn db(&self) -> &Arc<Db> {
@@ -156,6 +165,7 @@ impl Server {
         api::router(self.state.clone())
             .merge(api::v2::router(self.alertmanager.clone()))
             .merge(api::notifications::router(self.alertmanager.clone()))
+            .merge(api::bans::router(self.bans.clone()))
     }
 
     /// Serves on `listener` until `shutdown` resolves, then stops maintenance and syncs the database.
@@ -183,6 +193,7 @@ impl Server {
         let logs_maintenance =
             tokio::spawn(maintain_logs(self.state.logs.clone(), self.log_maintenance(), stop_rx.clone()));
         let alerting = tokio::spawn(self.alertmanager.clone().run(stop_rx.clone()));
+        let bans = tokio::spawn(self.bans.clone().run(stop_rx.clone()));
         let local_targets = std::mem::take(&mut self.local);
         let local = (!local_targets.is_empty()).then(|| {
             tokio::spawn(local::run(
@@ -202,6 +213,7 @@ impl Server {
         let _ = maintenance.await;
         let _ = logs_maintenance.await;
         let _ = alerting.await;
+        let _ = bans.await;
         if let Some(local) = local {
             let _ = local.await;
         }

@@ -14,7 +14,7 @@ pub struct TestServer {
     pub db: Arc<Db>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
@@ -25,7 +25,14 @@ impl TestServer {
     /// Starts a server after `configure` adjusted its options.
     pub fn start_with(configure: impl FnOnce(&mut ServerOptions)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let mut options = ServerOptions::new(dir.path());
+        let mut server = TestServer::start_in(dir.path(), configure);
+        server._dir = Some(dir);
+        server
+    }
+
+    /// Starts a server on the data in `dir`, which outlives it (to restart on the same data).
+    pub fn start_in(dir: &std::path::Path, configure: impl FnOnce(&mut ServerOptions)) -> TestServer {
+        let mut options = ServerOptions::new(dir);
         configure(&mut options);
         let server = Server::open(options).unwrap();
         let db = server.db().clone();
@@ -45,7 +52,7 @@ impl TestServer {
                     .unwrap();
             });
         });
-        TestServer { addr, db, stop: Some(stop), thread: Some(thread), _dir: dir }
+        TestServer { addr, db, stop: Some(stop), thread: Some(thread), _dir: None }
     }
 
     pub fn get(&self, path_and_query: &str) -> Response {

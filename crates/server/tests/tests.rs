@@ -2,6 +2,7 @@
 
 mod alertmanager;
 mod api;
+mod bans;
 mod loki;
 mod notifications;
 mod reload;

@@ -1,6 +1,8 @@
 //! The HTTP API: Prometheus' query API under `/api/v1`, health and reload endpoints, one router; Alertmanager's
-//! API v2 (`v2/`) and vigil's notification history (`notifications.rs`) have routers of their own.
+//! API v2 (`v2/`), vigil's notification history (`notifications.rs`) and fleet bans (`bans.rs`) have routers of
+//! their own.
 
+pub mod bans;
 mod error;
 pub mod json;
 pub mod loki;
@@ -42,6 +44,8 @@ pub struct ApiState {
     pub(crate) reloader: std::sync::RwLock<Option<Arc<crate::reload::Reloader>>>,
     /// The Alertmanager, for its self-metrics.
     pub alertmanager: std::sync::RwLock<Option<Arc<crate::alertmanager::Alertmanager>>>,
+    /// The fleet ban list, for its self-metrics.
+    pub bans: std::sync::RwLock<Option<Arc<crate::bans::FleetBans>>>,
     /// When the server started, milliseconds since the Unix epoch.
     pub started_at_ms: i64,
     /// The retention as shown by `status/runtimeinfo`, e.g. `15d`.
@@ -51,8 +55,8 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    /// The server's own metrics: the tsdb's, and those of the rule manager, the Alertmanager and reloads once
-    /// they run.
+    /// The server's own metrics: the tsdb's, and those of the rule manager, the Alertmanager, the fleet ban list
+    /// and reloads once they run.
     pub fn collect_metrics(&self, sink: &mut dyn vigil_model::MetricSink) {
         self.db.collect_metrics(sink);
         crate::logs::metrics::collect(&self.logs, sink);
@@ -61,6 +65,9 @@ impl ApiState {
         }
         if let Some(am) = self.alertmanager.read().unwrap_or_else(|e| e.into_inner()).clone() {
             am.collect_metrics(sink);
+        }
+        if let Some(bans) = self.bans.read().unwrap_or_else(|e| e.into_inner()).clone() {
+            bans.collect_metrics(sink);
         }
         if let Some(reloader) = self.reloader.read().unwrap_or_else(|e| e.into_inner()).clone() {
             reloader.collect_metrics(sink);
@@ -84,6 +91,7 @@ impl ApiState {
             rules: std::sync::RwLock::new(None),
             reloader: std::sync::RwLock::new(None),
             alertmanager: std::sync::RwLock::new(None),
+            bans: std::sync::RwLock::new(None),
             started_at_ms: now_ms(),
             retention,
             ingest_watch,

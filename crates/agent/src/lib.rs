@@ -1,6 +1,7 @@
-//! The agent runtime: turns the configuration into collectors and serves their samples on `/metrics`, and
-//! ships logs (`logs/`).
+//! The agent runtime: turns the configuration into collectors and serves their samples on `/metrics`, ships
+//! logs (`logs/`) and runs the security jails (`guard/`).
 
+pub mod guard;
 pub mod logs;
 mod metrics_http;
 mod self_metrics;

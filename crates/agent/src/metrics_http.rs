@@ -14,6 +14,7 @@ use tokio::sync::Mutex;
 use vigil_collect::CollectorSet;
 use vigil_proto::exposition::{TextEncoder, CONTENT_TYPE};
 
+use crate::guard::GuardMetrics;
 use crate::logs::LogMetrics;
 use crate::self_metrics::SelfMetrics;
 
@@ -22,18 +23,25 @@ pub struct Scraper {
     set: CollectorSet,
     own: SelfMetrics,
     logs: Option<Arc<LogMetrics>>,
+    guard: Option<Arc<GuardMetrics>>,
     encoder: TextEncoder,
     last_len: usize,
 }
 
 impl Scraper {
     pub fn new(set: CollectorSet) -> Self {
-        Scraper { set, own: SelfMetrics::default(), logs: None, encoder: TextEncoder::new(), last_len: 0 }
+        Scraper { set, own: SelfMetrics::default(), logs: None, guard: None, encoder: TextEncoder::new(), last_len: 0 }
     }
 
     /// Adds the log shipper's metrics to every scrape.
     pub fn with_log_metrics(mut self, logs: Arc<LogMetrics>) -> Self {
         self.logs = Some(logs);
+        self
+    }
+
+    /// Adds the guard's metrics to every scrape.
+    pub fn with_guard_metrics(mut self, guard: Arc<GuardMetrics>) -> Self {
+        self.guard = Some(guard);
         self
     }
 
@@ -43,6 +51,9 @@ impl Scraper {
         self.own.collect(&mut self.encoder);
         if let Some(logs) = &self.logs {
             logs.collect(&mut self.encoder);
+        }
+        if let Some(guard) = &self.guard {
+            guard.collect(&mut self.encoder);
         }
         let mut out = String::with_capacity(self.last_len + self.last_len / 8);
         self.encoder.finish(&mut out);

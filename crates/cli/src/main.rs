@@ -333,9 +333,13 @@ fn run_agent(args: AgentArgs) -> anyhow::Result<ExitCode> {
     let names: Vec<&str> = set.names().collect();
     tracing::info!(collectors = names.join(","), "collectors enabled");
     let shipper = start_log_shipper(&config)?;
+    let guard = start_agent_guard(&config, shipper.as_ref())?;
     let mut scraper = Scraper::new(set);
     if let Some(s) = &shipper {
         scraper = scraper.with_log_metrics(s.metrics());
+    }
+    if let Some(g) = &guard {
+        scraper = scraper.with_guard_metrics(g.metrics());
     }
 
     // Scrapes run one at a time on a blocking thread; one such thread keeps memory (and malloc arenas) small.
@@ -348,6 +352,7 @@ fn run_agent(args: AgentArgs) -> anyhow::Result<ExitCode> {
         vigil_agent::serve(listener, scraper, shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     });
+    stop_guard(guard);
     stop_log_shipper(shipper);
     tracing::info!("stopped");
     result
@@ -368,6 +373,71 @@ fn stop_log_shipper(shipper: Option<vigil_agent::logs::LogShipper>) {
     if let Some(s) = shipper {
         tracing::info!("flushing logs");
         s.shutdown();
+    }
+}
+
+/// Starts the jails when the config has `agent.guard` (their data under the agent's data directory by default).
+fn start_agent_guard(
+    config: &Config,
+    shipper: Option<&vigil_agent::logs::LogShipper>,
+) -> anyhow::Result<Option<vigil_agent::guard::Guard>> {
+    let Some(cfg) = &config.agent.guard else { return Ok(None) };
+    let agent_dir = config.agent.logs.as_ref().map_or(vigil_config::DEFAULT_AGENT_DATA_DIR, |l| l.data_dir());
+    let defaults = vigil_agent::guard::SourceDefaults::default();
+    let settings = vigil_agent::guard::GuardSettings::from_config(
+        cfg,
+        &Path::new(agent_dir).join("guard"),
+        &hostname(),
+        &defaults,
+    )?;
+    start_guard(settings, shipper).map(Some)
+}
+
+/// `vigil up` runs the default jails in detect mode even without `agent.guard`; a host without an auth log or
+/// journald gets one warning and no guard, never a failed start.
+fn start_up_guard(
+    config: &Config,
+    data_dir: &Path,
+    shipper: Option<&vigil_agent::logs::LogShipper>,
+) -> anyhow::Result<Option<vigil_agent::guard::Guard>> {
+    let implicit = vigil_config::GuardConfig::default();
+    let cfg = config.agent.guard.as_ref().unwrap_or(&implicit);
+    let defaults = vigil_agent::guard::SourceDefaults::default();
+    let settings =
+        match vigil_agent::guard::GuardSettings::from_config(cfg, &data_dir.join("guard"), &hostname(), &defaults) {
+            Ok(s) => s,
+            Err(err) => {
+                tracing::warn!(%err, "running without the guard");
+                return Ok(None);
+            }
+        };
+    match start_guard(settings, shipper) {
+        Ok(g) => Ok(Some(g)),
+        Err(err) if config.agent.guard.is_none() => {
+            tracing::warn!(err = format!("{err:#}"), "running without the guard");
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+fn start_guard(
+    settings: vigil_agent::guard::GuardSettings,
+    shipper: Option<&vigil_agent::logs::LogShipper>,
+) -> anyhow::Result<vigil_agent::guard::Guard> {
+    let firewall = vigil_agent::guard::build_firewall(&settings.firewall)?;
+    let (jails, sources) = (settings.jails.len(), settings.sources.len());
+    let backend = firewall.name();
+    let data_dir = settings.data_dir.clone();
+    let logs = shipper.map(|s| s.appender());
+    let guard = vigil_agent::guard::Guard::start(settings, firewall, logs, vigil_agent::guard::system_clock())?;
+    tracing::info!(jails, sources, firewall = backend, data_dir = %data_dir.display(), "guard running");
+    Ok(guard)
+}
+
+fn stop_guard(guard: Option<vigil_agent::guard::Guard>) {
+    if let Some(g) = guard {
+        g.shutdown();
     }
 }
 
@@ -410,6 +480,7 @@ fn run_server(args: ServerArgs, with_agent: bool) -> anyhow::Result<ExitCode> {
     let mut server = vigil_server::Server::open(options)?;
     // `vigil up` ships the configured logs too (to whatever `push_url` says).
     let mut shipper = None;
+    let mut guard = None;
     if with_agent {
         let settings = AgentSettings::from_config(&config.agent)?;
         let mut set = CollectorSet::new(settings.options, settings.enabled.as_deref())?;
@@ -425,6 +496,11 @@ fn run_server(args: ServerArgs, with_agent: bool) -> anyhow::Result<ExitCode> {
             let collect = move |sink: &mut dyn vigil_model::MetricSink| metrics.collect(sink);
             targets.push(vigil_server::local::LocalTarget::new("vigil_agent", &host, collect));
         }
+        guard = start_up_guard(&config, &data_dir, shipper.as_ref())?;
+        if let Some(metrics) = guard.as_ref().map(|g| g.metrics()) {
+            let collect = move |sink: &mut dyn vigil_model::MetricSink| metrics.collect(sink);
+            targets.push(vigil_server::local::LocalTarget::new("vigil_guard", &host, collect));
+        }
         server.add_local_targets(targets, UP_COLLECT_EVERY);
         tracing::info!(instance = host, "collecting this host's metrics in-process as job \"node\"");
     }
@@ -438,6 +514,7 @@ fn run_server(args: ServerArgs, with_agent: bool) -> anyhow::Result<ExitCode> {
         server.serve(listener, shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     });
+    stop_guard(guard);
     stop_log_shipper(shipper);
     tracing::info!("stopped");
     result

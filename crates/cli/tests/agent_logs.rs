@@ -2,7 +2,8 @@
 //! the file is rotated by rename and by copytruncate, the agent is SIGKILLed and restarted, and the receiver is
 //! down for a while; at the end every number was received at least once. The same against a real `vigil server`
 //! killed and restarted mid-run: every number is in its log store. Also: log config errors are reported with
-//! their position by `vigil check config`.
+//! their position by `vigil check config`. And the guard: an agent with `agent.guard` in detect mode turns failed
+//! logins appended to a file into `{job="security"}` records in the server and a ban on its `/metrics`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -177,10 +178,15 @@ struct Scenario {
 
 impl Scenario {
     fn start(dir: &Path, push_addr: &str) -> Scenario {
+        Scenario::start_with(dir, push_addr, "")
+    }
+
+    /// The same with more of the `agent:` section (indented by two spaces), such as `guard:`.
+    fn start_with(dir: &Path, push_addr: &str, more_agent_yaml: &str) -> Scenario {
         let log = dir.join("app.log");
         let config = dir.join("vigil.yml");
         let text = format!(
-            "agent:\n  logs:\n    push_url: http://{push_addr}/loki/api/v1/push\n    data_dir: {}\n    batch_max_wait: 100ms\n    poll_interval: 50ms\n    timeout: 2s\n    sources:\n      - files: ['{}*']\n        labels: {{job: test}}\n",
+            "agent:\n  logs:\n    push_url: http://{push_addr}/loki/api/v1/push\n    data_dir: {}\n    batch_max_wait: 100ms\n    poll_interval: 50ms\n    timeout: 2s\n    sources:\n      - files: ['{}*']\n        labels: {{job: test}}\n{more_agent_yaml}",
             dir.join("agent-data").display(),
             log.display()
         );
@@ -346,15 +352,11 @@ fn agent_to_server_loses_no_line_through_kills_rotations_and_server_downtime() {
     let mut server = start_vigil_server(&server_args, &server_addr);
     run.at(4000);
     let total = run.finish();
-    // Every line reaches the server: poll its API until the count is complete.
-    let count_url = format!(
-        "http://{server_addr}/loki/api/v1/query?query={}",
-        "sum%28count_over_time%28%7Bjob%3D%22test%22%7D%5B1h%5D%29%29"
-    );
+    // Every line reaches the server: poll its API until every number is there. Counting lines would not do:
+    // duplicates (allowed) could make up for a line still on its way.
     wait_for("every line in the server", Duration::from_secs(30), || {
-        let body: serde_json::Value = serde_json::from_str(&http_get(&count_url)?).ok()?;
-        let n: u64 = body["data"]["result"][0]["value"][1].as_str()?.parse().ok()?;
-        (n >= total).then_some(())
+        let seen = served_numbers(&server_addr)?;
+        (0..total).all(|n| seen.contains(&n)).then_some(())
     });
     agent.child.kill().unwrap();
     agent.child.wait().unwrap();
@@ -371,4 +373,156 @@ fn agent_to_server_loses_no_line_through_kills_rotations_and_server_downtime() {
     );
     let doubled = counts.values().filter(|&&c| c > 1).count();
     eprintln!("{total} lines stored, {doubled} more than once");
+}
+
+/// A stored security record: its stream's `source` label, its line, its fields.
+type SecurityRecord = (String, String, Vec<(String, String)>);
+
+/// The records of streams matching `job="security"` in the log store under `data`.
+fn stored_security_records(data: &Path) -> Vec<SecurityRecord> {
+    use vigil_model::log::{Direction, LogBatch};
+    let store = vigil_logstore::LogStore::open(&data.join("logs"), vigil_logstore::Options::default()).unwrap();
+    let matcher = vigil_model::Matcher::new(vigil_model::MatchOp::Equal, "job", "security").unwrap();
+    let mut out = Vec::new();
+    for stream in store.streams(&[matcher], 0, i64::MAX).unwrap() {
+        let source = stream.labels.get("source").unwrap_or_default().to_string();
+        let mut reader = store.read(stream.id, 0, i64::MAX, Direction::Forward, &[]).unwrap();
+        let mut batch = LogBatch::default();
+        while reader.next_batch(&mut batch).unwrap() {
+            for i in 0..batch.len() {
+                let fields = match batch.field_ends.is_empty() {
+                    true => Vec::new(),
+                    false => {
+                        let start = if i == 0 { 0 } else { batch.field_ends[i - 1] as usize };
+                        batch.fields[start..batch.field_ends[i] as usize].to_vec()
+                    }
+                };
+                out.push((source.clone(), batch.line(i).to_string(), fields));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn agent_guard_in_detect_mode_records_security_events_and_bans() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server-data");
+    let server_addr = free_addr();
+    let server_args = ["--listen", server_addr.as_str(), "--data", data.to_str().unwrap()];
+    let mut server = start_vigil_server(&server_args, &server_addr);
+    let auth = dir.path().join("auth.log");
+    std::fs::write(&auth, "").unwrap();
+    let guard = format!(
+        "  guard:\n    mode: detect\n    data_dir: {}\n    sources: [{{path: '{}', format: syslog}}]\n",
+        dir.path().join("guard").display(),
+        auth.display()
+    );
+    let mut run = Scenario::start_with(dir.path(), &server_addr, &guard);
+    let (mut agent, metrics) = start_agent(&run.config);
+    {
+        let mut f = std::fs::OpenOptions::new().append(true).open(&auth).unwrap();
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+        let t = vigil_model::time::format_rfc3339(now_ms as i64);
+        for i in 0..5 {
+            writeln!(
+                f,
+                "{t} web1 sshd[{}]: Failed password for invalid user admin from 203.0.113.7 port {} ssh2",
+                700 + i,
+                50000 + i
+            )
+            .unwrap();
+        }
+    }
+    wait_for("the ban on the agent's /metrics", Duration::from_secs(20), || {
+        agent.assert_alive();
+        http_get(&metrics)?.lines().any(|l| l == "vigil_jail_banned{jail=\"sshd\"} 1").then_some(())
+    });
+    let text = http_get(&metrics).unwrap();
+    for want in [
+        "vigil_auth_failures_total{jail=\"sshd\"} 5",
+        "vigil_jail_bans_total{jail=\"sshd\"} 1",
+        "vigil_security_events_total{action=\"ssh-login\",outcome=\"failure\"} 5",
+        "vigil_guard_lines_total{source=\"auth\"} 5",
+    ] {
+        assert!(text.lines().any(|l| l == want), "{want} missing:\n{text}");
+    }
+    // Five events and the ban are queryable through the server's Loki API.
+    let url = format!("http://{server_addr}/loki/api/v1/query_range?query=%7Bjob%3D%22security%22%7D&limit=100");
+    let streams = wait_for("the security records in the server", Duration::from_secs(20), || {
+        let body: serde_json::Value = serde_json::from_str(&http_get(&url)?).ok()?;
+        let streams = body["data"]["result"].as_array()?.clone();
+        let n: usize = streams.iter().filter_map(|s| s["values"].as_array().map(Vec::len)).sum();
+        (n >= 6).then_some(streams)
+    });
+    let ban = streams.iter().find(|s| s["stream"]["source"] == "guard").expect("a guard stream");
+    assert_eq!(ban["stream"]["job"], "security");
+    let line = ban["values"][0][1].as_str().unwrap();
+    assert!(line.starts_with("jail sshd: ban 203.0.113.7 for 600s"), "{line}");
+    let events = streams.iter().find(|s| s["stream"]["source"] == "auth").expect("an auth stream");
+    assert_eq!(events["values"].as_array().unwrap().len(), 5);
+    run.finish();
+    agent.child.kill().unwrap();
+    agent.child.wait().unwrap();
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(server.child.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    wait_for("the server to exit", Duration::from_secs(20), || server.child.try_wait().unwrap());
+
+    // The ECS fields are stored with the records (the Loki API returns lines only).
+    let records = stored_security_records(&data);
+    let field = |f: &[(String, String)], k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let auth_records: Vec<_> = records.iter().filter(|r| r.0 == "auth").collect();
+    assert_eq!(auth_records.len(), 5, "{records:?}");
+    for (_, line, _) in &auth_records {
+        assert!(line.contains("Failed password for invalid user admin from 203.0.113.7"), "{line}");
+    }
+    for (_, _, fields) in &auth_records {
+        assert_eq!(field(fields, "event.action").as_deref(), Some("ssh-login"), "{fields:?}");
+        assert_eq!(field(fields, "event.outcome").as_deref(), Some("failure"));
+        assert_eq!(field(fields, "source.ip").as_deref(), Some("203.0.113.7"));
+        assert_eq!(field(fields, "user.name").as_deref(), Some("admin"));
+    }
+    let (_, line, fields) = records.iter().find(|r| r.0 == "guard").expect("the ban record");
+    assert!(line.starts_with("jail sshd: ban 203.0.113.7"), "{line}");
+    assert_eq!(field(fields, "event.action").as_deref(), Some("ban"), "{fields:?}");
+}
+
+/// The numbers of the lines of `{job="test"}` the server's Loki API returns, page by page; `None` on an error.
+fn served_numbers(server_addr: &str) -> Option<std::collections::BTreeSet<u64>> {
+    const LIMIT: usize = 5000;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos() as i64;
+    let (mut start, end) = (now - 3_600_000_000_000, now + 60_000_000_000);
+    let mut seen = std::collections::BTreeSet::new();
+    loop {
+        let url = format!(
+            "http://{server_addr}/loki/api/v1/query_range?query={}&start={start}&end={end}&limit={LIMIT}&direction=forward",
+            url_encode(r#"{job="test"}"#)
+        );
+        let body: serde_json::Value = serde_json::from_str(&http_get(&url)?).ok()?;
+        let mut rows = 0;
+        let mut last = start;
+        for stream in body["data"]["result"].as_array()? {
+            for value in stream["values"].as_array()? {
+                let ts: i64 = value[0].as_str()?.parse().ok()?;
+                seen.insert(value[1].as_str()?.parse().ok()?);
+                last = last.max(ts);
+                rows += 1;
+            }
+        }
+        if rows < LIMIT {
+            return Some(seen);
+        }
+        // The next page starts at the last timestamp seen, again: rows sharing it are read twice, none skipped.
+        start = last;
+    }
+}
+
+/// Percent-encodes everything but unreserved characters, for a query parameter.
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -1,10 +1,11 @@
-//! The `agent:` section: where `/metrics` listens, where /proc and /sys are, what the collectors skip, and log
-//! shipping (`agent_logs.rs`).
+//! The `agent:` section: where `/metrics` listens, where /proc and /sys are, what the collectors skip, log
+//! shipping (`agent_logs.rs`) and the security jails (`agent_guard.rs`).
 
 use std::net::SocketAddr;
 
 use serde::Deserialize;
 
+use crate::agent_guard::GuardConfig;
 use crate::agent_logs::LogsConfig;
 use crate::{ConfigError, Located};
 
@@ -22,6 +23,8 @@ pub struct AgentConfig {
     pub collectors: CollectorsConfig,
     /// Log shipping; off when absent.
     pub logs: Option<LogsConfig>,
+    /// Security jails; off in `vigil agent` when absent (`vigil up` runs them in detect mode).
+    pub guard: Option<GuardConfig>,
 }
 
 /// Roots of the host's pseudo-filesystems, for running in a container or against fixtures.
@@ -108,6 +111,9 @@ impl AgentConfig {
         }
         if let Some(logs) = &self.logs {
             logs.validate(origin)?;
+        }
+        if let Some(guard) = &self.guard {
+            guard.validate(origin)?;
         }
         Ok(())
     }

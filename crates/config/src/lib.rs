@@ -2,6 +2,7 @@
 //! `file:line:col: what is wrong`.
 
 mod agent;
+mod agent_guard;
 mod agent_logs;
 mod alerting;
 pub mod http_client;
@@ -10,6 +11,10 @@ pub mod scrape;
 mod server;
 
 pub use agent::{AgentConfig, CollectorsConfig, PathsConfig, DEFAULT_METRICS_LISTEN};
+pub use agent_guard::{
+    FirewallBackend, FirewallSection, GuardConfig, GuardJournald, GuardMode, GuardSource, IncrementSection,
+    JailOverride, SourceFormat, DEFAULT_AUTH_LOG, DEFAULT_FIREWALL_TABLE, DEFAULT_JOURNAL_MATCHES, JAILS_ON_BY_DEFAULT,
+};
 pub use agent_logs::{parse_size, JournaldSource, LogSource, LogsConfig, MultilineSource, DEFAULT_AGENT_DATA_DIR};
 pub use alerting::{AlertingSection, AlertingSource};
 pub use load::{has_content, read_capped, yaml_message, ConfigError, Located};

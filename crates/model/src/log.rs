@@ -57,13 +57,15 @@ impl LogBatch {
 
     /// Appends one row. Lines beyond 4 GiB in one batch are the caller's to avoid (the store caps lines).
     pub fn push(&mut self, ts_ns: i64, line: &str, fields: &[(String, String)]) {
-        if !fields.is_empty() && self.field_ends.is_empty() {
+        // Field ends are kept from the first row with fields on; the rows before it end at 0.
+        let track = !fields.is_empty() || !self.field_ends.is_empty();
+        if track && self.field_ends.is_empty() {
             self.field_ends.resize(self.ts.len(), 0);
         }
         self.ts.push(ts_ns);
         self.lines.push_str(line);
         self.line_ends.push(self.lines.len() as u32);
-        if !self.field_ends.is_empty() {
+        if track {
             self.fields.extend_from_slice(fields);
             self.field_ends.push(self.fields.len() as u32);
         }
@@ -163,5 +165,10 @@ mod tests {
         assert!(b.row_fields(2).is_empty());
         b.clear();
         assert!(b.is_empty());
+        // Fields on the first row are kept too.
+        b.push(1, "x", &[("k".into(), "v".into())]);
+        b.push(2, "y", &[]);
+        assert_eq!(b.row_fields(0), [("k".to_string(), "v".to_string())]);
+        assert!(b.row_fields(1).is_empty());
     }
 }

@@ -75,6 +75,7 @@ pub struct LogShipper {
     reader: Option<JoinHandle<()>>,
     sender: Option<JoinHandle<()>>,
     metrics: Arc<LogMetrics>,
+    shared: Shared,
 }
 
 impl LogShipper {
@@ -146,6 +147,7 @@ impl LogShipper {
             poll_interval: s.poll_interval,
         };
         let reader = Reader::new(sources, positions, batching, shared.clone(), wake_tx.clone(), stop_rx);
+        let appender_shared = shared.clone();
         let timing = Timing {
             timeout: s.push.timeout,
             backoff_min: s.backoff_min,
@@ -167,11 +169,18 @@ impl LogShipper {
             reader: Some(reader),
             sender: Some(sender),
             metrics,
+            shared: appender_shared,
         })
     }
 
     pub fn metrics(&self) -> Arc<LogMetrics> {
         self.metrics.clone()
+    }
+
+    /// A handle that appends records made inside the agent (security events) to the outbox, on the same
+    /// durable path as tailed lines.
+    pub fn appender(&self) -> LogAppender {
+        LogAppender { shared: self.shared.clone(), wake: self.wake.clone() }
     }
 
     /// Stops reading (pushing what was read to the outbox), then sends what the outbox holds within the drain
@@ -195,6 +204,41 @@ impl LogShipper {
 impl Drop for LogShipper {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Appends records to a running shipper's outbox from any thread; cheap to clone. Records appended after the
+/// shipper stopped stay in the outbox and are sent at its next start.
+#[derive(Clone)]
+pub struct LogAppender {
+    shared: Shared,
+    wake: mpsc::Sender<Wake>,
+}
+
+impl LogAppender {
+    /// Writes `streams` to the outbox as one batch (fsynced when this returns `Ok`) and wakes the sender. A
+    /// failed write is tried once more on a freshly opened outbox. Blocking.
+    pub fn append(
+        &self,
+        streams: Vec<(vigil_model::Labels, Vec<vigil_model::log::LogEntry>)>,
+    ) -> Result<(), OutboxError> {
+        let batch = vigil_ship::Batch { streams, positions: Vec::new() };
+        if batch.lines() == 0 {
+            return Ok(());
+        }
+        let first = self.shared.lock_outbox().push(&batch);
+        match first {
+            Ok(_) => {}
+            Err(OutboxError::TooLarge { .. }) => return first.map(|_| ()),
+            Err(err) => {
+                self.shared.metrics.outbox_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(%err, "cannot write the log outbox; reopening it");
+                self.shared.reopen_outbox();
+                self.shared.lock_outbox().push(&batch)?;
+            }
+        }
+        let _ = self.wake.send(Wake::Pushed);
+        Ok(())
     }
 }
 

@@ -459,8 +459,22 @@ fn agent_guard_in_detect_mode_records_security_events_and_bans() {
     assert_eq!(ban["stream"]["job"], "security");
     let line = ban["values"][0][1].as_str().unwrap();
     assert!(line.starts_with("jail sshd: ban 203.0.113.7 for 600s"), "{line}");
-    let events = streams.iter().find(|s| s["stream"]["source"] == "auth").expect("an auth stream");
-    assert_eq!(events["values"].as_array().unwrap().len(), 5);
+    // The records' fields are labels in the answer (Loki 3's structured metadata), under label-safe names.
+    let auth: Vec<_> = streams.iter().filter(|s| s["stream"]["source"] == "auth").collect();
+    assert_eq!(auth.iter().map(|s| s["values"].as_array().unwrap().len()).sum::<usize>(), 5, "{auth:?}");
+    for s in &auth {
+        assert_eq!(s["stream"]["event_action"], "ssh-login", "{s}");
+        assert_eq!(s["stream"]["source_ip"], "203.0.113.7", "{s}");
+    }
+    // And label filters select on them.
+    let url = format!(
+        "http://{server_addr}/loki/api/v1/query_range?query={}&limit=100",
+        url_encode(r#"{job="security"} | event_action="ban""#)
+    );
+    let body: serde_json::Value = serde_json::from_str(&http_get(&url).unwrap()).unwrap();
+    let bans = body["data"]["result"].as_array().unwrap();
+    assert_eq!(bans.len(), 1, "{body}");
+    assert_eq!(bans[0]["stream"]["source"], "guard");
     run.finish();
     agent.child.kill().unwrap();
     agent.child.wait().unwrap();
@@ -468,7 +482,7 @@ fn agent_guard_in_detect_mode_records_security_events_and_bans() {
     assert_eq!(unsafe { libc::kill(server.child.id() as libc::pid_t, libc::SIGTERM) }, 0);
     wait_for("the server to exit", Duration::from_secs(20), || server.child.try_wait().unwrap());
 
-    // The ECS fields are stored with the records (the Loki API returns lines only).
+    // The ECS fields are stored with the records under their own names.
     let records = stored_security_records(&data);
     let field = |f: &[(String, String)], k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let auth_records: Vec<_> = records.iter().filter(|r| r.0 == "auth").collect();

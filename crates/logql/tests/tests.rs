@@ -6,3 +6,4 @@ mod fixture;
 mod logs;
 mod metrics;
 mod pipeline_only;
+mod structured_metadata;

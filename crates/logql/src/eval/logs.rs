@@ -83,6 +83,7 @@ pub(super) fn eval(ctx: &mut Ctx<'_>, log: &LogExpr) -> Result<Vec<StreamResult>
         ctx.tick()?;
         let ts = c.batch.ts[c.pos];
         c.builder.reset();
+        c.builder.set_fields(c.batch.row_fields(c.pos));
         if let Some(line) = pipeline.process(ts, c.batch.line(c.pos), &mut c.builder) {
             let line = line.into_owned();
             out.entry(c.builder.labels()).or_default().push((ts, line));

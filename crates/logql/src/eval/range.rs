@@ -99,6 +99,7 @@ pub(super) fn eval(
                 ctx.tick()?;
                 let ts = batch.ts[i];
                 builder.reset();
+                builder.set_fields(batch.row_fields(i));
                 let Some(line) = pipeline.process(ts, batch.line(i), &mut builder) else { continue };
                 let value = match &range.unwrap {
                     None if matches!(op, RangeOp::BytesOverTime | RangeOp::BytesRate) => line.len() as f64,

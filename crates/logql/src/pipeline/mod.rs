@@ -150,6 +150,19 @@ impl LabelsBuilder {
         }
     }
 
+    /// Adds an entry's structured metadata (the store's fields) as labels, as Loki 3 does, so label filters,
+    /// templates and groupings see them. Names are made label names (`event.action` becomes `event_action`); one
+    /// clashing with a stream label gets the `_extracted` suffix. Fields with an empty name are skipped.
+    pub fn set_fields(&mut self, fields: &[(String, String)]) {
+        for (name, value) in fields {
+            if is_label_name(name) {
+                self.set_extracted(name, value);
+            } else if !name.is_empty() {
+                self.set_extracted(&to_label_name(name), value);
+            }
+        }
+    }
+
     pub fn delete(&mut self, name: &str) {
         match name {
             ERROR => self.err = None,
@@ -558,6 +571,23 @@ pub(crate) fn eval_label_filter(f: &LabelFilter, b: &mut LabelsBuilder) -> bool 
 
 fn cmp(op: CmpOp, a: f64, b: f64) -> bool {
     op.apply(a, b)
+}
+
+/// Whether `name` is a Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
+fn is_label_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// `name` with every byte outside `[a-zA-Z0-9_]` replaced by `_`, and `_` in front of a leading digit.
+fn to_label_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 1);
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        out.push('_');
+    }
+    out.extend(name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }));
+    out
 }
 
 #[cfg(test)]

@@ -25,57 +25,12 @@ RUN=$(mktemp -d /tmp/vigil-rw-bench.XXXXXX)
 pid=
 trap '[[ -n $pid ]] && kill $pid 2>/dev/null; rm -rf "$RUN"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
-hz=$(getconf CLK_TCK)
-# wait_idle PID -> seconds until the process used under 5% of a core for 2 s (at most 600 s): every target
-# compacts or merges after a load, and queries are measured once that work is done, for all of them alike.
-wait_idle() {
-  local t0=$SECONDS a b
-  while ((SECONDS - t0 < 600)); do
-    a=$(cpu_ticks "$1"); sleep 2; b=$(cpu_ticks "$1")
-    ((b - a <= 2 * hz / 20)) && break
-  done
-  echo $((SECONDS - t0))
-}
-
-# Dashboard queries: rate, sum by, ratio, quantile, topk.
-QUERIES=(
-  'sum by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[5m]))'
-  'node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes'
-  'sum by (instance) (rate(node_network_receive_bytes_total[5m]))'
-  'quantile(0.9, rate(node_disk_io_time_seconds_total[5m]))'
-  'topk(5, node_load1)'
-)
+source bench/lib.sh
 
 # median_latency URL_BASE QUERY START END STEP EXTRA -> median seconds of QUERY_RUNS range queries
 median_latency() {
-  local base=$1 q=$2 start=$3 end=$4 step=$5 extra=$6 times=() i
-  for ((i = 0; i < QUERY_RUNS; i++)); do
-    times+=("$(curl -s -o /dev/null -w '%{time_total}' --get "$base/api/v1/query_range" \
-      --data-urlencode "query=$q" --data-urlencode "start=$start" --data-urlencode "end=$end" \
-      --data-urlencode "step=$step" $extra)")
-  done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
-}
-
-start_target() { # name port dir
-  case $1 in
-    vigil)
-      VIGIL_LOG=warn "$TARGET_DIR/vigil" server --listen "127.0.0.1:$2" --data "$3" >"$3.log" 2>&1 &
-      pid=$!; wait_up "http://127.0.0.1:$2/-/ready" ;;
-    prometheus)
-      printf 'global:\n  scrape_interval: 1m\nscrape_configs: []\n' >"$3.yml"
-      "$BIN/prometheus" --config.file="$3.yml" --storage.tsdb.path="$3" --web.listen-address="127.0.0.1:$2" \
-        --web.enable-remote-write-receiver --storage.tsdb.retention.time=30d >"$3.log" 2>&1 &
-      pid=$!; wait_up "http://127.0.0.1:$2/-/ready" ;;
-    victoria-metrics)
-      "$BIN/victoria-metrics" -httpListenAddr="127.0.0.1:$2" -storageDataPath="$3" -retentionPeriod=1 \
-        -search.latencyOffset=1s >"$3.log" 2>&1 &
-      pid=$!; wait_up "http://127.0.0.1:$2/health" ;;
-  esac
+  local i
+  for ((i = 0; i < QUERY_RUNS; i++)); do query_seconds "$@"; echo; done | median
 }
 
 results=()
@@ -89,7 +44,7 @@ for name in $TARGETS; do
   [[ $name == victoria-metrics ]] && curl -sf "http://127.0.0.1:$port/internal/force_flush" >/dev/null
   settle=$(wait_idle "$pid")
   settle_cpu=$(awk -v a="$cpu1" -v b="$(cpu_ticks "$pid")" -v hz="$hz" 'BEGIN {printf "%.1f", (b - a) / hz}')
-  extra=""; [[ $name == victoria-metrics ]] && extra="--data-urlencode nocache=1"
+  extra=$(no_cache "$name")
   end=$(date +%s); lat1=0; lat24=-
   for q in "${QUERIES[@]}"; do
     l=$(median_latency "http://127.0.0.1:$port" "$q" $((end - 3600)) "$end" 15 "$extra")

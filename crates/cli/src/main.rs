@@ -467,6 +467,7 @@ fn run_server(args: ServerArgs, with_agent: bool) -> anyhow::Result<ExitCode> {
     options.alerting = reloadable.alerting;
     options.bans = vigil_server::bans::BansOptions::from_config(&config.server);
     options.rules = rule_options(&config, listen);
+    options.dashboards_dir = config.server.dashboards_dir.as_ref().map(|d| PathBuf::from(&d.value));
     // `--listen` and `--data` only override settings a reload does not change, so the file alone is re-read.
     options.config_source = args.config.clone().map(|path| {
         vigil_server::ConfigSource::new(move || {

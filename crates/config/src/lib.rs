@@ -5,6 +5,7 @@ mod agent;
 mod agent_guard;
 mod agent_logs;
 mod alerting;
+pub mod dashboard;
 pub mod http_client;
 mod load;
 pub mod scrape;
@@ -143,6 +144,16 @@ mod tests {
             "vigil.yml:2:17: external_url: \"vigil:9090\" is not an http or https URL"
         );
         assert_eq!(err("rule_files: ['']\n"), "vigil.yml:1:14: rule_files: empty path");
+    }
+
+    #[test]
+    fn dashboards_dir_is_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vigil.yml");
+        std::fs::write(&path, "server:\n  dashboards_dir: dashboards\n").unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.server.dashboards_dir.unwrap().value, dir.path().join("dashboards").to_string_lossy());
+        assert_eq!(err("server:\n  dashboards_dir: ''\n"), "vigil.yml:2:19: dashboards_dir: empty path");
     }
 
     #[test]

@@ -85,6 +85,11 @@ pub(crate) fn load_file(path: &Path) -> Result<Config, ConfigError> {
         if let Some(a) = &mut config.alerting {
             a.value.set_directory(dir);
         }
+        if let Some(d) = &mut config.server.dashboards_dir {
+            if !Path::new(&d.value).is_absolute() {
+                d.value = dir.join(&d.value).to_string_lossy().into_owned();
+            }
+        }
         for f in config.rule_files.iter_mut().chain(config.log_rule_files.iter_mut()) {
             if !Path::new(&f.value).is_absolute() {
                 f.value = dir.join(&f.value).to_string_lossy().into_owned();

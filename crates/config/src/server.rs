@@ -33,6 +33,9 @@ pub struct ServerConfig {
     pub external_url: Option<Located<String>>,
     /// The fleet-wide ban list the server keeps for every agent.
     pub bans: Option<BansConfig>,
+    /// A directory of dashboard files (`*.yml`, `*.yaml`) shown beside the built-in ones; relative to the
+    /// configuration file's directory.
+    pub dashboards_dir: Option<Located<String>>,
 }
 
 /// `server.bans:`: which addresses are never banned fleet-wide, and how many bans may be active.
@@ -127,6 +130,11 @@ impl ServerConfig {
             l.value.parse::<SocketAddr>().map_err(|e| {
                 ConfigError::at(origin, &l.referenced, format!("listen: {:?} is not an address: {e}", l.value))
             })?;
+        }
+        if let Some(d) = &self.dashboards_dir {
+            if d.value.is_empty() {
+                return Err(ConfigError::at(origin, &d.referenced, "dashboards_dir: empty path"));
+            }
         }
         if let Some(u) = &self.external_url {
             let rest = u.value.strip_prefix("http://").or_else(|| u.value.strip_prefix("https://"));

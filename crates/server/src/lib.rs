@@ -4,6 +4,7 @@
 pub mod alertmanager;
 pub mod api;
 pub mod bans;
+pub mod dashboards;
 pub mod ingest;
 pub mod local;
 pub mod logs;
@@ -12,6 +13,7 @@ mod reload;
 pub mod rules;
 mod server;
 pub mod storage;
+pub mod ui;
 
 pub use reload::{ConfigSource, ServerReload};
 pub use server::{Server, ServerError, ServerOptions};

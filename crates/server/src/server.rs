@@ -18,6 +18,7 @@ use vigil_scrape::Manager;
 use crate::alertmanager::{self, AlertingConfig, Alertmanager, AlertmanagerOptions};
 use crate::api::{self, ApiState};
 use crate::bans::{BansOptions, FleetBans};
+use crate::dashboards::Dashboards;
 use crate::ingest::scrape::DbAppender;
 use crate::local::{self, LocalTarget};
 use crate::reload::{ConfigSource, Reloader};
@@ -50,6 +51,8 @@ pub struct ServerOptions {
     pub config_source: Option<ConfigSource>,
     /// The fleet ban list's allow-list and cap (`server.bans`).
     pub bans: BansOptions,
+    /// The user's dashboards (`server.dashboards_dir`), shown beside the built-in ones.
+    pub dashboards_dir: Option<PathBuf>,
 }
 
 impl ServerOptions {
@@ -68,6 +71,7 @@ impl ServerOptions {
             rules: RuleOptions::default(),
             config_source: None,
             bans: BansOptions::default(),
+            dashboards_dir: None,
         }
     }
 }
@@ -166,6 +170,7 @@ impl Server {
             .merge(api::v2::router(self.alertmanager.clone()))
             .merge(api::notifications::router(self.alertmanager.clone()))
             .merge(api::bans::router(self.bans.clone()))
+            .merge(api::dashboards::router(Arc::new(Dashboards::new(self.options.dashboards_dir.clone()))))
     }
 
     /// Serves on `listener` until `shutdown` resolves, then stops maintenance and syncs the database.

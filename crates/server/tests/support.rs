@@ -90,6 +90,8 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
+    /// The status line and headers, as received.
+    pub head: String,
     pub body: String,
 }
 
@@ -117,7 +119,17 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
     let body =
         if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
-    Response { status, body }
+    Response { status, head: head.to_string(), body }
+}
+
+impl Response {
+    /// A header's value (the first one), by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
 }
 
 fn dechunk(mut body: &str) -> String {

@@ -10,3 +10,4 @@ mod remote_write;
 mod rules;
 mod scrape;
 mod support;
+mod ui;

@@ -1,8 +1,9 @@
 //! The HTTP API: Prometheus' query API under `/api/v1`, health and reload endpoints, one router; Alertmanager's
 //! API v2 (`v2/`), vigil's notification history (`notifications.rs`) and fleet bans (`bans.rs`) have routers of
-//! their own.
+//! their own, as have the dashboards (`dashboards.rs`); everything else falls back to the UI (`crate::ui`).
 
 pub mod bans;
+pub mod dashboards;
 mod error;
 pub mod json;
 pub mod loki;
@@ -128,7 +129,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/metrics", get(self_metrics))
         .route("/-/healthy", get(|| async { "vigil is healthy.\n" }))
         .route("/-/ready", get(|| async { "vigil is ready.\n" }))
-        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .fallback(crate::ui::fallback)
         .with_state(state)
 }
 

@@ -1,0 +1,275 @@
+// A dashboard from YAML (`GET /api/v1/dashboards/{id}`): its variables as pickers, rows of stat, time series
+// and logs panels over the URL's time range, auto refresh, drag-to-zoom. `#/host/<instance>` is the built-in
+// `host` dashboard with `$host` set; `#/d/<id>` any other.
+import type { ComponentChildren, RefObject } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import * as api from "../api";
+import { align, TimeChart, type ChartData } from "../chart";
+import { Empty, ErrorBox, rangeFromParams, RefreshPicker, TimePicker, useTick } from "../controls";
+import { ago, formatValue, legend, thresholdColor, timeString } from "../format";
+import { href, setParams, type Route } from "../route";
+import { rateInterval, resolveRange, stepFor, type Range } from "../time";
+
+interface Ctx {
+  vars: Record<string, string>;
+  range: Range;
+  tick: number;
+}
+
+function substitute(q: string, vars: Record<string, string>): string {
+  return q.replace(/\$\{([a-zA-Z_][a-zA-Z0-9_]*)\}|\$([a-zA-Z_][a-zA-Z0-9_]*)/g, (m, a: string, b: string) => vars[a ?? b] ?? m);
+}
+
+/// Builds the value of every `$__` variable for a query over `start..end` at `step`.
+function builtins(start: number, end: number, step: number): Record<string, string> {
+  return { __rate_interval: rateInterval(step), __interval: `${step}s`, __range: `${Math.max(1, Math.round(end - start))}s` };
+}
+
+function useWidth(): [RefObject<HTMLDivElement | null>, number] {
+  const ref = useRef<HTMLDivElement>(null);
+  const [w, setW] = useState(0);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    setW(el.clientWidth);
+    const ro = new ResizeObserver(() => setW((old) => (Math.abs(old - el.clientWidth) > 40 ? el.clientWidth : old)));
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+  return [ref, w];
+}
+
+function PanelFrame({ panel, children, loading }: { panel: api.Panel; children: ComponentChildren; loading?: boolean }) {
+  return (
+    <section class={`panel panel-${panel.type}${loading ? " loading" : ""}`} style={{ "--w": panel.width } as Record<string, number>} data-panel={panel.title}>
+      <h3 title={panel.description ?? ""}>{panel.title}</h3>
+      {children}
+    </section>
+  );
+}
+
+function TimeseriesPanel({ panel, ctx }: { panel: api.Panel; ctx: Ctx }) {
+  const [ref, width] = useWidth();
+  const [data, setData] = useState<ChartData | null>(null);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    if (!width) return;
+    const { start: s, end: e } = resolveRange(ctx.range);
+    const step = stepFor(s, e, width);
+    const start = Math.floor(s / step) * step;
+    const end = Math.ceil(e / step) * step;
+    const vars = { ...ctx.vars, ...builtins(start, end, step) };
+    const ctl = new AbortController();
+    Promise.all(panel.queries.map((q) => api.queryRange(substitute(q.query, vars), start, end, step, ctl.signal).then((r) => r.map((s) => ({ name: legend(q.legend, s.metric), values: s.values })))))
+      .then((all) => {
+        setData(align(start, end, step, all.flat()));
+        setError("");
+      })
+      .catch((e: Error) => {
+        if (e.name !== "AbortError") setError(e.message);
+      });
+    return () => ctl.abort();
+  }, [panel, ctx.vars, ctx.range.from, ctx.range.to, ctx.tick, width]);
+  const zoom = (a: number, b: number) => setParams({ from: String(a * 1000), to: String(b * 1000) });
+  return (
+    <PanelFrame panel={panel} loading={!data && !error}>
+      <div ref={ref} class="panel-body">
+        {error ? (
+          <ErrorBox error={error} />
+        ) : data && data.series.length === 0 ? (
+          <Empty>No data in this time range.</Empty>
+        ) : data ? (
+          <TimeChart data={data} unit={panel.unit} stack={panel.stack} min={panel.min} max={panel.max} onZoom={zoom} />
+        ) : (
+          <div class="chart-placeholder" />
+        )}
+      </div>
+    </PanelFrame>
+  );
+}
+
+function StatPanel({ panel, ctx }: { panel: api.Panel; ctx: Ctx }) {
+  const [values, setValues] = useState<{ name: string; value: number }[] | null>(null);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    const { start, end } = resolveRange(ctx.range);
+    const vars = { ...ctx.vars, ...builtins(start, end, 15) };
+    const ctl = new AbortController();
+    Promise.all(panel.queries.map((q) => api.queryVector(substitute(q.query, vars), end, ctl.signal).then((r) => r.map((s) => ({ name: legend(q.legend, s.metric), value: Number(s.value[1]) })))))
+      .then((all) => {
+        setValues(all.flat());
+        setError("");
+      })
+      .catch((e: Error) => {
+        if (e.name !== "AbortError") setError(e.message);
+      });
+    return () => ctl.abort();
+  }, [panel, ctx.vars, ctx.range.from, ctx.range.to, ctx.tick]);
+  return (
+    <PanelFrame panel={panel}>
+      {error ? (
+        <ErrorBox error={error} />
+      ) : (
+        <div class="stat">
+          {values === null ? (
+            <span class="stat-value muted">…</span>
+          ) : values.length === 0 ? (
+            <span class="stat-value muted" title="No data">–</span>
+          ) : (
+            values.slice(0, 4).map((v) => {
+              const c = thresholdColor(v.value, panel.thresholds);
+              return (
+                <span class={`stat-value num${c ? ` c-${c}` : ""}`} title={v.name}>
+                  {formatValue(v.value, panel.unit)}
+                </span>
+              );
+            })
+          )}
+        </div>
+      )}
+    </PanelFrame>
+  );
+}
+
+interface Line { ts: number; line: string; labels: api.Labels }
+
+function LogsPanel({ panel, ctx }: { panel: api.Panel; ctx: Ctx }) {
+  const [lines, setLines] = useState<Line[] | null>(null);
+  const [error, setError] = useState("");
+  const [open, setOpen] = useState<number | null>(null);
+  useEffect(() => {
+    const { start, end } = resolveRange(ctx.range);
+    const ctl = new AbortController();
+    const q = panel.queries[0];
+    api
+      .logs(substitute(q.query, { ...ctx.vars, ...builtins(start, end, 15) }), start, end, panel.limit, ctl.signal)
+      .then((streams) => {
+        const all: Line[] = [];
+        for (const s of streams) for (const [ts, line] of s.values) all.push({ ts: Number(BigInt(ts) / 1000000n), line, labels: s.stream });
+        all.sort((a, b) => b.ts - a.ts);
+        setLines(all.slice(0, panel.limit));
+        setError("");
+      })
+      .catch((e: Error) => {
+        if (e.name !== "AbortError") setError(e.message);
+      });
+    return () => ctl.abort();
+  }, [panel, ctx.vars, ctx.range.from, ctx.range.to, ctx.tick]);
+  return (
+    <PanelFrame panel={panel} loading={!lines && !error}>
+      {error ? (
+        <ErrorBox error={error} />
+      ) : lines && lines.length === 0 ? (
+        <Empty>No log lines in this time range. Logs arrive through Loki push (e.g. the agent's `agent.logs` sources).</Empty>
+      ) : (
+        <div class="logs">
+          {(lines ?? []).map((l, i) => (
+            <div class={`log${open === i ? " open" : ""}`} onClick={() => setOpen(open === i ? null : i)}>
+              <time class="num" title={ago(l.ts)}>{timeString(l.ts)}</time>
+              <span class="log-line">{l.line}</span>
+              {open === i && (
+                <div class="log-labels">
+                  {Object.entries(l.labels).map(([k, v]) => (
+                    <span class="tag">
+                      {k}={v}
+                    </span>
+                  ))}
+                </div>
+              )}
+            </div>
+          ))}
+        </div>
+      )}
+    </PanelFrame>
+  );
+}
+
+function VariablePicker({ v, value, vars }: { v: api.Variable; value: string; vars: Record<string, string> }) {
+  const [options, setOptions] = useState<string[]>([]);
+  useEffect(() => {
+    const match = v.match ? [substitute(v.match, vars)] : [];
+    api.labelValues(v.label_name, match).then(setOptions, () => setOptions([]));
+  }, [v]);
+  const all = options.includes(value) || !value ? options : [value, ...options];
+  return (
+    <label class="var">
+      <span>{v.label}</span>
+      <select value={value} onChange={(e) => setParams({ [`var-${v.name}`]: (e.target as HTMLSelectElement).value })}>
+        {all.map((o) => (
+          <option value={o}>{o}</option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+export function DashboardPage({ route, id, fixed }: { route: Route; id: string; fixed?: Record<string, string> }) {
+  const [dash, setDash] = useState<api.Dashboard | null>(null);
+  const [error, setError] = useState("");
+  const range = rangeFromParams(route.params);
+  const refresh = route.params.get("refresh") ?? "";
+  const tick = useTick(refresh);
+  useEffect(() => {
+    setDash(null);
+    api.dashboard(id).then(
+      (d) => {
+        setDash(d);
+        setError("");
+      },
+      (e: Error) => setError(e.message),
+    );
+  }, [id]);
+  const varKey = dash ? dash.variables.map((v) => fixed?.[v.name] ?? route.params.get(`var-${v.name}`) ?? "").join("\u0000") : "";
+  const [vars, setVars] = useState<Record<string, string>>({});
+  useEffect(() => {
+    if (!dash) return;
+    const next: Record<string, string> = {};
+    dash.variables.forEach((v, i) => (next[v.name] = varKey.split("\u0000")[i] ?? ""));
+    setVars(next);
+  }, [dash, varKey]);
+  const ctx: Ctx = { vars, range, tick };
+  const host = fixed?.host;
+  return (
+    <main class="page">
+      <div class="toolbar">
+        <h1>
+          {host ? (
+            <>
+              <a href="#/" class="crumb">
+                Fleet
+              </a>
+              <span class="crumb-sep">/</span>
+              {host}
+            </>
+          ) : (
+            dash?.title ?? id
+          )}
+        </h1>
+        {dash &&
+          dash.variables
+            .filter((v) => !fixed?.[v.name])
+            .map((v) => <VariablePicker v={v} value={vars[v.name] ?? ""} vars={vars} />)}
+        <span class="grow" />
+        <TimePicker range={range} />
+        <RefreshPicker value={refresh} />
+      </div>
+      {error && <ErrorBox error={error} hint={`The dashboard "${id}" could not be loaded; its file's error is above.`} />}
+      {dash &&
+        Object.keys(vars).length === dash.variables.length &&
+        dash.rows.map((row) => (
+          <details class="row" open={!row.collapsed}>
+            <summary>{row.title}</summary>
+            <div class="grid">
+              {row.panels.map((p) =>
+                p.type === "stat" ? <StatPanel panel={p} ctx={ctx} /> : p.type === "logs" ? <LogsPanel panel={p} ctx={ctx} /> : <TimeseriesPanel panel={p} ctx={ctx} />,
+              )}
+            </div>
+          </details>
+        ))}
+    </main>
+  );
+}
+
+export function hostHref(instance: string): string {
+  return href(["host", instance]);
+}

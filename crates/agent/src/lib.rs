@@ -2,6 +2,7 @@
 //! logs (`logs/`) and runs the security jails (`guard/`).
 
 pub mod guard;
+mod http;
 pub mod logs;
 mod metrics_http;
 mod self_metrics;

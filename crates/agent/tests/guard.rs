@@ -92,6 +92,8 @@ fn settings(dir: &Path, bantime_s: i64) -> GuardSettings {
         data_dir: dir.join("guard"),
         host: "h1".into(),
         poll_interval: Duration::from_millis(20),
+        fleet: None,
+        intel: None,
     }
 }
 

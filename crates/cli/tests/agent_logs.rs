@@ -169,8 +169,8 @@ fn writer(path: PathBuf, next: Arc<AtomicU64>, stop: Arc<AtomicBool>, rename_at:
 
 /// A shipping scenario: an agent config tailing `app.log*` in `dir` towards `push_addr`, and the writer thread
 /// appending numbered lines to it (renamed at line 1000, copytruncated at 3000).
-struct Scenario {
-    config: PathBuf,
+pub(crate) struct Scenario {
+    pub(crate) config: PathBuf,
     next: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     writer: Option<std::thread::JoinHandle<()>>,
@@ -182,7 +182,7 @@ impl Scenario {
     }
 
     /// The same with more of the `agent:` section (indented by two spaces), such as `guard:`.
-    fn start_with(dir: &Path, push_addr: &str, more_agent_yaml: &str) -> Scenario {
+    pub(crate) fn start_with(dir: &Path, push_addr: &str, more_agent_yaml: &str) -> Scenario {
         let log = dir.join("app.log");
         let config = dir.join("vigil.yml");
         let text = format!(
@@ -207,7 +207,7 @@ impl Scenario {
     }
 
     /// Stops the writer; the number of lines written.
-    fn finish(&mut self) -> u64 {
+    pub(crate) fn finish(&mut self) -> u64 {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(w) = self.writer.take() {
             w.join().unwrap();
@@ -216,7 +216,7 @@ impl Scenario {
     }
 }
 
-fn start_agent(config: &Path) -> (Proc, String) {
+pub(crate) fn start_agent(config: &Path) -> (Proc, String) {
     let addr = free_addr();
     let mut cmd = vigil();
     cmd.args(["agent", "--collectors", "loadavg", "--metrics-listen", &addr, "--config"]).arg(config);

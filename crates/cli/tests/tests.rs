@@ -5,6 +5,7 @@ mod support;
 mod agent_logs;
 mod bans;
 mod check_config;
+mod fleet;
 mod guard;
 mod interop_alertmanager;
 mod interop_prometheus_alerts;

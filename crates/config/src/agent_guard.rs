@@ -45,6 +45,10 @@ pub struct GuardConfig {
     pub ignoreip: Vec<Located<String>>,
     /// The ban database and positions (default: the agent's data directory's `guard` subdirectory).
     pub data_dir: Option<String>,
+    /// The server's fleet-wide ban list: pulled and applied, and this host's bans reported to it.
+    pub fleet: Option<Located<crate::FleetSection>>,
+    /// Threat-intel feeds matched against every event.
+    pub intel: Option<Located<crate::IntelSection>>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -195,6 +199,12 @@ impl GuardConfig {
             }
         }
         check_cidrs("ignoreip", &self.ignoreip, origin)?;
+        if let Some(f) = &self.fleet {
+            f.value.validate(origin)?;
+        }
+        if let Some(i) = &self.intel {
+            i.value.validate(origin)?;
+        }
         let defaults = JailConfig::defaults();
         for (name, over) in &self.jails {
             let Some(jail) = defaults.iter().find(|j| &j.name == name) else {

@@ -267,7 +267,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 /// An `http://` or `https://` URL with a host.
-fn check_url(url: &str) -> Result<(), String> {
+pub(crate) fn check_url(url: &str) -> Result<(), String> {
     let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
     let Some(rest) = rest else { return Err(format!("{url:?} is not an http or https URL")) };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");

@@ -3,6 +3,7 @@
 
 mod agent;
 mod agent_guard;
+mod agent_guard_fleet;
 mod agent_logs;
 mod alerting;
 pub mod dashboard;
@@ -15,6 +16,9 @@ pub use agent::{AgentConfig, CollectorsConfig, PathsConfig, DEFAULT_METRICS_LIST
 pub use agent_guard::{
     FirewallBackend, FirewallSection, GuardConfig, GuardJournald, GuardMode, GuardSource, IncrementSection,
     JailOverride, SourceFormat, DEFAULT_AUTH_LOG, DEFAULT_FIREWALL_TABLE, DEFAULT_JOURNAL_MATCHES, JAILS_ON_BY_DEFAULT,
+};
+pub use agent_guard_fleet::{
+    FeedSection, FleetSection, IntelSection, DEFAULT_FLEET_POLL_INTERVAL, DEFAULT_INTEL_BANTIME, DEFAULT_INTEL_REFRESH,
 };
 pub use agent_logs::{parse_size, JournaldSource, LogSource, LogsConfig, MultilineSource, DEFAULT_AGENT_DATA_DIR};
 pub use alerting::{AlertingSection, AlertingSource};

@@ -3,7 +3,6 @@
 //! restart: bans loaded from the database, expired ones lifted, active ones applied again.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use vigil_guard::firewall::Firewall;
@@ -12,6 +11,9 @@ use vigil_guard::Event;
 use vigil_model::log::LogEntry;
 
 use super::events::{ban_entry, unban_entry};
+use super::fleet::FleetState;
+use super::held::HeldFirewall;
+use super::holders::Holder;
 use super::metrics::GuardMetrics;
 use super::store::{BanStore, Loaded, StoreError};
 
@@ -30,12 +32,14 @@ pub enum EngineError {
 }
 
 pub(crate) struct Engine {
-    jails: Vec<Jail>,
-    firewall: Box<dyn Firewall>,
-    store: BanStore,
-    metrics: Arc<GuardMetrics>,
+    pub(super) jails: Vec<Jail>,
+    pub(super) firewall: HeldFirewall,
+    pub(super) store: BanStore,
+    pub(super) metrics: Arc<GuardMetrics>,
     /// Ban and unban records not yet handed to the log store.
-    records: Vec<LogEntry>,
+    pub(super) records: Vec<LogEntry>,
+    /// The fleet list applied here and where local bans are reported (`fleet.rs`).
+    pub(super) fleet: Option<FleetState>,
 }
 
 impl Engine {
@@ -43,12 +47,13 @@ impl Engine {
     /// the agent was down (and those of jails no longer configured) and applies the others again.
     pub fn start(
         configs: Vec<JailConfig>,
-        mut firewall: Box<dyn Firewall>,
+        firewall: Box<dyn Firewall>,
         mut store: BanStore,
         loaded: Loaded,
         metrics: Arc<GuardMetrics>,
         now: i64,
     ) -> Result<Engine, EngineError> {
+        let mut firewall = HeldFirewall::new(firewall);
         firewall.prepare().map_err(|source| EngineError::Prepare { backend: firewall.name(), source })?;
         let mut states: HashMap<String, JailState> = HashMap::new();
         let mut orphans = Vec::new();
@@ -68,7 +73,7 @@ impl Engine {
             let state = states.remove(&config.name).unwrap_or_default();
             jails.push(Jail::restore(config, state)?);
         }
-        let mut engine = Engine { jails, firewall, store, metrics, records: Vec::new() };
+        let mut engine = Engine { jails, firewall, store, metrics, records: Vec::new(), fleet: None };
         for o in orphans {
             tracing::info!(jail = o.jail, offender = %o.ban.offender, "lifting the ban of a jail no longer configured");
             engine.lift(None, &o.jail, &o.ban.offender, now);
@@ -76,8 +81,9 @@ impl Engine {
         engine.run_due(now);
         for i in 0..engine.jails.len() {
             let active: Vec<Ban> = engine.jails[i].bans().cloned().collect();
+            let name = engine.jails[i].config().name.clone();
             for ban in &active {
-                engine.enforce(ban, now);
+                engine.enforce(&name, ban, now);
             }
             engine.metrics.set_banned(i, active.len());
         }
@@ -114,7 +120,8 @@ impl Engine {
 
     /// When the next ban ends.
     pub fn next_deadline(&self) -> Option<i64> {
-        self.jails.iter().filter_map(Jail::next_deadline).min()
+        let fleet = self.fleet.as_ref().and_then(FleetState::next_deadline);
+        self.jails.iter().filter_map(Jail::next_deadline).chain(fleet).min()
     }
 
     /// The ban and unban records made since the last call.
@@ -122,14 +129,15 @@ impl Engine {
         std::mem::take(&mut self.records)
     }
 
-    fn banned(&mut self, i: usize, ban: Ban, now: i64) {
+    pub(super) fn banned(&mut self, i: usize, ban: Ban, now: i64) {
         let jail = self.jails[i].config().name.clone();
         // Durable first: a ban the log reports survives a crash and is applied again at the next start.
         if let Err(err) = self.store.record_ban(&jail, &ban) {
             self.metrics.store_error();
             tracing::error!(%err, jail, "cannot record a ban");
         }
-        self.enforce(&ban, now);
+        self.enforce(&jail, &ban, now);
+        self.report(&jail, &ban, now);
         self.metrics.ban(i);
         self.metrics.set_banned(i, self.jails[i].bans().count());
         tracing::warn!(
@@ -144,24 +152,21 @@ impl Engine {
     }
 
     /// Puts an address ban on the firewall for what remains of it; user bans have nothing to block.
-    fn enforce(&mut self, ban: &Ban, now: i64) {
+    fn enforce(&mut self, jail: &str, ban: &Ban, now: i64) {
         let Offender::Ip(ip) = ban.offender else { return };
-        let remaining = ban.until.saturating_sub(now).max(1) as u64;
-        if let Err(err) = self.firewall.ban(ip, remaining) {
-            self.metrics.firewall_error();
-            tracing::error!(%err, %ip, backend = self.firewall.name(), "cannot ban");
-        }
+        self.firewall.hold(ip, Holder::Jail(jail.to_owned()), Some(ban.until), now, &self.metrics);
     }
 
-    /// Ends a ban: off the firewall (unless another jail still bans the address), then out of the database.
-    /// `jail` is `None` for a jail no longer configured.
+    /// Ends a ban: off the firewall (unless another jail or the fleet list still bans the address), then out
+    /// of the database. `jail` is `None` for a jail no longer configured.
     fn lift(&mut self, jail: Option<usize>, name: &str, offender: &Offender, now: i64) {
         if let Offender::Ip(ip) = offender {
-            if !self.banned_elsewhere(*ip) {
-                if let Err(err) = self.firewall.unban(*ip) {
-                    self.metrics.firewall_error();
-                    tracing::error!(%err, %ip, backend = self.firewall.name(), "cannot unban");
-                }
+            let holder = Holder::Jail(name.to_owned());
+            if self.firewall.is_held_by(*ip, &holder) {
+                self.firewall.release(*ip, &holder, now, &self.metrics);
+            } else if !self.jails.iter().any(|j| j.is_banned(offender)) {
+                // A ban that ended while the agent was down, or of a jail no longer configured.
+                self.firewall.release_stale(*ip, now, &self.metrics);
             }
         }
         if let Err(err) = self.store.record_unban(name, offender) {
@@ -174,9 +179,5 @@ impl Engine {
         }
         tracing::info!(jail = name, %offender, "unbanned");
         self.records.push(unban_entry(name, offender, now.saturating_mul(1_000_000_000)));
-    }
-
-    fn banned_elsewhere(&self, ip: IpAddr) -> bool {
-        self.jails.iter().any(|j| j.is_banned(&Offender::Ip(ip)))
     }
 }

@@ -3,9 +3,13 @@
 //! read at each scrape.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
 
 use vigil_guard::{Action, Outcome};
 use vigil_model::{Desc, MetricSink};
+
+use super::fleet_metrics::FleetMetrics;
+use super::intel_metrics::IntelMetrics;
 
 const FAILURES: Desc<'static> = Desc::counter(
     "vigil_auth_failures_total",
@@ -56,6 +60,10 @@ pub struct GuardMetrics {
     firewall_errors: AtomicU64,
     store_errors: AtomicU64,
     lines: [AtomicU64; 2],
+    /// Set when `fleet:` is configured.
+    pub(crate) fleet: OnceLock<FleetMetrics>,
+    /// Set when `intel:` is configured.
+    pub(crate) intel: OnceLock<IntelMetrics>,
 }
 
 impl GuardMetrics {
@@ -77,6 +85,8 @@ impl GuardMetrics {
             firewall_errors: AtomicU64::new(0),
             store_errors: AtomicU64::new(0),
             lines: Default::default(),
+            fleet: OnceLock::new(),
+            intel: OnceLock::new(),
         }
     }
 
@@ -148,6 +158,12 @@ impl GuardMetrics {
         out.sample(&STORE_ERRORS, &[], self.store_errors.load(Relaxed) as f64);
         for s in [LineSource::Auth, LineSource::Journal] {
             out.sample(&LINES, &[("source", s.as_str())], self.lines[s as usize].load(Relaxed) as f64);
+        }
+        if let Some(f) = self.fleet.get() {
+            f.collect(out);
+        }
+        if let Some(i) = self.intel.get() {
+            i.collect(out);
         }
     }
 }

@@ -4,14 +4,30 @@
 //! in SQLite (`store.rs`, `docs/format/guard-db.md`) before the firewall acts, wakes when the next ban ends,
 //! counts (`metrics.rs`) and hands every event to the log shipper as the `{job="security"}` stream
 //! (`events.rs`). Nothing runs on the caller's async workers.
+//!
+//! Every ban reaches the firewall through `holders.rs` (`held.rs`), so that jails and the fleet-wide list
+//! never undo each other's bans. With `fleet:`, a thread (`fleet_sync.rs`) pulls the server's ban list, which
+//! the guard thread applies (`fleet.rs`), and reports local bans queued in the database (`fleet_store.rs`).
+//! With `intel:`, a thread (`intel.rs`) fetches threat-intel feeds and the guard thread checks every event
+//! against them (`intel_hits.rs`).
 
 mod clock;
 mod engine;
 mod events;
+mod fleet;
+mod fleet_metrics;
+mod fleet_store;
+mod fleet_sync;
+mod held;
+mod holders;
+mod intel;
+mod intel_hits;
+mod intel_metrics;
 mod metrics;
 mod reader;
 mod settings;
 mod store;
+mod worker;
 
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
@@ -23,6 +39,12 @@ use vigil_ship::{Journal, JournalConfig, Positions, PositionsError, TailConfig, 
 pub use clock::{system_clock, Clock};
 pub use engine::EngineError;
 pub use events::{stream_labels, BAN_COUNT_FIELD, BAN_UNTIL_FIELD, GUARD_SOURCE, JAIL_FIELD, JOB};
+pub use fleet::ORIGIN_FIELD;
+pub use fleet_metrics::FleetMetrics;
+pub use fleet_sync::FleetSettings;
+pub use intel::{FeedSettings, FeedSource, IntelSettings};
+pub use intel_hits::{EVENT_ACTION_FIELD, FEEDS_FIELD, INDICATOR_IP_FIELD, INTEL_ACTION, INTEL_JAIL};
+pub use intel_metrics::IntelMetrics;
 pub use metrics::GuardMetrics;
 pub use settings::{
     build_firewall, FirewallSettings, FirewallUnavailable, GuardSettings, GuardSettingsError, GuardSource,
@@ -32,6 +54,9 @@ pub use store::{BanStore, Loaded, StoreError, StoredBan, StoredHistory, FILE_NAM
 
 use crate::logs::LogAppender;
 use engine::Engine;
+use fleet::FleetState;
+use fleet_sync::{FleetSync, FleetThread};
+use intel::IntelFetcher;
 use reader::{GuardLoop, Input};
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +73,10 @@ pub enum GuardError {
     Tail(#[from] vigil_ship::TailError),
     #[error("cannot start the guard thread: {0}")]
     Thread(std::io::Error),
+    #[error("agent.guard.fleet: {0}")]
+    Fleet(String),
+    #[error("agent.guard.intel: {0}")]
+    Intel(std::io::Error),
 }
 
 /// The running guard. [`Guard::shutdown`] (or drop) stops it after a last read.
@@ -55,6 +84,8 @@ pub struct Guard {
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
     metrics: Arc<GuardMetrics>,
+    fleet: Option<FleetThread>,
+    intel: Option<IntelFetcher>,
 }
 
 impl Guard {
@@ -70,9 +101,25 @@ impl Guard {
         std::fs::create_dir_all(&s.data_dir)
             .map_err(|source| GuardError::DataDir { path: s.data_dir.clone(), source })?;
         let (store, loaded) = BanStore::open(&s.data_dir)?;
-        let names: Vec<String> = s.jails.iter().map(|j| j.name.clone()).collect();
+        let mut jails = s.jails;
+        if let Some(i) = s.intel.as_ref().filter(|i| i.ban) {
+            jails.push(intel_hits::intel_jail(i.bantime_s, i.ignoreip.clone()));
+        }
+        let names: Vec<String> = jails.iter().map(|j| j.name.clone()).collect();
         let metrics = Arc::new(GuardMetrics::new(&names, firewall.name()));
-        let engine = Engine::start(s.jails, firewall, store, loaded, metrics.clone(), clock())?;
+        let mut engine = Engine::start(jails, firewall, store, loaded, metrics.clone(), clock())?;
+        let (fleet_updates, fleet) = match s.fleet {
+            Some(f) => {
+                let (rx, thread) = start_fleet(f, &mut engine, &s.host, metrics.clone(), &clock)?;
+                (Some(rx), Some(thread))
+            }
+            None => (None, None),
+        };
+        let intel = s
+            .intel
+            .map(|i| IntelFetcher::start(i, &s.data_dir, metrics.clone(), clock.clone()))
+            .transpose()
+            .map_err(GuardError::Intel)?;
         let positions = Positions::load(&s.data_dir.join("positions"))?;
 
         // All file sources share one tailer: they are all syslog files with the same labels.
@@ -113,10 +160,12 @@ impl Guard {
             host: s.host,
             poll_interval: s.poll_interval,
             stop: stop_rx,
+            fleet: fleet_updates,
+            intel: intel.as_ref().map(|i| i.current.clone()),
         };
         let thread =
             std::thread::Builder::new().name("guard".into()).spawn(move || run.run()).map_err(GuardError::Thread)?;
-        Ok(Guard { stop: Some(stop_tx), thread: Some(thread), metrics })
+        Ok(Guard { stop: Some(stop_tx), thread: Some(thread), metrics, fleet, intel })
     }
 
     pub fn metrics(&self) -> Arc<GuardMetrics> {
@@ -133,7 +182,43 @@ impl Guard {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        if let Some(mut f) = self.fleet.take() {
+            f.stop();
+        }
+        if let Some(mut i) = self.intel.take() {
+            i.stop();
+        }
     }
+}
+
+/// Takes up the fleet list applied before and starts the fleet thread; returns where new lists arrive.
+fn start_fleet(
+    f: FleetSettings,
+    engine: &mut Engine,
+    host: &str,
+    metrics: Arc<GuardMetrics>,
+    clock: &Clock,
+) -> Result<(mpsc::Receiver<fleet::FleetList>, FleetThread), GuardError> {
+    let _ = metrics.fleet.set(FleetMetrics::default());
+    let target = crate::http::Target::parse(&f.url).map_err(GuardError::Fleet)?;
+    let client = crate::http::HttpClient::new(Default::default()).map_err(GuardError::Fleet)?;
+    let (wake_tx, wake_rx) = mpsc::channel();
+    let (updates_tx, updates_rx) = mpsc::sync_channel(2);
+    let state = FleetState::new(f.ignoreip.clone(), f.report.then(|| wake_tx.clone()));
+    let generation = engine.start_fleet(state, clock())?;
+    let sync = FleetSync {
+        settings: f,
+        target,
+        client,
+        db: engine.store.path().to_owned(),
+        generation,
+        host: host.to_owned(),
+        metrics,
+        updates: updates_tx,
+        wake: wake_rx,
+    };
+    let worker = worker::Worker::spawn("guard-fleet", move || sync.run()).map_err(GuardError::Thread)?;
+    Ok((updates_rx, FleetThread { wake: wake_tx, worker }))
 }
 
 impl Drop for Guard {

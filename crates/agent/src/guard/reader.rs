@@ -1,11 +1,13 @@
 //! The guard thread: polls the sources, parses each line into a security event, feeds the jails, wakes for the
 //! next ban to end, hands the security records to the log shipper and then commits the sources' positions
-//! (so that a line whose record did not reach the outbox is read again after a restart).
+//! (so that a line whose record did not reach the outbox is read again after a restart). Each cycle also checks
+//! the events against the threat-intel matcher and applies the fleet ban lists that arrived.
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use vigil_guard::intel::IntelMatcher;
 use vigil_guard::parse::{parse_line, parse_message};
 use vigil_guard::{Event, Origin};
 use vigil_model::log::LogEntry;
@@ -15,6 +17,8 @@ use vigil_ship::{Journal, Position, Positions, TailLine, Tailer};
 use super::clock::{line_time_s, Clock};
 use super::engine::Engine;
 use super::events::{event_entry, stream_labels, GUARD_SOURCE};
+use super::fleet::FleetList;
+use super::intel::CurrentMatcher;
 use super::metrics::{GuardMetrics, LineSource};
 use crate::logs::LogAppender;
 
@@ -36,6 +40,10 @@ pub(crate) struct GuardLoop {
     pub host: String,
     pub poll_interval: Duration,
     pub stop: Receiver<()>,
+    /// New fleet ban lists from the fleet thread.
+    pub fleet: Option<Receiver<FleetList>>,
+    /// The threat-intel matcher the fetcher keeps current.
+    pub intel: Option<CurrentMatcher>,
 }
 
 /// A cycle's security records, per stream.
@@ -76,6 +84,7 @@ impl GuardLoop {
         let mut records = Records::default();
         let mut positions: Vec<Position> = Vec::new();
         let mut lines: Vec<TailLine> = Vec::new();
+        let intel = self.intel.as_ref().map(CurrentMatcher::get);
         for i in 0..self.inputs.len() {
             lines.clear();
             let source = match &mut self.inputs[i] {
@@ -107,11 +116,17 @@ impl GuardLoop {
             };
             self.metrics.lines(source, lines.len() as u64);
             for l in lines.drain(..) {
-                self.line(source, &l.entry, &mut records);
+                self.line(source, &l.entry, intel.as_deref(), &mut records);
                 positions.push(l.pos);
             }
         }
         let now = (self.clock)();
+        if let Some(rx) = &self.fleet {
+            while let Ok(list) = rx.try_recv() {
+                self.engine.apply_fleet(list, now);
+            }
+            self.engine.expire_fleet(now);
+        }
         self.engine.run_due(now);
         records.guard = self.engine.take_records();
         if !self.ship(records) {
@@ -127,7 +142,7 @@ impl GuardLoop {
     }
 
     /// Parses one line, counts its event, feeds the jails and keeps its record.
-    fn line(&mut self, source: LineSource, entry: &LogEntry, records: &mut Records) {
+    fn line(&mut self, source: LineSource, entry: &LogEntry, intel: Option<&IntelMatcher>, records: &mut Records) {
         let now = (self.clock)();
         let ev = match source {
             LineSource::Auth => parse_line(&entry.line),
@@ -146,6 +161,9 @@ impl GuardLoop {
         self.metrics.event(ev.action, ev.outcome);
         let (line_time, ts_ns) = event_time(&ev, source, entry, now);
         self.engine.observe(&ev, line_time, now);
+        if let Some(m) = intel {
+            self.engine.intel_check(m, &ev, ts_ns, &entry.line, now);
+        }
         if self.logs.is_some() {
             let out = match source {
                 LineSource::Auth => &mut records.auth,

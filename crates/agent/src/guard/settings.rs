@@ -6,8 +6,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use vigil_config::{FirewallBackend, GuardConfig, GuardMode, DEFAULT_AUTH_LOG, DEFAULT_JOURNAL_MATCHES};
+use vigil_guard::cidr::Cidr;
 use vigil_guard::firewall::{Backend, BackendOptions, CommandAction, Firewall, IptOptions, NftOptions};
 use vigil_guard::jail::JailConfig;
+
+use super::fleet_sync::FleetSettings;
+use super::intel::IntelSettings;
 
 /// Everything the guard needs.
 #[derive(Clone, Debug)]
@@ -21,6 +25,10 @@ pub struct GuardSettings {
     pub host: String,
     /// How often the sources are read.
     pub poll_interval: Duration,
+    /// `fleet:`: the server's ban list pulled and applied, local bans reported.
+    pub fleet: Option<FleetSettings>,
+    /// `intel:`: threat-intel feeds.
+    pub intel: Option<IntelSettings>,
 }
 
 /// Where bans go.
@@ -150,6 +158,9 @@ impl GuardSettings {
             None => defaults.sources().ok_or(GuardSettingsError::NoSource)?,
         };
         let data_dir = cfg.data_dir.as_ref().map_or_else(|| default_data_dir.to_path_buf(), PathBuf::from);
+        // The global allow-list, loopback included, wins over fleet bans and threat-intel matches too.
+        let mut allow: Vec<Cidr> = vigil_config::default_ignoreip();
+        allow.extend(cfg.ignoreip.iter().filter_map(|c| c.value.parse::<Cidr>().ok()));
         Ok(GuardSettings {
             firewall,
             sources,
@@ -157,6 +168,8 @@ impl GuardSettings {
             data_dir,
             host: host.to_owned(),
             poll_interval: Duration::from_millis(250),
+            fleet: cfg.fleet.as_ref().map(|f| FleetSettings::from_config(&f.value, allow.clone())),
+            intel: cfg.intel.as_ref().map(|i| IntelSettings::from_config(&i.value, allow.clone())),
         })
     }
 }

@@ -1,6 +1,6 @@
 //! The ban database (`<data_dir>/guard.db`, SQLite): active bans and the ban history `bantime_increment`
-//! needs, each ban or unban written in one fsynced transaction before it is acted on. Layout:
-//! `docs/format/guard-db.md`.
+//! needs, each ban or unban written in one fsynced transaction before it is acted on; the migration to version 2
+//! adds the fleet's tables (`fleet_store.rs`). Layout: `docs/format/guard-db.md`.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use rusqlite::{params, Connection};
 use vigil_guard::jail::{Ban, Offender};
 
 /// The schema version in `PRAGMA user_version`; a database with a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The file under the guard's data directory.
 pub const FILE_NAME: &str = "guard.db";
@@ -49,8 +49,8 @@ pub struct Loaded {
 
 /// The open database.
 pub struct BanStore {
-    conn: Connection,
-    path: PathBuf,
+    pub(super) conn: Connection,
+    pub(super) path: PathBuf,
 }
 
 impl std::fmt::Debug for BanStore {
@@ -69,11 +69,13 @@ impl BanStore {
         // power cut, and readers (a later `vigil bans`) do not block the writer.
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
+        // The fleet thread removes sent reports through its own connection.
+        conn.busy_timeout(super::fleet_store::BUSY_TIMEOUT).map_err(sql)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
         if version > SCHEMA_VERSION {
             return Err(StoreError::TooNew { path, found: version });
         }
-        if version < SCHEMA_VERSION {
+        if version < 1 {
             conn.execute_batch(
                 "BEGIN;
                  CREATE TABLE IF NOT EXISTS bans (
@@ -88,6 +90,9 @@ impl BanStore {
                  COMMIT;",
             )
             .map_err(sql)?;
+        }
+        if version < 2 {
+            conn.execute_batch(super::fleet_store::MIGRATE_TO_V2).map_err(sql)?;
         }
         let store = BanStore { conn, path };
         let loaded = store.read()?;
@@ -255,6 +260,6 @@ mod tests {
         conn.pragma_update(None, "user_version", 9).unwrap();
         drop(conn);
         let err = BanStore::open(dir.path()).unwrap_err().to_string();
-        assert!(err.ends_with("schema version 9 is newer than this vigil knows (1)"), "{err}");
+        assert!(err.ends_with("schema version 9 is newer than this vigil knows (2)"), "{err}");
     }
 }

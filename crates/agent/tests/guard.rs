@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use vigil_agent::guard::{
-    system_clock, BanStore, FirewallSettings, Guard, GuardMetrics, GuardSettings, GuardSource, FILE_NAME,
+    system_clock, BanStore, FirewallSettings, Guard, GuardMetrics, GuardSettings, GuardSource, SignalSettings,
+    FILE_NAME,
 };
 use vigil_guard::firewall::{Firewall, FirewallError};
 use vigil_guard::jail::{Ban, JailConfig, Offender};
@@ -94,6 +95,8 @@ fn settings(dir: &Path, bantime_s: i64) -> GuardSettings {
         poll_interval: Duration::from_millis(20),
         fleet: None,
         intel: None,
+        signals: SignalSettings { watch_files: Vec::new(), ..SignalSettings::default() },
+        rootfs: dir.to_path_buf(),
     }
 }
 

@@ -384,12 +384,13 @@ fn start_agent_guard(
     let Some(cfg) = &config.agent.guard else { return Ok(None) };
     let agent_dir = config.agent.logs.as_ref().map_or(vigil_config::DEFAULT_AGENT_DATA_DIR, |l| l.data_dir());
     let defaults = vigil_agent::guard::SourceDefaults::default();
-    let settings = vigil_agent::guard::GuardSettings::from_config(
+    let mut settings = vigil_agent::guard::GuardSettings::from_config(
         cfg,
         &Path::new(agent_dir).join("guard"),
         &hostname(),
         &defaults,
     )?;
+    settings.rootfs = guard_rootfs(config);
     start_guard(settings, shipper).map(Some)
 }
 
@@ -405,7 +406,7 @@ fn start_up_guard(
     let defaults = vigil_agent::guard::SourceDefaults::default();
     let settings =
         match vigil_agent::guard::GuardSettings::from_config(cfg, &data_dir.join("guard"), &hostname(), &defaults) {
-            Ok(s) => s,
+            Ok(s) => vigil_agent::guard::GuardSettings { rootfs: guard_rootfs(config), ..s },
             Err(err) => {
                 tracing::warn!(%err, "running without the guard");
                 return Ok(None);
@@ -419,6 +420,11 @@ fn start_up_guard(
         }
         Err(err) => Err(err),
     }
+}
+
+/// The guard reads account and watched files under `agent.paths.rootfs`, as the collectors do.
+fn guard_rootfs(config: &Config) -> PathBuf {
+    config.agent.paths.rootfs.as_ref().map_or_else(|| PathBuf::from("/"), PathBuf::from)
 }
 
 fn start_guard(
@@ -468,11 +474,19 @@ fn run_server(args: ServerArgs, with_agent: bool) -> anyhow::Result<ExitCode> {
     options.bans = vigil_server::bans::BansOptions::from_config(&config.server);
     options.rules = rule_options(&config, listen);
     options.dashboards_dir = config.server.dashboards_dir.as_ref().map(|d| PathBuf::from(&d.value));
+    // `vigil up` evaluates the default security alerts too, first, also after a reload.
+    let builtin_rules = match with_agent {
+        true => vec![write_security_rules(&data_dir)?],
+        false => Vec::new(),
+    };
+    options.rules.rule_files.splice(0..0, builtin_rules.iter().cloned());
     // `--listen` and `--data` only override settings a reload does not change, so the file alone is re-read.
     options.config_source = args.config.clone().map(|path| {
         vigil_server::ConfigSource::new(move || {
             let config = load_config(&path).map_err(|e| e.to_string())?;
-            vigil_server::ServerReload::from_config(&config).map_err(|e| e.to_string())
+            let mut reload = vigil_server::ServerReload::from_config(&config).map_err(|e| e.to_string())?;
+            reload.rule_files.splice(0..0, builtin_rules.iter().cloned());
+            Ok(reload)
         })
     });
     // One address serves both APIs, so rules and notifications link back to the same URL.
@@ -519,6 +533,17 @@ fn run_server(args: ServerArgs, with_agent: bool) -> anyhow::Result<ExitCode> {
     stop_log_shipper(shipper);
     tracing::info!("stopped");
     result
+}
+
+/// Writes vigil's default security alerts to `<data_dir>/rules/security.yml` (again at every start, so an
+/// upgrade brings its version) and returns the path, for `rule_files`.
+fn write_security_rules(data_dir: &Path) -> anyhow::Result<String> {
+    let dir = data_dir.join("rules");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(vigil_rules::packs::SECURITY_RULES_FILE);
+    std::fs::write(&path, vigil_rules::packs::SECURITY_RULES)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path.to_string_lossy().into_owned())
 }
 
 /// The rule manager's settings from the config: `rule_files:`, `global:` and `server.external_url`.

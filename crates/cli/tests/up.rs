@@ -1,4 +1,5 @@
-//! `vigil up`, as the README's quick start runs it: the host's metrics and the server's own are queryable.
+//! `vigil up`, as the README's quick start runs it: the host's metrics and the server's own are queryable, and
+//! the default security alerts are loaded.
 
 use std::time::Duration;
 
@@ -33,4 +34,15 @@ fn up_answers_node_load1_and_collects_its_own_metrics() {
     assert_eq!(own[0]["value"][1], "1", "{own}");
     assert!(query(&addr, "vigil_silences%7Bjob%3D%22vigil%22%7D").is_some());
     assert!(query(&addr, "vigil_tsdb_head_series%7Bjob%3D%22vigil%22%7D").is_some());
+    // The default security alerts are loaded, from the file `vigil up` writes.
+    let group = wait_for("the security rules", Duration::from_secs(30), || {
+        let body: serde_json::Value = serde_json::from_str(&http_get(&format!("http://{addr}/api/v1/rules"))?).ok()?;
+        body["data"]["groups"].as_array()?.iter().find(|g| g["name"] == "vigil-security").cloned()
+    });
+    let names: Vec<&str> = group["rules"].as_array().unwrap().iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        ["SSHLoginFromNewAddress", "RootLogin", "SudoOutsideAllowedGroup", "SecurityFileChanged", "BanRateSpike"]
+    );
+    assert!(data.join("rules/security.yml").is_file());
 }

@@ -11,10 +11,13 @@ use vigil_guard::firewall::{CommandAction, CustomCommand};
 use vigil_guard::jail::{JailConfig, Matcher};
 use vigil_guard::sshd_filter::Mode;
 
+pub use crate::agent_guard_signals::SignalsSection;
 use crate::{ConfigError, Located};
 
 /// The file the default sources read when it exists; journald otherwise.
 pub const DEFAULT_AUTH_LOG: &str = "/var/log/auth.log";
+/// auditd's log, a default source too when it can be read.
+pub const DEFAULT_AUDIT_LOG: &str = "/var/log/audit/audit.log";
 /// Journal matches of the default journald source: the programs the parsers know.
 pub const DEFAULT_JOURNAL_MATCHES: &[&str] = &[
     "SYSLOG_IDENTIFIER=sshd",
@@ -26,6 +29,8 @@ pub const DEFAULT_JOURNAL_MATCHES: &[&str] = &[
 /// Default jails that run unless disabled; the others (`sshd-aggressive`) only when enabled, since they would
 /// count the same lines as `sshd` a second time.
 pub const JAILS_ON_BY_DEFAULT: &[&str] = &["sshd", "sudo"];
+/// The default jail that runs when an `access:` source is configured.
+pub const ACCESS_JAIL: &str = "nginx-scan";
 /// The nftables table or ipset name when `firewall.table` is absent.
 pub const DEFAULT_FIREWALL_TABLE: &str = "vigil";
 
@@ -49,6 +54,8 @@ pub struct GuardConfig {
     pub fleet: Option<Located<crate::FleetSection>>,
     /// Threat-intel feeds matched against every event.
     pub intel: Option<Located<crate::IntelSection>>,
+    /// New-address logins, sudo outside the allowed groups, watched files.
+    pub signals: Option<Located<SignalsSection>>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -91,7 +98,8 @@ pub struct FirewallSection {
     pub unban_command: Option<Located<Vec<String>>>,
 }
 
-/// One source: `{path: GLOB, format: syslog}` or `{journald: {matches: [...]}}`.
+/// One source: `{path: GLOB, format: syslog}`, `{journald: {matches: [...]}}`, `{audit: {path: FILE}}` or
+/// `{access: {path: GLOB}}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GuardSource {
@@ -99,6 +107,17 @@ pub struct GuardSource {
     /// Only `syslog` for now (the default).
     pub format: Option<Located<SourceFormat>>,
     pub journald: Option<Located<GuardJournald>>,
+    /// auditd's log (`/var/log/audit/audit.log`).
+    pub audit: Option<Located<PathSource>>,
+    /// nginx or Apache access logs in the combined or common format.
+    pub access: Option<Located<PathSource>>,
+}
+
+/// `{path: ...}` of an `audit` or `access` source.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathSource {
+    pub path: Located<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -160,8 +179,9 @@ impl GuardConfig {
         let mut out = Vec::new();
         for mut jail in JailConfig::defaults() {
             let over = self.jails.get(&jail.name).map(|o| &o.value);
-            let enabled =
-                over.and_then(|o| o.enabled).unwrap_or_else(|| JAILS_ON_BY_DEFAULT.contains(&jail.name.as_str()));
+            let on = JAILS_ON_BY_DEFAULT.contains(&jail.name.as_str())
+                || (jail.name == ACCESS_JAIL && self.has_access_source());
+            let enabled = over.and_then(|o| o.enabled).unwrap_or(on);
             if !enabled {
                 continue;
             }
@@ -172,6 +192,11 @@ impl GuardConfig {
             out.push(jail);
         }
         out
+    }
+
+    /// Whether an `access:` source is configured (which turns the `nginx-scan` jail on by default).
+    pub fn has_access_source(&self) -> bool {
+        self.sources.iter().flat_map(|l| &l.value).any(|s| s.value.access.is_some())
     }
 
     pub(crate) fn validate(&self, origin: &str) -> Result<(), ConfigError> {
@@ -187,6 +212,9 @@ impl GuardConfig {
         if let Some(list) = self.sources.as_ref().filter(|l| l.value.is_empty()) {
             let msg = "sources: empty list (leave sources out for the defaults)".to_string();
             return Err(at(&list.referenced, msg));
+        }
+        if let Some(s) = &self.signals {
+            s.value.validate(origin)?;
         }
         let mut journald_seen = false;
         for source in self.sources.iter().flat_map(|l| &l.value) {
@@ -280,23 +308,50 @@ fn check_argv(key: &str, cmd: &Located<Vec<String>>, origin: &str) -> Result<(),
 impl GuardSource {
     fn validate(&self, origin: &str, here: &Location) -> Result<(), ConfigError> {
         let at = |loc: &Location, msg: String| ConfigError::at(origin, loc, msg);
-        match (&self.path, &self.journald) {
-            (Some(_), Some(j)) => Err(at(&j.referenced, "a source has either path or journald, not both".into())),
-            (None, None) => Err(at(here, "a source needs path or journald".into())),
-            (None, Some(_)) => match &self.format {
-                Some(f) => Err(at(&f.referenced, "format: only for path sources".into())),
-                None => Ok(()),
-            },
-            (Some(p), None) => {
-                if p.value.is_empty() {
-                    return Err(at(&p.referenced, "path: empty glob".into()));
-                }
-                glob::Pattern::new(&p.value)
-                    .map(|_| ())
-                    .map_err(|e| at(&p.referenced, format!("path: invalid glob {:?}: {}", p.value, e.msg)))
+        let kinds = [
+            self.path.as_ref().map(|p| &p.referenced),
+            self.journald.as_ref().map(|j| &j.referenced),
+            self.audit.as_ref().map(|a| &a.referenced),
+            self.access.as_ref().map(|a| &a.referenced),
+        ];
+        let mut given = kinds.iter().flatten();
+        let Some(_) = given.next() else {
+            return Err(at(here, "a source needs path, journald, audit or access".into()));
+        };
+        if let Some(second) = given.next() {
+            return Err(at(second, "a source has one of path, journald, audit or access, not several".into()));
+        }
+        if let (Some(f), None) = (&self.format, &self.path) {
+            return Err(at(&f.referenced, "format: only for path sources".into()));
+        }
+        if let Some(p) = &self.path {
+            check_glob("path", p, origin)?;
+        }
+        if let Some(a) = &self.access {
+            check_glob("access.path", &a.value.path, origin)?;
+        }
+        if let Some(a) = &self.audit {
+            let p = &a.value.path;
+            if p.value.is_empty() {
+                return Err(at(&p.referenced, "audit.path: empty path".into()));
+            }
+            if p.value.contains(['*', '?', '[']) {
+                let msg = "audit.path: one file, not a glob (auditd rotates to .1, .2, ...)";
+                return Err(at(&p.referenced, msg.into()));
             }
         }
+        Ok(())
     }
+}
+
+fn check_glob(key: &str, p: &Located<String>, origin: &str) -> Result<(), ConfigError> {
+    let origin_free = |msg: String| ConfigError::at(origin, &p.referenced, msg);
+    if p.value.is_empty() {
+        return Err(origin_free(format!("{key}: empty glob")));
+    }
+    glob::Pattern::new(&p.value)
+        .map(|_| ())
+        .map_err(|e| origin_free(format!("{key}: invalid glob {:?}: {}", p.value, e.msg)))
 }
 
 impl JailOverride {
@@ -449,6 +504,36 @@ mod tests {
     }
 
     #[test]
+    fn audit_and_access_sources() {
+        let g = guard("    sources:\n      - audit: {path: /var/log/audit/audit.log}\n      - access: {path: '/var/log/nginx/*access.log'}\n");
+        let sources = &g.sources.as_ref().unwrap().value;
+        assert_eq!(sources[0].value.audit.as_ref().unwrap().value.path.value, "/var/log/audit/audit.log");
+        assert_eq!(sources[1].value.access.as_ref().unwrap().value.path.value, "/var/log/nginx/*access.log");
+        // An access source turns the nginx-scan jail on, unless it is disabled.
+        let names: Vec<String> = g.jails().into_iter().map(|j| j.name).collect();
+        assert_eq!(names, ["sshd", "sudo", "nginx-scan"]);
+        let g = guard("    sources: [{access: {path: /a.log}}]\n    jails:\n      nginx-scan: {enabled: false}\n");
+        assert_eq!(g.jails().len(), 2);
+        assert_eq!(
+            err("    sources: [{audit: {path: '/var/log/audit/*'}}]\n"),
+            "v.yml:3:30: audit.path: one file, not a glob (auditd rotates to .1, .2, ...)"
+        );
+        assert_eq!(
+            err("    sources: [{access: {path: '/a/['}}]\n"),
+            "v.yml:3:31: access.path: invalid glob \"/a/[\": invalid range pattern"
+        );
+        assert_eq!(
+            err("    sources: [{path: /a, access: {path: /b}}]\n"),
+            "v.yml:3:34: a source has one of path, journald, audit or access, not several"
+        );
+        assert_eq!(
+            err("    sources: [{audit: {path: /a}, format: syslog}]\n"),
+            "v.yml:3:43: format: only for path sources"
+        );
+        assert!(err("    sources: [{access: {}}]\n").contains("missing field `path`"));
+    }
+
+    #[test]
     fn errors_point_at_the_value() {
         assert_eq!(err("    mode: ban\n"), "v.yml:3:11: mode: ban needs a firewall: section with a backend");
         assert!(
@@ -482,14 +567,17 @@ mod tests {
             "v.yml:3:41: firewall.table: not used by the command backend"
         );
         assert_eq!(err("    sources: []\n"), "v.yml:3:14: sources: empty list (leave sources out for the defaults)");
-        assert_eq!(err("    sources: [{format: syslog}]\n"), "v.yml:3:15: a source needs path or journald");
+        assert_eq!(
+            err("    sources: [{format: syslog}]\n"),
+            "v.yml:3:15: a source needs path, journald, audit or access"
+        );
         assert_eq!(
             err("    sources: [{path: '/a/['}]\n"),
             "v.yml:3:22: path: invalid glob \"/a/[\": invalid range pattern"
         );
         assert_eq!(
             err("    sources: [{path: /a, journald: {}}]\n"),
-            "v.yml:3:36: a source has either path or journald, not both"
+            "v.yml:3:36: a source has one of path, journald, audit or access, not several"
         );
         assert_eq!(err("    sources: [{journald: {}, format: syslog}]\n"), "v.yml:3:38: format: only for path sources");
         assert!(err("    sources: [{path: /a, format: json}]\n").starts_with("v.yml:3:34: unknown variant `json`"));

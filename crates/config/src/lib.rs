@@ -4,6 +4,7 @@
 mod agent;
 mod agent_guard;
 mod agent_guard_fleet;
+mod agent_guard_signals;
 mod agent_logs;
 mod alerting;
 pub mod dashboard;
@@ -15,7 +16,8 @@ mod server;
 pub use agent::{AgentConfig, CollectorsConfig, PathsConfig, DEFAULT_METRICS_LISTEN};
 pub use agent_guard::{
     FirewallBackend, FirewallSection, GuardConfig, GuardJournald, GuardMode, GuardSource, IncrementSection,
-    JailOverride, SourceFormat, DEFAULT_AUTH_LOG, DEFAULT_FIREWALL_TABLE, DEFAULT_JOURNAL_MATCHES, JAILS_ON_BY_DEFAULT,
+    JailOverride, PathSource, SignalsSection, SourceFormat, ACCESS_JAIL, DEFAULT_AUDIT_LOG, DEFAULT_AUTH_LOG,
+    DEFAULT_FIREWALL_TABLE, DEFAULT_JOURNAL_MATCHES, JAILS_ON_BY_DEFAULT,
 };
 pub use agent_guard_fleet::{
     FeedSection, FleetSection, IntelSection, DEFAULT_FLEET_POLL_INTERVAL, DEFAULT_INTEL_BANTIME, DEFAULT_INTEL_REFRESH,

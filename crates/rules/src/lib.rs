@@ -12,6 +12,7 @@ mod file;
 mod go_expander;
 mod group;
 mod hash;
+pub mod packs;
 mod recording;
 mod selectors;
 mod store;

@@ -5,6 +5,7 @@ mod support;
 mod alerting;
 mod conformance;
 mod group;
+mod packs;
 mod recording;
 mod unittest;
 mod validate;

@@ -13,16 +13,14 @@ use super::store::{BanStore, StoreError};
 /// How long a write waits for the other connection's transaction.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// From version 1 to 2: the fleet's tables.
-pub(crate) const MIGRATE_TO_V2: &str = "BEGIN;
+/// Part of the migration from version 1 to 2: the fleet's tables.
+pub(crate) const MIGRATE_TO_V2: &str = "
     CREATE TABLE IF NOT EXISTS fleet_bans (
         ip TEXT PRIMARY KEY, expires_at INTEGER, jail TEXT NOT NULL, origin TEXT NOT NULL) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS fleet_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS fleet_reports (
         id INTEGER PRIMARY KEY AUTOINCREMENT, ip TEXT NOT NULL, until INTEGER NOT NULL,
-        reason TEXT NOT NULL, jail TEXT NOT NULL);
-    PRAGMA user_version = 2;
-    COMMIT;";
+        reason TEXT NOT NULL, jail TEXT NOT NULL);";
 
 /// A ban of the fleet list, as applied.
 #[derive(Clone, Debug, PartialEq, Eq)]

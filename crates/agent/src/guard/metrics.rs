@@ -10,6 +10,7 @@ use vigil_model::{Desc, MetricSink};
 
 use super::fleet_metrics::FleetMetrics;
 use super::intel_metrics::IntelMetrics;
+use super::signal_metrics::SignalMetrics;
 
 const FAILURES: Desc<'static> = Desc::counter(
     "vigil_auth_failures_total",
@@ -33,6 +34,8 @@ const OUTCOMES: [Outcome; 3] = [Outcome::Success, Outcome::Failure, Outcome::Unk
 pub enum LineSource {
     Auth,
     Journal,
+    Audit,
+    Access,
 }
 
 impl LineSource {
@@ -40,6 +43,8 @@ impl LineSource {
         match self {
             LineSource::Auth => "auth",
             LineSource::Journal => "journal",
+            LineSource::Audit => "audit",
+            LineSource::Access => "access",
         }
     }
 }
@@ -59,11 +64,14 @@ pub struct GuardMetrics {
     events: Vec<AtomicU64>,
     firewall_errors: AtomicU64,
     store_errors: AtomicU64,
-    lines: [AtomicU64; 2],
+
     /// Set when `fleet:` is configured.
     pub(crate) fleet: OnceLock<FleetMetrics>,
     /// Set when `intel:` is configured.
     pub(crate) intel: OnceLock<IntelMetrics>,
+    lines: [AtomicU64; 4],
+    /// Logins, sudo and watched files (`signal_metrics.rs`).
+    pub(crate) signals: SignalMetrics,
 }
 
 impl GuardMetrics {
@@ -87,6 +95,7 @@ impl GuardMetrics {
             lines: Default::default(),
             fleet: OnceLock::new(),
             intel: OnceLock::new(),
+            signals: SignalMetrics::default(),
         }
     }
 
@@ -156,7 +165,7 @@ impl GuardMetrics {
         }
         out.sample(&FIREWALL_ERRORS, &[("backend", self.backend)], self.firewall_errors.load(Relaxed) as f64);
         out.sample(&STORE_ERRORS, &[], self.store_errors.load(Relaxed) as f64);
-        for s in [LineSource::Auth, LineSource::Journal] {
+        for s in [LineSource::Auth, LineSource::Journal, LineSource::Audit, LineSource::Access] {
             out.sample(&LINES, &[("source", s.as_str())], self.lines[s as usize].load(Relaxed) as f64);
         }
         if let Some(f) = self.fleet.get() {
@@ -165,6 +174,7 @@ impl GuardMetrics {
         if let Some(i) = self.intel.get() {
             i.collect(out);
         }
+        self.signals.collect(out);
     }
 }
 

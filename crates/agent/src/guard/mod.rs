@@ -3,7 +3,12 @@
 //! positions file), parses lines with `vigil-guard`, feeds the jails (`engine.rs`), persists each ban and unban
 //! in SQLite (`store.rs`, `docs/format/guard-db.md`) before the firewall acts, wakes when the next ban ends,
 //! counts (`metrics.rs`) and hands every event to the log shipper as the `{job="security"}` stream
-//! (`events.rs`). Nothing runs on the caller's async workers.
+//! (`events.rs`). auditd's log goes through the audit correlator and access logs through the access parser
+//! (`reader.rs`). Nothing runs on the caller's async workers.
+//!
+//! Signals beyond the jails: new-address and root logins and sudo outside the allowed groups (`signals.rs`,
+//! `logins` in `signal_store.rs`, `groups.rs`), and watched-file changes on a thread of their own (`watch.rs`),
+//! counted in `signal_metrics.rs`.
 //!
 //! Every ban reaches the firewall through `holders.rs` (`held.rs`), so that jails and the fleet-wide list
 //! never undo each other's bans. With `fleet:`, a thread (`fleet_sync.rs`) pulls the server's ban list, which
@@ -18,6 +23,7 @@ mod fleet;
 mod fleet_metrics;
 mod fleet_store;
 mod fleet_sync;
+mod groups;
 mod held;
 mod holders;
 mod intel;
@@ -26,7 +32,11 @@ mod intel_metrics;
 mod metrics;
 mod reader;
 mod settings;
+mod signal_metrics;
+mod signal_store;
+mod signals;
 mod store;
+mod watch;
 mod worker;
 
 use std::path::PathBuf;
@@ -50,7 +60,11 @@ pub use settings::{
     build_firewall, FirewallSettings, FirewallUnavailable, GuardSettings, GuardSettingsError, GuardSource,
     SourceDefaults,
 };
+pub use signal_metrics::{FILE_CLASSES, LOGIN_METHODS};
+pub use signal_store::{FileState, MAX_LOGIN_PAIRS};
+pub use signals::{SignalSettings, NEW_ADDRESS_FIELD, ROOT_LOGIN_FIELD, SUDO_OUTSIDE_FIELD};
 pub use store::{BanStore, Loaded, StoreError, StoredBan, StoredHistory, FILE_NAME, SCHEMA_VERSION};
+pub use watch::{WatchError, MAX_HASH_BYTES, MAX_WATCHED_FILES, WATCH_CLASS_FIELD, WATCH_SOURCE};
 
 use crate::logs::LogAppender;
 use engine::Engine;
@@ -58,6 +72,8 @@ use fleet::FleetState;
 use fleet_sync::{FleetSync, FleetThread};
 use intel::IntelFetcher;
 use reader::{GuardLoop, Input};
+use signals::Signals;
+use vigil_guard::parse::audit::{Correlator, Limits as AuditLimits, MAX_RECORD_BYTES};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GuardError {
@@ -77,6 +93,8 @@ pub enum GuardError {
     Fleet(String),
     #[error("agent.guard.intel: {0}")]
     Intel(std::io::Error),
+    #[error(transparent)]
+    Watch(#[from] WatchError),
 }
 
 /// The running guard. [`Guard::shutdown`] (or drop) stops it after a last read.
@@ -86,6 +104,7 @@ pub struct Guard {
     metrics: Arc<GuardMetrics>,
     fleet: Option<FleetThread>,
     intel: Option<IntelFetcher>,
+    watcher: Option<watch::Watcher>,
 }
 
 impl Guard {
@@ -120,6 +139,7 @@ impl Guard {
             .map(|i| IntelFetcher::start(i, &s.data_dir, metrics.clone(), clock.clone()))
             .transpose()
             .map_err(GuardError::Intel)?;
+        let signals = Signals::start(&s.data_dir, &s.signals, &s.rootfs, metrics.clone(), clock())?;
         let positions = Positions::load(&s.data_dir.join("positions"))?;
 
         // All file sources share one tailer: they are all syslog files with the same labels.
@@ -128,7 +148,7 @@ impl Guard {
             .iter()
             .flat_map(|src| match src {
                 GuardSource::Files { include } => include.clone(),
-                GuardSource::Journald { .. } => Vec::new(),
+                _ => Vec::new(),
             })
             .collect();
         let mut inputs = Vec::new();
@@ -148,6 +168,33 @@ impl Guard {
                 inputs.push(Input::Journal(Journal::spawn(cfg, positions.journal_cursor().map(str::to_owned))));
             }
         }
+        // Audit and access logs each get a tailer of their own: their lines go through their own parsers.
+        let tail = |include: Vec<String>, max_line_bytes: usize| TailConfig {
+            include,
+            poll_interval: s.poll_interval,
+            max_line_bytes,
+            ..TailConfig::default()
+        };
+        for src in &s.sources {
+            match src {
+                GuardSource::Audit { path } => {
+                    let cfg = tail(vec![glob::Pattern::escape(&path.to_string_lossy())], MAX_RECORD_BYTES);
+                    inputs.push(Input::Audit(Box::new(Tailer::new(cfg, &positions)?)));
+                }
+                GuardSource::Access { include } => {
+                    let cfg = tail(include.clone(), vigil_guard::parse::access::MAX_LINE_BYTES);
+                    inputs.push(Input::Access(Box::new(Tailer::new(cfg, &positions)?)));
+                }
+                _ => {}
+            }
+        }
+        let watch_cfg = watch::WatchConfig {
+            patterns: s.signals.watch_files.clone(),
+            rootfs: s.rootfs.clone(),
+            interval: s.signals.check_interval,
+            host: s.host.clone(),
+        };
+        let watcher = watch::start(watch_cfg, &s.data_dir, logs.clone(), metrics.clone(), clock.clone())?;
 
         let (stop_tx, stop_rx) = mpsc::channel();
         let run = GuardLoop {
@@ -162,10 +209,13 @@ impl Guard {
             stop: stop_rx,
             fleet: fleet_updates,
             intel: intel.as_ref().map(|i| i.current.clone()),
+            intel_now: None,
+            signals,
+            audit: Correlator::new(AuditLimits::default()),
         };
         let thread =
             std::thread::Builder::new().name("guard".into()).spawn(move || run.run()).map_err(GuardError::Thread)?;
-        Ok(Guard { stop: Some(stop_tx), thread: Some(thread), metrics, fleet, intel })
+        Ok(Guard { stop: Some(stop_tx), thread: Some(thread), metrics, fleet, intel, watcher })
     }
 
     pub fn metrics(&self) -> Arc<GuardMetrics> {
@@ -178,6 +228,7 @@ impl Guard {
     }
 
     fn stop(&mut self) {
+        self.watcher.take();
         self.stop.take();
         if let Some(t) = self.thread.take() {
             let _ = t.join();

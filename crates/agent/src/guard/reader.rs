@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use vigil_guard::intel::IntelMatcher;
-use vigil_guard::parse::{parse_line, parse_message};
-use vigil_guard::{Event, Origin};
+use vigil_guard::parse::audit::{AuditEvent, Correlator};
+use vigil_guard::parse::{access, parse_line, parse_message};
+use vigil_guard::{Action, Event, Origin};
 use vigil_model::log::LogEntry;
 use vigil_model::Labels;
 use vigil_ship::{Journal, Position, Positions, TailLine, Tailer};
@@ -20,6 +21,7 @@ use super::events::{event_entry, stream_labels, GUARD_SOURCE};
 use super::fleet::FleetList;
 use super::intel::CurrentMatcher;
 use super::metrics::{GuardMetrics, LineSource};
+use super::signals::Signals;
 use crate::logs::LogAppender;
 
 /// Journal entries taken per cycle at most, so that a flood does not starve the timer.
@@ -28,6 +30,21 @@ const MAX_JOURNAL_PER_CYCLE: usize = 100_000;
 pub(crate) enum Input {
     Files(Box<Tailer>),
     Journal(Journal),
+    /// auditd's log: records through the correlator.
+    Audit(Box<Tailer>),
+    /// Web server access logs.
+    Access(Box<Tailer>),
+}
+
+impl Input {
+    fn source(&self) -> LineSource {
+        match self {
+            Input::Files(_) => LineSource::Auth,
+            Input::Journal(_) => LineSource::Journal,
+            Input::Audit(_) => LineSource::Audit,
+            Input::Access(_) => LineSource::Access,
+        }
+    }
 }
 
 pub(crate) struct GuardLoop {
@@ -44,6 +61,12 @@ pub(crate) struct GuardLoop {
     pub fleet: Option<Receiver<FleetList>>,
     /// The threat-intel matcher the fetcher keeps current.
     pub intel: Option<CurrentMatcher>,
+    /// That matcher as this cycle took it.
+    pub intel_now: Option<Arc<IntelMatcher>>,
+    /// Logins, root, sudo outside the groups (`signals.rs`).
+    pub signals: Signals,
+    /// Groups the audit sources' records into events.
+    pub audit: Correlator,
 }
 
 /// A cycle's security records, per stream.
@@ -52,17 +75,19 @@ struct Records {
     auth: Vec<LogEntry>,
     journal: Vec<LogEntry>,
     guard: Vec<LogEntry>,
+    audit: Vec<LogEntry>,
+    access: Vec<LogEntry>,
 }
 
 impl GuardLoop {
     /// Runs until the stop channel fires or is dropped, then reads once more.
     pub fn run(mut self) {
         loop {
-            self.cycle();
+            self.cycle(false);
             match self.stop.recv_timeout(self.wait()) {
                 Err(RecvTimeoutError::Timeout) => {}
                 _ => {
-                    self.cycle();
+                    self.cycle(true);
                     return;
                 }
             }
@@ -80,15 +105,17 @@ impl GuardLoop {
         }
     }
 
-    fn cycle(&mut self) {
+    /// One read of every source; `last` ends the audit events still open.
+    fn cycle(&mut self, last: bool) {
         let mut records = Records::default();
         let mut positions: Vec<Position> = Vec::new();
         let mut lines: Vec<TailLine> = Vec::new();
-        let intel = self.intel.as_ref().map(CurrentMatcher::get);
+        self.intel_now = self.intel.as_ref().map(CurrentMatcher::get);
         for i in 0..self.inputs.len() {
             lines.clear();
-            let source = match &mut self.inputs[i] {
-                Input::Files(tailer) => {
+            let source = self.inputs[i].source();
+            match &mut self.inputs[i] {
+                Input::Files(tailer) | Input::Audit(tailer) | Input::Access(tailer) => {
                     tailer.poll(Instant::now(), &mut lines);
                     let discovered = tailer.take_discovered();
                     if !discovered.is_empty() {
@@ -97,7 +124,6 @@ impl GuardLoop {
                         }
                         self.commit_positions();
                     }
-                    LineSource::Auth
                 }
                 Input::Journal(journal) => {
                     while let Some(j) = journal.try_recv() {
@@ -111,12 +137,14 @@ impl GuardLoop {
                             break;
                         }
                     }
-                    LineSource::Journal
                 }
             };
             self.metrics.lines(source, lines.len() as u64);
             for l in lines.drain(..) {
-                self.line(source, &l.entry, intel.as_deref(), &mut records);
+                match source {
+                    LineSource::Audit => self.audit_line(&l.entry, &mut records),
+                    _ => self.line(source, &l.entry, &mut records),
+                }
                 positions.push(l.pos);
             }
         }
@@ -126,6 +154,15 @@ impl GuardLoop {
                 self.engine.apply_fleet(list, now);
             }
             self.engine.expire_fleet(now);
+        }
+        let mut done = Vec::new();
+        match last {
+            true => self.audit.flush(&mut done),
+            false => self.audit.expire(now.saturating_mul(1000), &mut done),
+        }
+        let now_ns = now.saturating_mul(1_000_000_000);
+        for ae in &done {
+            self.audit_event(ae, now_ns, &mut records);
         }
         self.engine.run_due(now);
         records.guard = self.engine.take_records();
@@ -141,11 +178,12 @@ impl GuardLoop {
         }
     }
 
-    /// Parses one line, counts its event, feeds the jails and keeps its record.
-    fn line(&mut self, source: LineSource, entry: &LogEntry, intel: Option<&IntelMatcher>, records: &mut Records) {
-        let now = (self.clock)();
+    /// Parses one line and handles its event.
+    fn line(&mut self, source: LineSource, entry: &LogEntry, records: &mut Records) {
         let ev = match source {
             LineSource::Auth => parse_line(&entry.line),
+            LineSource::Access => access::parse_line(&entry.line),
+            LineSource::Audit => None,
             LineSource::Journal => {
                 let field = |name: &str| entry.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
                 let origin = Origin {
@@ -158,18 +196,49 @@ impl GuardLoop {
             }
         };
         let Some(ev) = ev else { return };
-        self.metrics.event(ev.action, ev.outcome);
-        let (line_time, ts_ns) = event_time(&ev, source, entry, now);
-        self.engine.observe(&ev, line_time, now);
-        if let Some(m) = intel {
-            self.engine.intel_check(m, &ev, ts_ns, &entry.line, now);
+        self.event(&ev, source, entry.ts_ns, &entry.line, records);
+    }
+
+    /// Feeds one audit record to the correlator and handles the events it completes.
+    fn audit_line(&mut self, entry: &LogEntry, records: &mut Records) {
+        let mut done = Vec::new();
+        self.audit.push(&entry.line, &mut done);
+        for ae in &done {
+            self.audit_event(ae, entry.ts_ns, records);
         }
+    }
+
+    /// An audit event's security event, if it has one; its record's line is its records, one per line.
+    fn audit_event(&mut self, ae: &AuditEvent, read_ns: i64, records: &mut Records) {
+        let Some(ev) = ae.event() else { return };
+        self.event(&ev, LineSource::Audit, read_ns, &ae.records.join("\n"), records);
+        if ev.action == Action::FileWatch {
+            if let Some(key) = ev.tags {
+                self.metrics.signals.audit_watch(key);
+            }
+        }
+    }
+
+    /// Counts an event, feeds the jails and the signals, and keeps its record.
+    fn event(&mut self, ev: &Event<'_>, source: LineSource, read_ns: i64, line: &str, records: &mut Records) {
+        let now = (self.clock)();
+        self.metrics.event(ev.action, ev.outcome);
+        let (line_time, ts_ns) = event_time(ev, source, read_ns, now);
+        self.engine.observe(ev, line_time, now);
+        if let Some(m) = &self.intel_now {
+            self.engine.intel_check(m, ev, ts_ns, line, now);
+        }
+        let signals = self.signals.observe(ev, source, line_time, now);
         if self.logs.is_some() {
             let out = match source {
                 LineSource::Auth => &mut records.auth,
                 LineSource::Journal => &mut records.journal,
+                LineSource::Audit => &mut records.audit,
+                LineSource::Access => &mut records.access,
             };
-            out.push(event_entry(&ev, ts_ns, &entry.line));
+            let mut entry = event_entry(ev, ts_ns, line);
+            entry.fields.extend(signals);
+            out.push(entry);
         }
     }
 
@@ -179,6 +248,8 @@ impl GuardLoop {
         let streams: Vec<(Labels, Vec<LogEntry>)> = [
             (LineSource::Auth.as_str(), records.auth),
             (LineSource::Journal.as_str(), records.journal),
+            (LineSource::Audit.as_str(), records.audit),
+            (LineSource::Access.as_str(), records.access),
             (GUARD_SOURCE, records.guard),
         ]
         .into_iter()
@@ -208,15 +279,15 @@ impl GuardLoop {
 
 /// When the line says it was written (Unix seconds, for the jails' `findtime`) and its record's timestamp
 /// (nanoseconds, never after `now`).
-fn event_time(ev: &Event<'_>, source: LineSource, entry: &LogEntry, now: i64) -> (i64, i64) {
+fn event_time(ev: &Event<'_>, source: LineSource, read_ns: i64, now: i64) -> (i64, i64) {
     let now_ns = now.saturating_mul(1_000_000_000);
     let (secs, ns) = match (source, &ev.timestamp) {
-        (LineSource::Journal, _) => (entry.ts_ns.div_euclid(1_000_000_000), entry.ts_ns),
-        (LineSource::Auth, Some(t)) => {
+        (LineSource::Journal, _) => (read_ns.div_euclid(1_000_000_000), read_ns),
+        (_, Some(t)) => {
             let s = line_time_s(t, now);
             (s, s.saturating_mul(1_000_000_000).saturating_add(i64::from(t.nanos)))
         }
-        (LineSource::Auth, None) => (now, entry.ts_ns),
+        (_, None) => (now, read_ns),
     };
-    (secs.min(now), ns.min(now_ns.max(entry.ts_ns)))
+    (secs.min(now), ns.min(now_ns.max(read_ns)))
 }

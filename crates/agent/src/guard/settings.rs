@@ -5,13 +5,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use vigil_config::{FirewallBackend, GuardConfig, GuardMode, DEFAULT_AUTH_LOG, DEFAULT_JOURNAL_MATCHES};
+use vigil_config::{
+    FirewallBackend, GuardConfig, GuardMode, DEFAULT_AUDIT_LOG, DEFAULT_AUTH_LOG, DEFAULT_JOURNAL_MATCHES,
+};
 use vigil_guard::cidr::Cidr;
 use vigil_guard::firewall::{Backend, BackendOptions, CommandAction, Firewall, IptOptions, NftOptions};
 use vigil_guard::jail::JailConfig;
 
 use super::fleet_sync::FleetSettings;
 use super::intel::IntelSettings;
+use super::signals::SignalSettings;
 
 /// Everything the guard needs.
 #[derive(Clone, Debug)]
@@ -29,6 +32,11 @@ pub struct GuardSettings {
     pub fleet: Option<FleetSettings>,
     /// `intel:`: threat-intel feeds.
     pub intel: Option<IntelSettings>,
+    /// New-address logins, sudo outside the groups, watched files.
+    pub signals: SignalSettings,
+    /// The host's root as the agent sees it (`agent.paths.rootfs`): account files and watched files are
+    /// read under it.
+    pub rootfs: PathBuf,
 }
 
 /// Where bans go.
@@ -66,6 +74,10 @@ pub enum GuardSource {
     Files { include: Vec<String> },
     /// `journalctl` with these matches.
     Journald { matches: Vec<String>, program: PathBuf },
+    /// auditd's log.
+    Audit { path: PathBuf },
+    /// nginx or Apache access logs matching these globs.
+    Access { include: Vec<String> },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +98,8 @@ pub struct FirewallUnavailable {
 #[derive(Clone, Debug)]
 pub struct SourceDefaults {
     pub auth_log: PathBuf,
+    /// Read too when it can be opened (auditd's log is root's only).
+    pub audit_log: PathBuf,
     /// journald is taken to be available when one of these exists and `journalctl` is on `PATH`.
     pub journal_dirs: Vec<PathBuf>,
 }
@@ -94,14 +108,24 @@ impl Default for SourceDefaults {
     fn default() -> Self {
         SourceDefaults {
             auth_log: DEFAULT_AUTH_LOG.into(),
+            audit_log: DEFAULT_AUDIT_LOG.into(),
             journal_dirs: vec!["/var/log/journal".into(), "/run/log/journal".into()],
         }
     }
 }
 
 impl SourceDefaults {
-    /// `auth_log` if it can be opened, else journald (sshd, sudo, su) if available.
+    /// `auth_log` if it can be opened, else journald (sshd, sudo, su) if available; and `audit_log` when it
+    /// can be opened.
     pub fn sources(&self) -> Option<Vec<GuardSource>> {
+        let mut out = self.auth_sources().unwrap_or_default();
+        if std::fs::File::open(&self.audit_log).is_ok() {
+            out.push(GuardSource::Audit { path: self.audit_log.clone() });
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    fn auth_sources(&self) -> Option<Vec<GuardSource>> {
         if std::fs::File::open(&self.auth_log).is_ok() {
             return Some(vec![GuardSource::Files { include: vec![self.auth_log.to_string_lossy().into_owned()] }]);
         }
@@ -143,6 +167,7 @@ impl GuardSettings {
                 .value
                 .iter()
                 .map(|s| match (&s.value.path, &s.value.journald) {
+                    _ if s.value.audit.is_some() || s.value.access.is_some() => path_source(&s.value),
                     (Some(p), _) => GuardSource::Files { include: vec![p.value.clone()] },
                     (None, j) => {
                         let j = j.as_ref().map(|j| &j.value);
@@ -170,7 +195,17 @@ impl GuardSettings {
             poll_interval: Duration::from_millis(250),
             fleet: cfg.fleet.as_ref().map(|f| FleetSettings::from_config(&f.value, allow.clone())),
             intel: cfg.intel.as_ref().map(|i| IntelSettings::from_config(&i.value, allow.clone())),
+            signals: SignalSettings::from_config(cfg.signals.as_ref().map(|s| &s.value)),
+            rootfs: "/".into(),
         })
+    }
+}
+
+/// An `audit:` or `access:` source (the caller checked that it is one).
+fn path_source(s: &vigil_config::GuardSource) -> GuardSource {
+    match (&s.audit, &s.access) {
+        (Some(a), _) => GuardSource::Audit { path: a.value.path.value.clone().into() },
+        (None, a) => GuardSource::Access { include: a.iter().map(|a| a.value.path.value.clone()).collect() },
     }
 }
 
@@ -214,8 +249,11 @@ mod tests {
     #[test]
     fn default_sources_prefer_the_auth_log() {
         let dir = tempfile::tempdir().unwrap();
-        let defaults =
-            SourceDefaults { auth_log: dir.path().join("auth.log"), journal_dirs: vec![dir.path().join("journal")] };
+        let defaults = SourceDefaults {
+            auth_log: dir.path().join("auth.log"),
+            audit_log: dir.path().join("audit.log"),
+            journal_dirs: vec![dir.path().join("journal")],
+        };
         let cfg = guard("    {}\n");
         let err = GuardSettings::from_config(&cfg, dir.path(), "h", &defaults).unwrap_err();
         assert!(err.to_string().contains("no sources configured"), "{err}");
@@ -225,6 +263,28 @@ mod tests {
         assert_eq!(s.sources, [GuardSource::Files { include: vec![want] }]);
         assert_eq!((s.firewall.clone(), s.data_dir.as_path()), (FirewallSettings::Detect, dir.path()));
         assert_eq!(s.jails.len(), 2);
+        std::fs::write(dir.path().join("audit.log"), "").unwrap();
+        let s = GuardSettings::from_config(&cfg, dir.path(), "h", &defaults).unwrap();
+        assert_eq!(s.sources[1], GuardSource::Audit { path: dir.path().join("audit.log") });
+        std::fs::remove_file(dir.path().join("auth.log")).unwrap();
+        let s = GuardSettings::from_config(&cfg, dir.path(), "h", &defaults).unwrap();
+        assert_eq!(s.sources, [GuardSource::Audit { path: dir.path().join("audit.log") }]);
+    }
+
+    #[test]
+    fn audit_and_access_sources_and_signals() {
+        let cfg = guard("    sources: [{audit: {path: /a/audit.log}}, {access: {path: '/n/*.log'}}]\n    signals: {learn_for: 1h, watch_files: []}\n");
+        let s = GuardSettings::from_config(&cfg, Path::new("/d"), "h", &SourceDefaults::default()).unwrap();
+        assert_eq!(
+            s.sources,
+            [
+                GuardSource::Audit { path: "/a/audit.log".into() },
+                GuardSource::Access { include: vec!["/n/*.log".into()] }
+            ]
+        );
+        assert_eq!(s.jails.last().map(|j| j.name.as_str()), Some("nginx-scan"));
+        assert_eq!((s.signals.learn_for_s, s.signals.watch_files.len()), (3600, 0));
+        assert_eq!(s.signals.sudo_groups, ["sudo", "wheel", "admin", "root"]);
     }
 
     #[test]

@@ -11,6 +11,17 @@ use vigil_guard::jail::{Ban, Offender};
 /// The schema version in `PRAGMA user_version`; a database with a newer one is refused.
 pub const SCHEMA_VERSION: i64 = 2;
 
+/// Version 1: the bans and their history.
+pub(super) const SCHEMA_1: &str = "
+    CREATE TABLE IF NOT EXISTS bans (
+        jail TEXT NOT NULL, kind TEXT NOT NULL, offender TEXT NOT NULL,
+        since INTEGER NOT NULL, until INTEGER NOT NULL, count INTEGER NOT NULL,
+        PRIMARY KEY (jail, kind, offender)) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS history (
+        jail TEXT NOT NULL, kind TEXT NOT NULL, offender TEXT NOT NULL,
+        count INTEGER NOT NULL, last_since INTEGER NOT NULL,
+        PRIMARY KEY (jail, kind, offender)) WITHOUT ROWID;";
+
 /// The file under the guard's data directory.
 pub const FILE_NAME: &str = "guard.db";
 
@@ -69,30 +80,23 @@ impl BanStore {
         // power cut, and readers (a later `vigil bans`) do not block the writer.
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
-        // The fleet thread removes sent reports through its own connection.
+        // The fleet thread and the file watcher's thread write the same file through connections of their own.
         conn.busy_timeout(super::fleet_store::BUSY_TIMEOUT).map_err(sql)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
         if version > SCHEMA_VERSION {
             return Err(StoreError::TooNew { path, found: version });
         }
-        if version < 1 {
-            conn.execute_batch(
-                "BEGIN;
-                 CREATE TABLE IF NOT EXISTS bans (
-                     jail TEXT NOT NULL, kind TEXT NOT NULL, offender TEXT NOT NULL,
-                     since INTEGER NOT NULL, until INTEGER NOT NULL, count INTEGER NOT NULL,
-                     PRIMARY KEY (jail, kind, offender)) WITHOUT ROWID;
-                 CREATE TABLE IF NOT EXISTS history (
-                     jail TEXT NOT NULL, kind TEXT NOT NULL, offender TEXT NOT NULL,
-                     count INTEGER NOT NULL, last_since INTEGER NOT NULL,
-                     PRIMARY KEY (jail, kind, offender)) WITHOUT ROWID;
-                 PRAGMA user_version = 1;
-                 COMMIT;",
-            )
-            .map_err(sql)?;
-        }
-        if version < 2 {
-            conn.execute_batch(super::fleet_store::MIGRATE_TO_V2).map_err(sql)?;
+        if version < SCHEMA_VERSION {
+            let mut migration = String::from("BEGIN;");
+            if version < 1 {
+                migration.push_str(SCHEMA_1);
+            }
+            if version < 2 {
+                migration.push_str(super::signal_store::MIGRATE_TO_2);
+                migration.push_str(super::fleet_store::MIGRATE_TO_V2);
+            }
+            migration.push_str("PRAGMA user_version = 2; COMMIT;");
+            conn.execute_batch(&migration).map_err(sql)?;
         }
         let store = BanStore { conn, path };
         let loaded = store.read()?;

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use vigil_agent::guard::{GuardMetrics, GuardSettings, GuardSource};
+use vigil_agent::guard::{GuardMetrics, GuardSettings, GuardSource, SignalSettings};
 use vigil_guard::firewall::{Firewall, FirewallError};
 use vigil_guard::jail::JailConfig;
 use vigil_guard::sshd_filter::Mode;
@@ -91,6 +91,8 @@ pub fn settings(dir: &Path) -> GuardSettings {
         poll_interval: Duration::from_millis(20),
         fleet: None,
         intel: None,
+        signals: SignalSettings { watch_files: Vec::new(), ..SignalSettings::default() },
+        rootfs: dir.to_path_buf(),
     }
 }
 

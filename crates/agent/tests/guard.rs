@@ -4,82 +4,18 @@
 //! agent was down are lifted at start, journald records (from a stand-in journalctl) count like file lines,
 //! a corrupt database is a clear error, and the security records reach the log shipper's outbox.
 
-use std::io::Write as _;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+mod support;
+
+use support::*;
 use vigil_agent::guard::{
     system_clock, BanStore, FirewallSettings, Guard, GuardMetrics, GuardSettings, GuardSource, SignalSettings,
     FILE_NAME,
 };
-use vigil_guard::firewall::{Firewall, FirewallError};
 use vigil_guard::jail::{Ban, JailConfig, Offender};
 use vigil_guard::sshd_filter::Mode;
-use vigil_model::metric::VecSink;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Call {
-    Prepare,
-    Ban(IpAddr, u64),
-    Unban(IpAddr),
-}
-
-/// A firewall that records its calls, with the wall-clock second of each.
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<(Call, i64)>>>);
-
-impl Recorder {
-    fn calls(&self) -> Vec<Call> {
-        self.0.lock().unwrap().iter().map(|(c, _)| c.clone()).collect()
-    }
-
-    fn at(&self, call: &Call) -> Option<i64> {
-        self.0.lock().unwrap().iter().find(|(c, _)| c == call).map(|(_, t)| *t)
-    }
-
-    fn push(&self, c: Call) {
-        self.0.lock().unwrap().push((c, now_s()));
-    }
-}
-
-impl Firewall for Recorder {
-    fn name(&self) -> &'static str {
-        "recorder"
-    }
-    fn prepare(&mut self) -> Result<(), FirewallError> {
-        self.push(Call::Prepare);
-        Ok(())
-    }
-    fn ban(&mut self, ip: IpAddr, timeout_s: u64) -> Result<(), FirewallError> {
-        self.push(Call::Ban(ip, timeout_s));
-        Ok(())
-    }
-    fn unban(&mut self, ip: IpAddr) -> Result<(), FirewallError> {
-        self.push(Call::Unban(ip));
-        Ok(())
-    }
-}
-
-fn now_s() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// The sshd jail with `bantime_s`, allow-listing 198.51.100.0/24, reading `dir/auth.log`.
 fn settings(dir: &Path, bantime_s: i64) -> GuardSettings {
@@ -98,21 +34,6 @@ fn settings(dir: &Path, bantime_s: i64) -> GuardSettings {
         signals: SignalSettings { watch_files: Vec::new(), ..SignalSettings::default() },
         rootfs: dir.to_path_buf(),
     }
-}
-
-/// Appends `n` sshd password failures of `addr`, stamped now.
-fn fail(dir: &Path, addr: &str, n: usize) {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("auth.log")).unwrap();
-    let t = vigil_model::time::format_rfc3339(now_s() * 1000);
-    for i in 0..n {
-        writeln!(f, "{t} h1 sshd[{}]: Failed password for root from {addr} port {} ssh2", 100 + i, 40000 + i).unwrap();
-    }
-}
-
-fn metric(m: &GuardMetrics, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let mut sink = VecSink::default();
-    m.collect(&mut sink);
-    sink.value(name, labels)
 }
 
 fn failures(m: &GuardMetrics) -> f64 {
@@ -277,24 +198,6 @@ fn a_corrupt_database_is_an_error_naming_the_file() {
         .to_string();
     let want = format!("ban database {}: ", data.join(FILE_NAME).display());
     assert!(err.starts_with(&want), "{err}");
-}
-
-/// A record in the outbox: its stream's labels, its line, its fields.
-type Record = (vigil_model::Labels, String, Vec<(String, String)>);
-
-/// The outbox's batches under `dir`.
-fn outbox_records(dir: &Path) -> Vec<Record> {
-    let mut outbox = vigil_ship::Outbox::open(vigil_ship::OutboxConfig::new(dir.join("outbox"))).unwrap();
-    let mut out = Vec::new();
-    while let Some((id, batch)) = outbox.peek().unwrap() {
-        for (labels, entries) in batch.streams {
-            for e in entries {
-                out.push((labels.clone(), e.line, e.fields));
-            }
-        }
-        outbox.ack(id).unwrap();
-    }
-    out
 }
 
 #[test]

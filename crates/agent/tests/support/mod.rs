@@ -1,4 +1,4 @@
-//! Helpers of the fleet and threat-intel runtime tests: a firewall that records its calls, waiting on a
+//! Helpers of the guard, fleet and threat-intel runtime tests: a firewall that records its calls, waiting on a
 //! condition with a deadline, sshd failure lines, the guard's metrics and security records.
 
 #![allow(dead_code)]
@@ -22,18 +22,27 @@ pub enum Call {
     Unban(IpAddr),
 }
 
-/// A firewall that records its calls.
+/// A firewall that records its calls, with the wall-clock second of each.
 #[derive(Clone, Default)]
-pub struct Recorder(pub Arc<Mutex<Vec<Call>>>);
+pub struct Recorder(pub Arc<Mutex<Vec<(Call, i64)>>>);
 
 impl Recorder {
     pub fn calls(&self) -> Vec<Call> {
-        self.0.lock().unwrap().clone()
+        self.0.lock().unwrap().iter().map(|(c, _)| c.clone()).collect()
     }
 
     /// The calls about `ip`.
     pub fn of(&self, ip: IpAddr) -> Vec<Call> {
         self.calls().into_iter().filter(|c| matches!(c, Call::Ban(i, _) | Call::Unban(i) if *i == ip)).collect()
+    }
+
+    /// When `call` was first made.
+    pub fn at(&self, call: &Call) -> Option<i64> {
+        self.0.lock().unwrap().iter().find(|(c, _)| c == call).map(|(_, t)| *t)
+    }
+
+    fn push(&self, c: Call) {
+        self.0.lock().unwrap().push((c, now_s()));
     }
 }
 
@@ -42,15 +51,15 @@ impl Firewall for Recorder {
         "recorder"
     }
     fn prepare(&mut self) -> Result<(), FirewallError> {
-        self.0.lock().unwrap().push(Call::Prepare);
+        self.push(Call::Prepare);
         Ok(())
     }
     fn ban(&mut self, ip: IpAddr, timeout_s: u64) -> Result<(), FirewallError> {
-        self.0.lock().unwrap().push(Call::Ban(ip, timeout_s));
+        self.push(Call::Ban(ip, timeout_s));
         Ok(())
     }
     fn unban(&mut self, ip: IpAddr) -> Result<(), FirewallError> {
-        self.0.lock().unwrap().push(Call::Unban(ip));
+        self.push(Call::Unban(ip));
         Ok(())
     }
 }

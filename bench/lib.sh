@@ -1,4 +1,4 @@
-# Shared helpers of the side-by-side metric benchmarks; sourced, not run. Expects BIN (the peers' bin directory)
+# Shared helpers of the side-by-side benchmarks; sourced, not run. start_target expects BIN (the peers' bin directory)
 # and TARGET_DIR (vigil's release build) to be set by the caller.
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -34,7 +34,7 @@ query_seconds() {
 }
 
 # median: the median of the numbers on stdin, one per line
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # start_target NAME PORT DIR: starts vigil, prometheus or victoria-metrics on loopback, sets pid, waits until ready
 start_target() {

@@ -38,22 +38,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
-hz=$(getconf CLK_TCK)
-# wait_idle PID: until the process used under 5% of a core for 2 s (at most 600 s).
-wait_idle() {
-  local t0=$SECONDS a b
-  while ((SECONDS - t0 < 600)); do
-    a=$(cpu_ticks "$1"); sleep 2; b=$(cpu_ticks "$1")
-    ((b - a <= 2 * hz / 20)) && return 0
-  done
-}
+source bench/lib.sh
 json_field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p" <<<"$2"; }
 metric() { curl -sf "$BASE/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # seconds CMD...: wall seconds of one run of CMD. Its output goes to a file: GNU grep stops at the first match
 # when it writes to /dev/null.
 seconds() {
@@ -114,7 +101,7 @@ until [[ $(metric vigil_logstore_head_lines) == 0 ]]; do
   ((SECONDS - t0 < 600)) || { echo "log head not persisted after 600 s" >&2; exit 1; }
   sleep 1
 done
-wait_idle "$pid"
+wait_idle "$pid" >/dev/null
 settle=$((SECONDS - t0))
 cpu2=$(cpu_ticks "$pid")
 parts=$(metric vigil_logstore_parts)

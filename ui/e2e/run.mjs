@@ -1,11 +1,14 @@
 // End-to-end test of the UI in a real headless Chromium: starts `vigil up` on a free port with a temporary
-// data directory, waits for this host's CPU to be queryable, then loads each page and asserts real data (the
-// host in the overview with a CPU number, a non-empty CPU chart on its dashboard, `up` in explore), that no
-// request leaves the server and no script error happens. Screenshots go to target/ui-screenshots/.
+// data directory and a config that adds a test alert rule, a webhook receiver served here, a log file and an
+// auth log the agent reads; waits for this host's CPU to be queryable, then runs each section of sections/
+// (pages, in order) against it, and checks that no request leaves the server and no script error happens.
+// Screenshots go to target/ui-screenshots/.
 //
-// node e2e/run.mjs [--bin path/to/vigil]   (default: $CARGO_TARGET_DIR or ../target, then debug/vigil)
+// node e2e/run.mjs [--bin path/to/vigil] [section...]   (default binary: $CARGO_TARGET_DIR or ../target, then
+// debug/vigil; default sections: all)
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { appendFileSync, mkdtempSync, mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -17,6 +20,10 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const argBin = process.argv.indexOf("--bin");
 const targetDir = process.env.CARGO_TARGET_DIR ? resolve(repo, process.env.CARGO_TARGET_DIR) : join(repo, "target");
 const bin = argBin > 0 ? resolve(process.argv[argBin + 1]) : join(targetDir, "debug/vigil");
+const ALL_SECTIONS = ["metrics", "logs", "alerts", "security"];
+const named = process.argv.slice(2).filter((a, i, all) => a !== "--bin" && all[i - 1] !== "--bin");
+const SECTIONS = named.length ? named : ALL_SECTIONS;
+for (const s of SECTIONS) if (!ALL_SECTIONS.includes(s)) throw new Error(`no e2e section ${s}: one of ${ALL_SECTIONS.join(", ")}`);
 const browserPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const shots = join(repo, "target/ui-screenshots");
 for (const [what, path] of [["the vigil binary (cargo build -p vigil)", bin], ["Chromium (apt-get install chromium)", browserPath]]) {
@@ -63,7 +70,80 @@ const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const data = mkdtempSync(join(tmpdir(), "vigil-ui-e2e-"));
 const profile = mkdtempSync(join(tmpdir(), "vigil-ui-chromium-"));
-const vigil = spawn(bin, ["up", "--listen", `127.0.0.1:${port}`, "--data", join(data, "data")], {
+
+/// The webhook receiver: every notification body vigil sends, in arrival order.
+const hook = { bodies: [], url: "" };
+const hookServer = createHttpServer((req, res) => {
+  const chunks = [];
+  req.on("data", (c) => chunks.push(c));
+  req.on("end", () => {
+    try {
+      hook.bodies.push({ at: Date.now(), body: JSON.parse(Buffer.concat(chunks).toString("utf8")) });
+    } catch (e) {
+      hook.bodies.push({ at: Date.now(), error: String(e) });
+    }
+    res.writeHead(200).end("ok");
+  });
+});
+await new Promise((ok) => hookServer.listen(0, "127.0.0.1", ok));
+hook.url = `http://127.0.0.1:${hookServer.address().port}/hook`;
+
+/// Files the agent reads: an application log (job "e2e") and an auth log the guard parses.
+const files = { appLog: join(data, "app.log"), authLog: join(data, "auth.log") };
+writeFileSync(files.appLog, "");
+writeFileSync(files.authLog, "");
+/// Appends lines to one of `files`, as a program writing its log would.
+function appendLines(path, lines) {
+  appendFileSync(path, lines.map((l) => `${l}\n`).join(""));
+}
+
+writeFileSync(
+  join(data, "rules.yml"),
+  `groups:
+  - name: e2e
+    interval: 1s
+    rules:
+      - alert: VigilE2ETest
+        expr: vector(1)
+        labels: {severity: warning, team: e2e}
+        annotations: {summary: "The e2e test's alert, always firing"}
+`,
+);
+writeFileSync(
+  join(data, "vigil.yml"),
+  `global:
+  evaluation_interval: 1s
+rule_files: [rules.yml]
+alerting:
+  route:
+    receiver: e2e
+    group_by: [team]
+    group_wait: 0s
+    group_interval: 1s
+    repeat_interval: 1h
+  receivers:
+    - name: e2e
+      webhook_configs:
+        - url: ${hook.url}
+          send_resolved: true
+agent:
+  logs:
+    push_url: ${base}/loki/api/v1/push
+    data_dir: ${join(data, "agent")}
+    batch_max_wait: 100ms
+    poll_interval: 100ms
+    sources:
+      - files: [${files.appLog}]
+        labels: {job: e2e}
+  guard:
+    sources:
+      - path: ${files.authLog}
+    fleet:
+      url: ${base}
+      poll_interval: 1s
+`,
+);
+const vigil = spawn(bin, ["up", "--config", join(data, "vigil.yml"), "--listen", `127.0.0.1:${port}`, "--data", join(data, "data")], {
   env: { ...process.env, VIGIL_LOG: "warn" },
   stdio: ["ignore", "ignore", "inherit"],
 });
@@ -109,84 +189,12 @@ try {
   });
   mkdirSync(shots, { recursive: true });
 
-  // Overview: this host with a CPU percentage.
-  await page.goto(`${base}/#/`);
-  const cell = page.locator(`tr[data-host="${hostname}"] td[data-col="cpu"]`);
-  await cell.waitFor({ timeout: 15000 });
-  await waitFor("a CPU percentage in the overview", 15000, async () => /\d+(\.\d+)?%/.test(await cell.innerText()));
-  check(`overview lists ${hostname} with CPU ${(await cell.innerText()).trim()}`);
-  await page.screenshot({ path: join(shots, "overview.png"), fullPage: true });
-
-  // Sorting keeps the state in the URL.
-  await page.locator("th button", { hasText: "CPU" }).first().click();
-  await waitFor("the sort in the URL", 5000, async () => page.url().includes("sort=cpu"));
-  check("sorting by CPU is kept in the URL");
-
-  // Host dashboard: the CPU chart has points.
-  await page.goto(`${base}/#/host/${encodeURIComponent(hostname)}?from=now-15m&to=now`);
-  const points = await waitFor("points in the CPU by mode chart", 20000, () =>
-    page.evaluate(() => {
-      const el = document.querySelector('[data-panel="CPU by mode"] .chart');
-      const u = el && el.__uplot;
-      if (!u || u.data.length < 2) return 0;
-      return u.data.slice(1).reduce((n, s) => n + s.filter((v) => v !== null && v !== undefined).length, 0);
-    }),
-  );
-  check(`host dashboard's CPU by mode chart has ${points} points`);
-  await waitFor("the CPU busy stat", 10000, async () => /\d/.test(await page.locator('[data-panel="CPU busy"] .stat').innerText()));
-  await page.waitForTimeout(300); // let the other panels settle for the screenshot
-  await page.screenshot({ path: join(shots, "host.png"), fullPage: true });
-
-  // Drag to zoom on the chart changes the range in the URL.
-  const box = await page.locator('[data-panel="CPU by mode"] .u-over').boundingBox();
-  await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
-  await page.mouse.down();
-  await page.mouse.move(box.x + box.width * 0.7, box.y + box.height / 2, { steps: 5 });
-  await page.mouse.up();
-  await waitFor("an absolute range in the URL after zooming", 5000, async () => /from=\d{13}&to=\d{13}/.test(page.url()));
-  check("drag to zoom sets an absolute range in the URL");
-
-  // Explore: `up` in the table.
-  await page.goto(`${base}/#/explore?q=up`);
-  const row = page.locator("table.result tbody tr", { hasText: `instance="${hostname}"` });
-  await row.first().waitFor({ timeout: 10000 });
-  check(`explore runs up and shows ${await page.locator("table.result tbody tr").count()} rows`);
-  await page.screenshot({ path: join(shots, "explore.png"), fullPage: true });
-  await page.locator(".tabs button", { hasText: "Graph" }).click();
-  await waitFor("the explore graph", 10000, () => page.evaluate(() => !!document.querySelector(".graph .chart")?.__uplot));
-  await page.screenshot({ path: join(shots, "explore-graph.png"), fullPage: true });
-  check("explore graph tab draws a chart");
-
-  // Autocompletion of metric names.
-  await page.goto(`${base}/#/explore`);
-  await page.locator("textarea.query").fill("");
-  await page.locator("textarea.query").pressSequentially("node_loa");
-  await page.locator(".suggest li", { hasText: "node_load1" }).first().waitFor({ timeout: 5000 });
-  check("explore completes node_loa to node_load1");
-
-  // An error from the API is shown as it comes.
-  await page.goto(`${base}/#/explore?q=${encodeURIComponent("sum(")}`);
-  await page.locator(".error").waitFor({ timeout: 5000 });
-  check(`explore shows the API's error: ${(await page.locator(".error").innerText()).split("\n")[0].slice(0, 80)}`);
-
-  await page.goto(`${base}/#/dashboards`);
-  await page.locator(".dash-list li").first().waitFor({ timeout: 5000 });
-  await page.screenshot({ path: join(shots, "dashboards.png") });
-
-  // A phone, in the dark theme.
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.evaluate(() => localStorage.setItem("vigil.theme", "dark"));
-  await page.goto(`${base}/#/`);
-  await page.reload(); // a change of hash alone does not load the page again
-  await cell.waitFor({ timeout: 10000 });
-  if ((await page.evaluate(() => document.documentElement.dataset.theme)) !== "dark") fail("the dark theme kept in localStorage was not applied");
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  if (overflow > 0) fail(`the overview is ${overflow} px wider than a 390 px phone`);
-  await page.screenshot({ path: join(shots, "overview-phone-dark.png"), fullPage: true });
-  await page.goto(`${base}/#/host/${encodeURIComponent(hostname)}?from=now-15m`);
-  await page.locator('[data-panel="CPU by mode"] .chart canvas').waitFor({ timeout: 10000 });
-  await page.screenshot({ path: join(shots, "host-phone-dark.png"), fullPage: true });
-  check("phone layout fits 390 px, dark theme from localStorage");
+  const viewport = { width: 1366, height: 900 };
+  const t = { page, base, hostname, shots, check, fail, waitFor, hook, files, viewport, appendLines };
+  for (const section of SECTIONS) {
+    const { default: run } = await import(`./sections/${section}.mjs`);
+    await run(t);
+  }
 
   if (errors.length) fail(errors.join("\n"));
   check("no script errors, no external requests");
@@ -198,6 +206,7 @@ try {
   await context?.close().catch(() => {});
   vigil.kill("SIGTERM");
   await new Promise((r) => (exited !== null ? r() : vigil.once("exit", r)));
+  hookServer.close();
   rmSync(data, { recursive: true, force: true });
   rmSync(profile, { recursive: true, force: true });
 }

@@ -4,10 +4,12 @@ import { useEffect, useState } from "preact/hooks";
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
 import * as api from "./api";
+import { Alerts } from "./pages/alerts";
 import { DashboardPage } from "./pages/dashboard";
 import { DashboardList } from "./pages/dashboards";
 import { Explore } from "./pages/explore";
 import { Overview } from "./pages/overview";
+import { Security } from "./pages/security";
 import { useRoute } from "./route";
 
 type Theme = "light" | "dark";
@@ -65,6 +67,8 @@ function App() {
   else if (first === "d" && route.path[1]) page = <DashboardPage key={`d/${route.path[1]}`} route={route} id={route.path[1]} />;
   else if (first === "dashboards") page = <DashboardList />;
   else if (first === "explore") page = <Explore route={route} />;
+  else if (first === "alerts") page = <Alerts route={route} />;
+  else if (first === "security") page = <Security route={route} />;
   else page = <NotFound />;
   const nav = (path: string, label: string, active: boolean) => (
     <a href={path} class={active ? "active" : ""} aria-current={active ? "page" : undefined}>
@@ -85,6 +89,8 @@ function App() {
           {nav("#/", "Overview", !first || first === "host")}
           {nav("#/dashboards", "Dashboards", first === "dashboards" || first === "d")}
           {nav("#/explore", "Explore", first === "explore")}
+          {nav("#/alerts", "Alerts", first === "alerts")}
+          {nav("#/security", "Security", first === "security")}
         </nav>
         <span class="grow" />
         <BuildInfo />

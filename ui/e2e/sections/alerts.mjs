@@ -1,0 +1,2 @@
+// The alerts page's checks (to be written).
+export default async function () {}

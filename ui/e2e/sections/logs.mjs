@@ -1,0 +1,2 @@
+// The logs page's checks (to be written).
+export default async function () {}

@@ -1,0 +1,2 @@
+// The security page's checks (to be written).
+export default async function () {}

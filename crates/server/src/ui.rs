@@ -1,6 +1,7 @@
 //! The web UI embedded in the binary: `ui/dist` served at `/` (the page) and `/ui/...` (hashed assets), with
 //! content types, cache headers and build-time gzip; a page saying how to build it when the binary has none.
-//! Unknown API paths stay errors, never the page.
+//! Unknown API paths stay errors, never the page. For UI development, `VIGIL_UI_DIR=ui/dist` serves that
+//! directory from disk instead, so `npm run build` and a reload show a change without rebuilding vigil.
 
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -51,6 +52,9 @@ pub async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response 
         p if p.starts_with("/ui/") => &p[1..],
         _ => return (StatusCode::NOT_FOUND, "not found\n").into_response(),
     };
+    if let Some(dir) = dev_dir() {
+        return serve_from_disk(dir, file);
+    }
     match find(file) {
         Some(asset) => serve(asset, &headers),
         None if file == "index.html" => {
@@ -58,6 +62,26 @@ pub async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response 
                 .into_response()
         }
         None => (StatusCode::NOT_FOUND, "not found\n").into_response(),
+    }
+}
+
+/// `VIGIL_UI_DIR`, read once.
+fn dev_dir() -> Option<&'static std::path::Path> {
+    static DIR: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| std::env::var_os("VIGIL_UI_DIR").filter(|d| !d.is_empty()).map(Into::into)).as_deref()
+}
+
+/// A file of the development directory, never cached; `file` is `index.html` or `ui/<name>` from the URL.
+fn serve_from_disk(dir: &std::path::Path, file: &str) -> Response {
+    let safe = file.split('/').all(|part| !part.is_empty() && part != ".." && part != "." && !part.contains('\\'));
+    if !safe {
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    }
+    match std::fs::read(dir.join(file)) {
+        Ok(body) => {
+            ([(header::CONTENT_TYPE, content_type(file)), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+        }
+        _ => (StatusCode::NOT_FOUND, "not found\n").into_response(),
     }
 }
 
@@ -131,5 +155,21 @@ mod tests {
         assert_eq!(content_type("ui/app-ABC.js"), "text/javascript; charset=utf-8");
         assert_eq!(content_type("ui/app-ABC.css"), "text/css; charset=utf-8");
         assert_eq!(content_type("ui/x"), "application/octet-stream");
+    }
+
+    #[test]
+    fn the_development_directory_serves_its_files_and_nothing_outside() {
+        let root = tempfile::tempdir().unwrap();
+        let dist = root.path().join("dist");
+        std::fs::create_dir_all(dist.join("ui")).unwrap();
+        std::fs::write(dist.join("ui/app.js"), "let x = 1;").unwrap();
+        std::fs::write(root.path().join("secret"), "no").unwrap();
+        let ok = serve_from_disk(&dist, "ui/app.js");
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert_eq!(ok.headers()[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
+        assert_eq!(ok.headers()[header::CACHE_CONTROL], "no-cache");
+        for bad in ["ui/../../secret", "ui/missing.js", "ui//app.js", "ui/.\\x"] {
+            assert_eq!(serve_from_disk(&dist, bad).status(), StatusCode::NOT_FOUND, "{bad}");
+        }
     }
 }

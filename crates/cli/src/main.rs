@@ -9,6 +9,8 @@ use vigil_agent::{AgentSettings, Scraper};
 use vigil_collect::CollectorSet;
 use vigil_config::Config;
 
+mod up_logs;
+
 #[derive(Parser)]
 #[command(name = "vigil", version, about = "Host metrics, logs, alerts and security for a fleet, in one binary.")]
 struct Cli {
@@ -362,10 +364,33 @@ fn run_agent(args: AgentArgs) -> anyhow::Result<ExitCode> {
 fn start_log_shipper(config: &Config) -> anyhow::Result<Option<vigil_agent::logs::LogShipper>> {
     let Some(logs) = &config.agent.logs else { return Ok(None) };
     let settings = vigil_agent::logs::LogsSettings::from_config(logs, &hostname())?;
+    start_shipping(settings, logs).map(Some)
+}
+
+fn start_shipping(
+    settings: vigil_agent::logs::LogsSettings,
+    logs: &vigil_config::LogsConfig,
+) -> anyhow::Result<vigil_agent::logs::LogShipper> {
     let sources = settings.sources.len();
     let shipper = vigil_agent::logs::LogShipper::start(settings)?;
     tracing::info!(sources, push_url = logs.push_url.value, "shipping logs");
-    Ok(Some(shipper))
+    Ok(shipper)
+}
+
+/// `vigil up`'s logs: `agent.logs` when configured, else this host's own logs pushed to this server.
+fn start_up_log_shipper(
+    config: &Config,
+    listen: std::net::SocketAddr,
+    data_dir: &Path,
+) -> anyhow::Result<vigil_agent::logs::LogShipper> {
+    if config.agent.logs.is_some() {
+        return Ok(start_log_shipper(config)?.expect("agent.logs is set"));
+    }
+    let logs = up_logs::default_logs(listen, data_dir, &guard_rootfs(config))?;
+    let mut settings = vigil_agent::logs::LogsSettings::from_config(&logs, &hostname())?;
+    // The server in this process stops first: what is unsent waits in the outbox for the next start.
+    settings.drain_timeout = std::time::Duration::ZERO;
+    start_shipping(settings, &logs)
 }
 
 /// Pushes what was read to the outbox and sends what it can within a few seconds.
@@ -493,7 +518,7 @@ fn run_server(args: ServerArgs, with_agent: bool) -> anyhow::Result<ExitCode> {
     options.alertmanager.external_url = options.rules.external_url.clone();
     tracing::info!(data_dir = %data_dir.display(), "opening the metric store (replaying its log)");
     let mut server = vigil_server::Server::open(options)?;
-    // `vigil up` ships the configured logs too (to whatever `push_url` says).
+    // `vigil up` ships the configured logs too (to whatever `push_url` says), or this host's own to itself.
     let mut shipper = None;
     let mut guard = None;
     if with_agent {
@@ -506,7 +531,7 @@ fn run_server(args: ServerArgs, with_agent: bool) -> anyhow::Result<ExitCode> {
             });
         let own = vigil_server::local::LocalTarget::new("vigil", &listen.to_string(), server.own_metrics());
         let mut targets = vec![node, own];
-        shipper = start_log_shipper(&config)?;
+        shipper = Some(start_up_log_shipper(&config, listen, &data_dir)?);
         if let Some(metrics) = shipper.as_ref().map(|s| s.metrics()) {
             let collect = move |sink: &mut dyn vigil_model::MetricSink| metrics.collect(sink);
             targets.push(vigil_server::local::LocalTarget::new("vigil_agent", &host, collect));

@@ -46,3 +46,60 @@ fn up_answers_node_load1_and_collects_its_own_metrics() {
     );
     assert!(data.join("rules/security.yml").is_file());
 }
+
+/// The query's log lines through the server's Loki API, when there are any.
+fn log_lines(addr: &str, logql: &str) -> Option<Vec<(serde_json::Value, String)>> {
+    let q: String = logql.bytes().map(|b| format!("%{b:02X}")).collect();
+    let body: serde_json::Value =
+        serde_json::from_str(&http_get(&format!("http://{addr}/loki/api/v1/query_range?query={q}&limit=100"))?).ok()?;
+    let mut lines = Vec::new();
+    for stream in body["data"]["result"].as_array()? {
+        for value in stream["values"].as_array()? {
+            lines.push((stream["stream"].clone(), value[1].as_str()?.to_string()));
+        }
+    }
+    (!lines.is_empty()).then_some(lines)
+}
+
+#[test]
+fn up_without_agent_logs_ships_the_hosts_syslog_and_security_events_to_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("var/log")).unwrap();
+    std::fs::write(root.join("var/log/syslog"), "Nov 22 10:00:00 web1 backup[42]: up-default-needle done\n").unwrap();
+    let auth = dir.path().join("events.log");
+    std::fs::write(&auth, "").unwrap();
+    let config = dir.path().join("vigil.yml");
+    let yaml = format!(
+        "agent:\n  paths: {{rootfs: {:?}}}\n  guard:\n    sources: [{{path: {:?}}}]\n",
+        root.to_str().unwrap(),
+        auth.to_str().unwrap()
+    );
+    std::fs::write(&config, yaml).unwrap();
+    let addr = free_addr();
+    let mut up = Proc::spawn(
+        "vigil up",
+        vigil()
+            .args(["up", "--config", config.to_str().unwrap(), "--listen", &addr])
+            .args(["--data", dir.path().join("data").to_str().unwrap()])
+            .env("VIGIL_LOG", "warn"),
+    );
+    let lines = wait_for("the syslog line in the server", Duration::from_secs(30), || {
+        up.assert_alive();
+        log_lines(&addr, r#"{job="syslog"} |= "up-default-needle""#)
+    });
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].1.ends_with("backup[42]: up-default-needle done"), "{lines:?}");
+    assert_eq!(lines[0].0["filename"], root.join("var/log/syslog").to_str().unwrap());
+    // The guard's events take the same way.
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let t = vigil_model::time::format_rfc3339(now_ms as i64);
+    std::fs::write(&auth, format!("{t} web1 sshd[7]: Failed password for root from 203.0.113.8 port 4022 ssh2\n"))
+        .unwrap();
+    let events = wait_for("the sshd failure as a security record", Duration::from_secs(30), || {
+        up.assert_alive();
+        log_lines(&addr, r#"{job="security"} | event_action="ssh-login" | source_ip="203.0.113.8""#)
+    });
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].0["event_outcome"], "failure", "{events:?}");
+}

@@ -258,6 +258,18 @@ fn check_config(file: &Path) -> anyhow::Result<ExitCode> {
                 }
                 return Ok(ExitCode::FAILURE);
             }
+            let dir = config.server.dashboards_dir.as_ref().map(|d| PathBuf::from(&d.value));
+            let broken: Vec<String> = vigil_server::dashboards::Dashboards::new(dir)
+                .list()
+                .into_iter()
+                .filter_map(|e| e.dashboard.err())
+                .collect();
+            if !broken.is_empty() {
+                for e in broken {
+                    eprintln!("{e}");
+                }
+                return Ok(ExitCode::FAILURE);
+            }
             println!("{}: ok", file.display());
             Ok(ExitCode::SUCCESS)
         }

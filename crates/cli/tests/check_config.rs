@@ -73,3 +73,29 @@ fn rule_files_are_checked_relative_to_the_config() {
     );
     assert_eq!(stderr, want);
 }
+
+#[test]
+fn a_broken_dashboard_in_dashboards_dir_fails_the_check_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let dashboards = dir.path().join("dashboards");
+    std::fs::create_dir(&dashboards).unwrap();
+    std::fs::write(
+        dashboards.join("ok.yml"),
+        "title: Fine\nrows:\n  - title: Main\n    panels:\n      - title: Up\n        type: stat\n        query: up\n",
+    )
+    .unwrap();
+    let file = dir.path().join("vigil.yml");
+    std::fs::write(&file, format!("server:\n  dashboards_dir: {:?}\n", dashboards.to_str().unwrap())).unwrap();
+    let out = vigil().args(["check", "config"]).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let broken = dashboards.join("broken.yml");
+    std::fs::write(
+        &broken,
+        "title: Broken\nrows:\n  - title: Main\n    panels:\n      - title: Up\n        type: stat\n        query: up\n        unit: furlongs\n",
+    )
+    .unwrap();
+    let out = vigil().args(["check", "config"]).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with(&format!("{}:8:", broken.display())), "{stderr}");
+}

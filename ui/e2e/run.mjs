@@ -88,10 +88,12 @@ const hookServer = createHttpServer((req, res) => {
 await new Promise((ok) => hookServer.listen(0, "127.0.0.1", ok));
 hook.url = `http://127.0.0.1:${hookServer.address().port}/hook`;
 
-/// Files the agent reads: an application log (job "e2e") and an auth log the guard parses.
-const files = { appLog: join(data, "app.log"), authLog: join(data, "auth.log") };
+/// Files the agent reads: an application log (job "e2e"), an auth log the guard parses and a threat-intel list
+/// (feed "e2e") it checks every event's address against.
+const files = { appLog: join(data, "app.log"), authLog: join(data, "auth.log"), intelFeed: join(data, "intel.txt") };
 writeFileSync(files.appLog, "");
 writeFileSync(files.authLog, "");
+writeFileSync(files.intelFeed, "# the e2e test's threat-intel list\n203.0.113.99\n");
 /// Appends lines to one of `files`, as a program writing its log would.
 function appendLines(path, lines) {
   appendFileSync(path, lines.map((l) => `${l}\n`).join(""));
@@ -141,6 +143,10 @@ agent:
     fleet:
       url: ${base}
       poll_interval: 1s
+    intel:
+      feeds:
+        - name: e2e
+          path: ${files.intelFeed}
 `,
 );
 const vigil = spawn(bin, ["up", "--config", join(data, "vigil.yml"), "--listen", `127.0.0.1:${port}`, "--data", join(data, "data")], {

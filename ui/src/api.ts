@@ -15,7 +15,8 @@ export type InstantResult =
   | { resultType: "scalar" | "string"; result: [number, string] }
   | { resultType: "matrix"; result: RangeSeries[] };
 
-async function call<T>(path: string, params: Record<string, string | string[]> = {}, signal?: AbortSignal): Promise<T> {
+/// A request to the API; `init` gives another method and a body (the ban list's POST and DELETE).
+export async function call<T>(path: string, params: Record<string, string | string[]> = {}, signal?: AbortSignal, init: RequestInit = {}): Promise<T> {
   const body = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {
     for (const item of Array.isArray(v) ? v : [v]) body.append(k, item);
@@ -23,7 +24,7 @@ async function call<T>(path: string, params: Record<string, string | string[]> =
   const url = body.toString() ? `${path}?${body}` : path;
   let res: Response;
   try {
-    res = await fetch(url, { signal, headers: { Accept: "application/json" } });
+    res = await fetch(url, { ...init, signal, headers: { Accept: "application/json", ...(init.headers as Record<string, string> | undefined) } });
   } catch (e) {
     if ((e as Error).name === "AbortError") throw e;
     throw new ApiError(`cannot reach the vigil server (${(e as Error).message})`, 0);

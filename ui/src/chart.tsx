@@ -15,6 +15,10 @@ export interface ChartProps {
   min?: number;
   max?: number;
   height?: number;
+  /// Series colors, as CSS color variables (`--red`) or colors; the palette's otherwise.
+  colors?: string[];
+  /// Bars instead of lines (a histogram, `x` at each bucket's middle); two series stand side by side.
+  bars?: boolean;
   /// Called with the dragged range, in seconds.
   onZoom?: (start: number, end: number) => void;
 }
@@ -24,11 +28,12 @@ function css(name: string): string {
 }
 
 function withAlpha(hex: string, alpha: number): string {
+  if (!/^#[0-9a-f]{6}$/i.test(hex)) return hex;
   const n = parseInt(hex.slice(1), 16);
   return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
 }
 
-export function TimeChart({ data, unit, stack, min, max, height = 220, onZoom }: ChartProps) {
+export function TimeChart({ data, unit, stack, min, max, height = 220, colors, bars, onZoom }: ChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const zoom = useRef(onZoom);
@@ -53,13 +58,19 @@ export function TimeChart({ data, unit, stack, min, max, height = 220, onZoom }:
     const axis = css("--muted");
     const grid = css("--grid");
     const fmt = (v: number | null) => formatValue(v, unit);
+    const colorOf = (i: number) => {
+      const c = colors?.[i];
+      return c ? (c.startsWith("--") ? css(c) : c) : PALETTE[i % PALETTE.length];
+    };
+    // Half a bucket on each side, so the first and last bars are whole.
+    const half = bars && data.x.length > 1 ? (data.x[1] - data.x[0]) / 2 : 0;
     const opts: uPlot.Options = {
       width: Math.max(100, el.clientWidth),
       height,
       padding: [8, 8, 0, 0],
       cursor: { drag: { x: true, y: false, setScale: false }, points: { size: 6 } },
       legend: { live: true },
-      scales: { x: { time: true }, y: { range: (_u, lo, hi) => [min ?? Math.min(0, lo), max ?? (hi > lo ? hi : lo + 1)] } },
+      scales: { x: { time: true, range: half ? (_u, lo, hi) => [lo - half, hi + half] : undefined }, y: { range: (_u, lo, hi) => [min ?? Math.min(0, lo), max ?? (hi > lo ? hi : lo + 1)] } },
       axes: [
         { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
         {
@@ -74,12 +85,15 @@ export function TimeChart({ data, unit, stack, min, max, height = 220, onZoom }:
       series: [
         { value: (_u, v) => (v === null ? "–" : new Date(v * 1000).toLocaleTimeString()) },
         ...data.series.map((s, i) => {
-          const color = PALETTE[i % PALETTE.length];
+          const color = colorOf(i);
+          const pair = bars && data.series.length === 2;
           return {
             label: s.name,
             stroke: color,
-            width: 1.5,
-            fill: stack ? withAlpha(color, 0.35) : undefined,
+            width: bars ? 0 : 1.5,
+            fill: stack || bars ? withAlpha(color, bars ? 0.75 : 0.35) : undefined,
+            paths: bars ? uPlot.paths.bars!({ size: [pair ? 0.42 : 0.8, 48], align: pair ? (i === 0 ? -1 : 1) : 0 }) : undefined,
+            points: bars ? { show: false } : undefined,
             spanGaps: false,
             value: (_u: uPlot, _v: number | null, _si: number, idx: number | null) => fmt(idx === null ? null : raw[i][idx] ?? null),
           } as uPlot.Series;
@@ -98,7 +112,7 @@ export function TimeChart({ data, unit, stack, min, max, height = 220, onZoom }:
       },
     };
     if (stack && shown.length > 1) {
-      opts.bands = shown.slice(1).map((_, i) => ({ series: [i + 2, i + 1] as [number, number], fill: withAlpha(PALETTE[(i + 1) % PALETTE.length], 0.35) }));
+      opts.bands = shown.slice(1).map((_, i) => ({ series: [i + 2, i + 1] as [number, number], fill: withAlpha(colorOf(i + 1), 0.35) }));
       opts.series.forEach((s, i) => {
         if (i > 1) s.fill = undefined;
       });
@@ -113,7 +127,7 @@ export function TimeChart({ data, unit, stack, min, max, height = 220, onZoom }:
       u.destroy();
       plot.current = null;
     };
-  }, [data, unit, stack, min, max, height, theme]);
+  }, [data, unit, stack, min, max, height, theme, bars, colors?.join()]);
 
   return <div class="chart" ref={box} style={{ minHeight: `${height}px` }} />;
 }

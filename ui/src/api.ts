@@ -1,4 +1,4 @@
-// The server's HTTP API as the UI uses it: Prometheus' query API, Loki's query_range, alerts and dashboards.
+// The server's HTTP API as the UI uses it: Prometheus' query API, Loki's query API, alerts and dashboards.
 // Every call rejects with an ApiError carrying the server's own message.
 
 export class ApiError extends Error {
@@ -85,14 +85,55 @@ export function buildInfo(): Promise<BuildInfo> {
 }
 
 export interface LogStream { stream: Labels; values: [string, string][] }
-export async function logs(q: string, start: number, end: number, limit: number, signal?: AbortSignal): Promise<LogStream[]> {
-  const ns = (s: number) => BigInt(Math.round(s * 1000)) * 1000000n;
-  const data = await call<{ resultType: string; result: LogStream[] }>(
-    "/loki/api/v1/query_range",
-    { query: q, start: String(ns(start)), end: String(ns(end)), limit: String(limit), direction: "backward" },
-    signal,
-  );
-  return data.resultType === "streams" ? data.result : [];
+export type Direction = "forward" | "backward";
+
+/// Seconds as the nanosecond integer string Loki's API takes without guessing the unit.
+export function nanos(seconds: number): string {
+  return (BigInt(Math.round(seconds * 1000)) * 1000000n).toString();
+}
+
+/// A log query over `start..end` (nanosecond strings, end exclusive), `limit` lines from the given end.
+export async function logsRange(q: string, start: string, end: string, limit: number, direction: Direction = "backward", signal?: AbortSignal): Promise<LogStream[]> {
+  const data = await call<{ resultType: string; result: LogStream[] }>("/loki/api/v1/query_range", { query: q, start, end, limit: String(limit), direction }, signal);
+  return data.resultType === "streams" && Array.isArray(data.result) ? data.result : [];
+}
+
+export function logs(q: string, start: number, end: number, limit: number, signal?: AbortSignal): Promise<LogStream[]> {
+  return logsRange(q, nanos(start), nanos(end), limit, "backward", signal);
+}
+
+/// A LogQL metric query at one time, answered like Prometheus' instant query.
+export function lokiQuery(q: string, time?: number, signal?: AbortSignal): Promise<InstantResult> {
+  const params: Record<string, string> = { query: q };
+  if (time !== undefined) params.time = nanos(time);
+  return call("/loki/api/v1/query", params, signal);
+}
+
+export async function lokiQueryRange(q: string, start: number, end: number, step: number, signal?: AbortSignal): Promise<RangeSeries[]> {
+  const r = await call<InstantResult>("/loki/api/v1/query_range", { query: q, start: nanos(start), end: nanos(end), step: String(step) }, signal);
+  return r.resultType === "matrix" && Array.isArray(r.result) ? r.result : [];
+}
+
+function lokiRange(start?: number, end?: number, query?: string): Record<string, string> {
+  const params: Record<string, string> = {};
+  if (start !== undefined) params.start = nanos(start);
+  if (end !== undefined) params.end = nanos(end);
+  if (query) params.query = query;
+  return params;
+}
+
+/// Stream label names; `query` (a stream selector) narrows them to its streams.
+export function lokiLabels(start?: number, end?: number, query?: string, signal?: AbortSignal): Promise<string[]> {
+  return call("/loki/api/v1/labels", lokiRange(start, end, query), signal);
+}
+
+export function lokiLabelValues(name: string, start?: number, end?: number, query?: string, signal?: AbortSignal): Promise<string[]> {
+  return call(`/loki/api/v1/label/${encodeURIComponent(name)}/values`, lokiRange(start, end, query), signal);
+}
+
+/// The label sets of the streams a log query reads (its pipeline is ignored).
+export function lokiSeries(query: string, start: number, end: number, signal?: AbortSignal): Promise<Labels[]> {
+  return call("/loki/api/v1/series", { "match[]": query, start: nanos(start), end: nanos(end) }, signal);
 }
 
 export interface DashboardSummary { id: string; title: string; source: string; file?: string; error?: string }

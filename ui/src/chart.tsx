@@ -1,11 +1,11 @@
-// Charts: a uPlot time series chart (resizes with its box, drag to zoom, stacked areas, unit-aware axes and
-// legend) and an SVG sparkline for tables.
+// Charts: a uPlot time series chart (resizes with its box, drag to zoom, stacked areas or bars, unit-aware axes
+// and legend) and an SVG sparkline for tables.
 import { useEffect, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import type { Unit } from "./api";
 import { formatValue, PALETTE } from "./format";
 
-export interface Series { name: string; values: (number | null)[] }
+export interface Series { name: string; values: (number | null)[]; color?: string }
 export interface ChartData { x: number[]; series: Series[] }
 
 export interface ChartProps {
@@ -15,9 +15,10 @@ export interface ChartProps {
   min?: number;
   max?: number;
   height?: number;
-  /// Series colors, as CSS color variables (`--red`) or colors; the palette's otherwise.
+  /// Series colors, as CSS color variables (`--red`) or colors, where a series has none; the palette's otherwise.
   colors?: string[];
-  /// Bars instead of lines (a histogram, `x` at each bucket's middle); two series stand side by side.
+  /// Bars instead of lines: with `stack`, stacked bars; two unstacked series stand side by side (a histogram
+  /// with `x` at each bucket's middle).
   bars?: boolean;
   /// Called with the dragged range, in seconds.
   onZoom?: (start: number, end: number) => void;
@@ -58,12 +59,17 @@ export function TimeChart({ data, unit, stack, min, max, height = 220, colors, b
     const axis = css("--muted");
     const grid = css("--grid");
     const fmt = (v: number | null) => formatValue(v, unit);
-    const colorOf = (i: number) => {
-      const c = colors?.[i];
+    const color = (i: number) => {
+      const c = data.series[i].color ?? colors?.[i];
       return c ? (c.startsWith("--") ? css(c) : c) : PALETTE[i % PALETTE.length];
     };
-    // Half a bucket on each side, so the first and last bars are whole.
-    const half = bars && data.x.length > 1 ? (data.x[1] - data.x[0]) / 2 : 0;
+    // Stacked bars are each series' running total drawn biggest first, so every smaller one covers its part.
+    const order = data.series.map((_, i) => (bars && stack ? data.series.length - 1 - i : i));
+    const pair = bars && !stack && data.series.length === 2;
+    const barPaths = (i: number) =>
+      !bars ? undefined : pair ? uPlot.paths.bars!({ size: [0.42, 48], align: i === 0 ? -1 : 1 }) : uPlot.paths.bars!({ size: [0.9, 64], align: -1 });
+    // Half a bucket on each side, so the first and last bars of a pair are whole.
+    const half = pair && data.x.length > 1 ? (data.x[1] - data.x[0]) / 2 : 0;
     const opts: uPlot.Options = {
       width: Math.max(100, el.clientWidth),
       height,
@@ -84,15 +90,14 @@ export function TimeChart({ data, unit, stack, min, max, height = 220, colors, b
       ],
       series: [
         { value: (_u, v) => (v === null ? "–" : new Date(v * 1000).toLocaleTimeString()) },
-        ...data.series.map((s, i) => {
-          const color = colorOf(i);
-          const pair = bars && data.series.length === 2;
+        ...order.map((i) => {
+          const s = data.series[i];
           return {
             label: s.name,
-            stroke: color,
+            stroke: color(i),
             width: bars ? 0 : 1.5,
-            fill: stack || bars ? withAlpha(color, bars ? 0.75 : 0.35) : undefined,
-            paths: bars ? uPlot.paths.bars!({ size: [pair ? 0.42 : 0.8, 48], align: pair ? (i === 0 ? -1 : 1) : 0 }) : undefined,
+            fill: bars ? withAlpha(color(i), 0.75) : stack ? withAlpha(color(i), 0.35) : undefined,
+            paths: barPaths(i),
             points: bars ? { show: false } : undefined,
             spanGaps: false,
             value: (_u: uPlot, _v: number | null, _si: number, idx: number | null) => fmt(idx === null ? null : raw[i][idx] ?? null),
@@ -111,13 +116,13 @@ export function TimeChart({ data, unit, stack, min, max, height = 220, colors, b
         ],
       },
     };
-    if (stack && shown.length > 1) {
-      opts.bands = shown.slice(1).map((_, i) => ({ series: [i + 2, i + 1] as [number, number], fill: withAlpha(colorOf(i + 1), 0.35) }));
+    if (stack && !bars && shown.length > 1) {
+      opts.bands = shown.slice(1).map((_, i) => ({ series: [i + 2, i + 1] as [number, number], fill: withAlpha(color(i + 1), 0.35) }));
       opts.series.forEach((s, i) => {
         if (i > 1) s.fill = undefined;
       });
     }
-    const u = new uPlot(opts, [data.x, ...shown] as uPlot.AlignedData, el);
+    const u = new uPlot(opts, [data.x, ...order.map((i) => shown[i])] as uPlot.AlignedData, el);
     plot.current = u;
     (el as unknown as { __uplot: uPlot }).__uplot = u;
     const ro = new ResizeObserver(() => u.setSize({ width: Math.max(100, el.clientWidth), height }));

@@ -85,4 +85,5 @@ export default async function metricPages(t) {
 
   await page.setViewportSize(t.viewport);
   await page.evaluate(() => localStorage.removeItem("vigil.theme"));
+  await page.reload(); // the next sections start in the default (light) theme
 }

@@ -2,11 +2,13 @@
 // and logs panels over the URL's time range, auto refresh, drag-to-zoom. `#/host/<instance>` is the built-in
 // `host` dashboard with `$host` set; `#/d/<id>` any other.
 import type { ComponentChildren, RefObject } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import * as api from "../api";
 import { align, TimeChart, type ChartData } from "../chart";
 import { Empty, ErrorBox, rangeFromParams, RefreshPicker, TimePicker, useTick } from "../controls";
-import { ago, formatValue, legend, thresholdColor, timeString } from "../format";
+import { formatValue, legend, thresholdColor } from "../format";
+import { LogLines, toLines, useStreams, type LogLine } from "../loglines";
+import { lineNeedles } from "../logql";
 import { href, setParams, type Route } from "../route";
 import { rateInterval, resolveRange, stepFor, type Range } from "../time";
 
@@ -39,10 +41,18 @@ function useWidth(): [RefObject<HTMLDivElement | null>, number] {
   return [ref, w];
 }
 
-function PanelFrame({ panel, children, loading }: { panel: api.Panel; children: ComponentChildren; loading?: boolean }) {
+function PanelFrame({ panel, children, loading, extra }: { panel: api.Panel; children: ComponentChildren; loading?: boolean; extra?: ComponentChildren }) {
+  const title = <h3 title={panel.description ?? ""}>{panel.title}</h3>;
   return (
     <section class={`panel panel-${panel.type}${loading ? " loading" : ""}`} style={{ "--w": panel.width } as Record<string, number>} data-panel={panel.title}>
-      <h3 title={panel.description ?? ""}>{panel.title}</h3>
+      {extra ? (
+        <div class="panel-head">
+          {title}
+          {extra}
+        </div>
+      ) : (
+        title
+      )}
       {children}
     </section>
   );
@@ -131,23 +141,18 @@ function StatPanel({ panel, ctx }: { panel: api.Panel; ctx: Ctx }) {
   );
 }
 
-interface Line { ts: number; line: string; labels: api.Labels }
-
 function LogsPanel({ panel, ctx }: { panel: api.Panel; ctx: Ctx }) {
-  const [lines, setLines] = useState<Line[] | null>(null);
+  const [lines, setLines] = useState<LogLine[] | null>(null);
   const [error, setError] = useState("");
-  const [open, setOpen] = useState<number | null>(null);
+  const { start, end } = useMemo(() => resolveRange(ctx.range), [ctx.range.from, ctx.range.to, ctx.tick]);
+  const q = substitute(panel.queries[0]?.query ?? "", { ...ctx.vars, ...builtins(start, end, 15) });
+  const streams = useStreams(q, start, end, ctx.tick);
   useEffect(() => {
-    const { start, end } = resolveRange(ctx.range);
     const ctl = new AbortController();
-    const q = panel.queries[0];
     api
-      .logs(substitute(q.query, { ...ctx.vars, ...builtins(start, end, 15) }), start, end, panel.limit, ctl.signal)
+      .logs(q, start, end, panel.limit, ctl.signal)
       .then((streams) => {
-        const all: Line[] = [];
-        for (const s of streams) for (const [ts, line] of s.values) all.push({ ts: Number(BigInt(ts) / 1000000n), line, labels: s.stream });
-        all.sort((a, b) => b.ts - a.ts);
-        setLines(all.slice(0, panel.limit));
+        setLines(toLines(streams).slice(0, panel.limit));
         setError("");
       })
       .catch((e: Error) => {
@@ -155,29 +160,24 @@ function LogsPanel({ panel, ctx }: { panel: api.Panel; ctx: Ctx }) {
       });
     return () => ctl.abort();
   }, [panel, ctx.vars, ctx.range.from, ctx.range.to, ctx.tick]);
+  const explore = href(["explore"], { mode: "logs", q, from: ctx.range.from, to: ctx.range.to });
   return (
-    <PanelFrame panel={panel} loading={!lines && !error}>
+    <PanelFrame
+      panel={panel}
+      loading={!lines && !error}
+      extra={
+        <a class="panel-link" href={explore} title="Open this query in Explore">
+          Explore ↗
+        </a>
+      }
+    >
       {error ? (
         <ErrorBox error={error} />
       ) : lines && lines.length === 0 ? (
         <Empty>No log lines in this time range. Logs arrive through Loki push (e.g. the agent's `agent.logs` sources).</Empty>
       ) : (
         <div class="logs">
-          {(lines ?? []).map((l, i) => (
-            <div class={`log${open === i ? " open" : ""}`} onClick={() => setOpen(open === i ? null : i)}>
-              <time class="num" title={ago(l.ts)}>{timeString(l.ts)}</time>
-              <span class="log-line">{l.line}</span>
-              {open === i && (
-                <div class="log-labels">
-                  {Object.entries(l.labels).map(([k, v]) => (
-                    <span class="tag">
-                      {k}={v}
-                    </span>
-                  ))}
-                </div>
-              )}
-            </div>
-          ))}
+          <LogLines lines={lines ?? []} needles={lineNeedles(q)} streams={streams} />
         </div>
       )}
     </PanelFrame>

@@ -1,14 +1,26 @@
-// Explore (`#/explore`): a PromQL editor completing metric names, label names and label values, with the result
-// as a graph or a table, and the API's error messages shown as they come.
+// Explore (`#/explore`): Metrics mode, a PromQL editor completing metric names, label names and label values,
+// with the result as a graph or a table; Logs mode (`mode=logs`), a LogQL editor whose log queries show lines
+// (explore-logs.tsx) and whose metric queries a graph or a table. The API's error messages are shown as they come.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import * as api from "../api";
 import { align, TimeChart, type ChartData } from "../chart";
 import { Empty, ErrorBox, rangeFromParams, TimePicker } from "../controls";
+import { Editor, type Completion, type Suggestion } from "../editor";
 import { seriesName } from "../format";
-import { setParams, type Route } from "../route";
+import { isLogQuery, logqlCompleter, withLabelFilter } from "../logql";
+import { href, setParams, type Route } from "../route";
 import { resolveRange, stepFor } from "../time";
+import { LIMITS, LogsView } from "./explore-logs";
 
-interface Suggestion { text: string; kind: "metric" | "label" | "value" | "function" }
+type Mode = "metrics" | "logs";
+
+/// The query language's endpoints: Prometheus' for Metrics, Loki's for Logs.
+interface Lang {
+  instant: (q: string, time: number, signal: AbortSignal) => Promise<api.InstantResult>;
+  range: (q: string, start: number, end: number, step: number, signal: AbortSignal) => Promise<api.RangeSeries[]>;
+}
+const PROMQL: Lang = { instant: api.query, range: api.queryRange };
+const LOGQL: Lang = { instant: api.lokiQuery, range: api.lokiQueryRange };
 
 const FUNCTIONS = "abs absent absent_over_time avg avg_over_time bottomk ceil changes clamp clamp_max clamp_min count count_over_time count_values day_of_month day_of_week delta deriv exp floor group histogram_quantile holt_winters hour idelta increase irate label_join label_replace last_over_time ln log2 log10 max max_over_time min min_over_time minute month predict_linear quantile quantile_over_time rate resets round scalar sgn sort sort_desc sqrt stddev stddev_over_time stdvar sum sum_over_time time timestamp topk vector year".split(" ");
 
@@ -30,7 +42,7 @@ function cached(key: string, f: () => Promise<string[]>): Promise<string[]> {
 }
 
 /// What the word before the cursor is, and what could complete it.
-async function suggest(text: string, cursor: number): Promise<{ from: number; items: Suggestion[] }> {
+async function promqlComplete(text: string, cursor: number): Promise<Completion> {
   const before = text.slice(0, cursor);
   // Inside `{...}`: a label name, or a value after `label=` / `label=~"`.
   const open = before.lastIndexOf("{");
@@ -68,95 +80,13 @@ async function suggest(text: string, cursor: number): Promise<{ from: number; it
   return { from: cursor - word.length, items: items.filter((i) => i.text !== word).slice(0, 50) };
 }
 
-function Editor({ value, onRun }: { value: string; onRun: (q: string) => void }) {
-  const [text, setText] = useState(value);
-  const [sugg, setSugg] = useState<{ from: number; items: Suggestion[] }>({ from: 0, items: [] });
-  const [sel, setSel] = useState(0);
-  const ref = useRef<HTMLTextAreaElement>(null);
-  const seq = useRef(0);
-  useEffect(() => setText(value), [value]);
-  const update = (t: string, cursor: number) => {
-    setText(t);
-    const n = ++seq.current;
-    suggest(t, cursor).then((s) => {
-      if (n === seq.current) {
-        setSugg(s);
-        setSel(0);
-      }
-    });
-  };
-  const accept = (s: Suggestion) => {
-    const el = ref.current;
-    if (!el) return;
-    const cursor = el.selectionStart;
-    const next = text.slice(0, sugg.from) + s.text + (s.kind === "function" ? "(" : "") + text.slice(cursor);
-    setText(next);
-    setSugg({ from: 0, items: [] });
-    const pos = sugg.from + s.text.length + (s.kind === "function" ? 1 : 0);
-    requestAnimationFrame(() => {
-      el.focus();
-      el.setSelectionRange(pos, pos);
-    });
-  };
-  const keydown = (e: KeyboardEvent) => {
-    const open = sugg.items.length > 0;
-    if (e.key === "Enter" && !e.shiftKey && !(open && sel >= 0)) {
-      e.preventDefault();
-      setSugg({ from: 0, items: [] });
-      onRun(text);
-    } else if (open && (e.key === "ArrowDown" || e.key === "ArrowUp")) {
-      e.preventDefault();
-      setSel((s) => (s + (e.key === "ArrowDown" ? 1 : -1) + sugg.items.length) % sugg.items.length);
-    } else if (open && (e.key === "Tab" || e.key === "Enter")) {
-      e.preventDefault();
-      accept(sugg.items[sel]);
-    } else if (e.key === "Escape") {
-      setSugg({ from: 0, items: [] });
-    }
-  };
-  return (
-    <div class="editor">
-      <textarea
-        ref={ref}
-        class="query"
-        rows={Math.min(8, Math.max(2, text.split("\n").length))}
-        spellcheck={false}
-        autocomplete="off"
-        placeholder='PromQL, e.g. rate(node_network_receive_bytes_total{device!="lo"}[5m])'
-        value={text}
-        aria-label="PromQL query"
-        onInput={(e) => {
-          const el = e.target as HTMLTextAreaElement;
-          update(el.value, el.selectionStart);
-        }}
-        onKeyDown={keydown}
-        onBlur={() => setTimeout(() => setSugg({ from: 0, items: [] }), 150)}
-      />
-      {sugg.items.length > 0 && (
-        <ul class="suggest" role="listbox">
-          {sugg.items.map((s, i) => (
-            <li role="option" aria-selected={i === sel} class={i === sel ? "sel" : ""} onMouseDown={(e) => (e.preventDefault(), accept(s))}>
-              <span class={`kind k-${s.kind}`}>{s.kind[0]}</span>
-              {s.text}
-            </li>
-          ))}
-        </ul>
-      )}
-      <button class="btn primary run" onClick={() => onRun(text)}>
-        Run
-      </button>
-      <div class="hint">Enter runs, Shift+Enter adds a line, Tab completes.</div>
-    </div>
-  );
-}
-
-function TableView({ q, time, tick }: { q: string; time: number; tick: number }) {
+function TableView({ q, time, tick, lang }: { q: string; time: number; tick: number; lang: Lang }) {
   const [result, setResult] = useState<api.InstantResult | null>(null);
   const [error, setError] = useState("");
   useEffect(() => {
     const ctl = new AbortController();
     setResult(null);
-    api.query(q, time, ctl.signal).then(
+    lang.instant(q, time, ctl.signal).then(
       (r) => {
         setResult(r);
         setError("");
@@ -164,7 +94,7 @@ function TableView({ q, time, tick }: { q: string; time: number; tick: number })
       (e: Error) => e.name !== "AbortError" && setError(e.message),
     );
     return () => ctl.abort();
-  }, [q, time, tick]);
+  }, [q, time, tick, lang]);
   if (error) return <ErrorBox error={error} />;
   if (!result) return <div class="chart-placeholder" />;
   if (result.resultType === "scalar" || result.resultType === "string")
@@ -203,7 +133,7 @@ function TableView({ q, time, tick }: { q: string; time: number; tick: number })
   );
 }
 
-function GraphView({ q, from, to, tick }: { q: string; from: string; to: string; tick: number }) {
+function GraphView({ q, from, to, tick, lang }: { q: string; from: string; to: string; tick: number; lang: Lang }) {
   const ref = useRef<HTMLDivElement>(null);
   const [data, setData] = useState<ChartData | null>(null);
   const [error, setError] = useState("");
@@ -215,7 +145,7 @@ function GraphView({ q, from, to, tick }: { q: string; from: string; to: string;
     const end = Math.ceil(e / step) * step;
     const ctl = new AbortController();
     setData(null);
-    api.queryRange(q, start, end, step, ctl.signal).then(
+    lang.range(q, start, end, step, ctl.signal).then(
       (r) => {
         setData(align(start, end, step, r.slice(0, 200).map((x) => ({ name: seriesName(x.metric), values: x.values }))));
         setError("");
@@ -223,7 +153,7 @@ function GraphView({ q, from, to, tick }: { q: string; from: string; to: string;
       (e: Error) => e.name !== "AbortError" && setError(e.message),
     );
     return () => ctl.abort();
-  }, [q, from, to, tick]);
+  }, [q, from, to, tick, lang]);
   const zoom = (a: number, b: number) => setParams({ from: String(a * 1000), to: String(b * 1000) });
   return (
     <div ref={ref} class="graph">
@@ -232,40 +162,109 @@ function GraphView({ q, from, to, tick }: { q: string; from: string; to: string;
   );
 }
 
+/// Links to a log query per job the log store knows, for an empty Logs mode.
+function LogExamples({ start, end }: { start: number; end: number }) {
+  const [jobs, setJobs] = useState<string[]>([]);
+  useEffect(() => {
+    api.lokiLabelValues("job", start, end).then((j) => setJobs(Array.isArray(j) ? j.slice(0, 8) : []), () => setJobs([]));
+  }, []);
+  const link = (q: string) => (
+    <a href={href(["explore"], { mode: "logs", q })}>
+      <code>{q}</code>
+    </a>
+  );
+  return (
+    <Empty>
+      Type a LogQL query and press Enter: a stream selector like <code>{'{job="varlogs"}'}</code>, then filters such as <code>|= "error"</code> or{" "}
+      <code>| event_action="ssh-login"</code>, or a metric query like <code>sum by (host) (count_over_time({'{job="security"}'}[5m]))</code>.
+      {jobs.length > 0 && <div class="log-examples">Jobs with logs: {jobs.map((j) => link(`{job=${JSON.stringify(j)}}`))}</div>}
+    </Empty>
+  );
+}
+
+/// The last query of each mode, so switching back and forth keeps both.
+const lastQuery: Record<Mode, string> = { metrics: "", logs: "" };
+
 export function Explore({ route }: { route: Route }) {
   const q = route.params.get("q") ?? "";
-  const tab = route.params.get("tab") === "graph" ? "graph" : "table";
+  const mode: Mode = route.params.get("mode") === "logs" ? "logs" : "metrics";
+  const logs = mode === "logs";
+  // LogQL metric queries are about time: their default is the graph.
+  const tab = (route.params.get("tab") ?? (logs ? "graph" : "table")) === "graph" ? "graph" : "table";
   const range = rangeFromParams(route.params);
   const [tick, setTick] = useState(0);
   const time = useMemo(() => resolveRange(range).end, [range.from, range.to, tick]);
+  const limitParam = Number(route.params.get("limit"));
+  const limit = Number.isInteger(limitParam) && limitParam > 0 && limitParam <= 5000 ? limitParam : LIMITS[2];
+  const fields = useRef(new Set<string>());
+  const complete = useMemo(() => {
+    if (!logs) return promqlComplete;
+    const { start, end } = resolveRange(range);
+    return logqlCompleter({ start, end, fields: () => [...fields.current] });
+  }, [logs, range.from, range.to]);
+  lastQuery[mode] = q;
   const run = (text: string) => {
     if (text.trim() === q) setTick((t) => t + 1);
     else setParams({ q: text.trim() });
   };
+  const switchMode = (m: Mode) => m !== mode && setParams({ mode: m === "logs" ? "logs" : undefined, q: lastQuery[m] || undefined, tab: undefined });
+  const setTab = (t: "table" | "graph") => setParams({ tab: t === (logs ? "graph" : "table") ? undefined : t }, true);
+  const logQuery = logs && isLogQuery(q);
   return (
     <main class="page">
       <div class="toolbar">
         <h1>Explore</h1>
+        <div class="segmented" role="tablist" aria-label="Query language">
+          <button role="tab" aria-selected={!logs} class={!logs ? "active" : ""} onClick={() => switchMode("metrics")}>
+            Metrics
+          </button>
+          <button role="tab" aria-selected={logs} class={logs ? "active" : ""} onClick={() => switchMode("logs")}>
+            Logs
+          </button>
+        </div>
         <span class="grow" />
         <TimePicker range={range} />
       </div>
-      <Editor value={q} onRun={run} />
-      <div class="tabs" role="tablist">
-        <button role="tab" aria-selected={tab === "table"} class={tab === "table" ? "active" : ""} onClick={() => setParams({ tab: undefined }, true)}>
-          Table
-        </button>
-        <button role="tab" aria-selected={tab === "graph"} class={tab === "graph" ? "active" : ""} onClick={() => setParams({ tab: "graph" }, true)}>
-          Graph
-        </button>
-      </div>
+      <Editor
+        key={mode}
+        value={q}
+        onRun={run}
+        complete={complete}
+        label={logs ? "LogQL query" : "PromQL query"}
+        placeholder={logs ? 'LogQL, e.g. {job="varlogs"} |= "error" or rate({job="varlogs"}[5m])' : 'PromQL, e.g. rate(node_network_receive_bytes_total{device!="lo"}[5m])'}
+      />
+      {!logQuery && (q || !logs) && (
+        <div class="tabs" role="tablist">
+          <button role="tab" aria-selected={tab === "table"} class={tab === "table" ? "active" : ""} onClick={() => setTab("table")}>
+            Table
+          </button>
+          <button role="tab" aria-selected={tab === "graph"} class={tab === "graph" ? "active" : ""} onClick={() => setTab("graph")}>
+            Graph
+          </button>
+        </div>
+      )}
       {!q ? (
-        <Empty>
-          Type a PromQL query and press Enter. Try <code>up</code>, <code>node_load1</code> or the CPU busy percentage per host: <code>100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{'{mode="idle"}'}[5m])))</code>.
-        </Empty>
+        logs ? (
+          <LogExamples {...resolveRange(range)} />
+        ) : (
+          <Empty>
+            Type a PromQL query and press Enter. Try <code>up</code>, <code>node_load1</code> or the CPU busy percentage per host: <code>100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{'{mode="idle"}'}[5m])))</code>.
+          </Empty>
+        )
+      ) : logQuery ? (
+        <LogsView
+          key={q}
+          q={q}
+          range={range}
+          tick={tick}
+          limit={limit}
+          onFilter={(name, value, keep) => setParams({ q: withLabelFilter(q, name, value, keep) })}
+          onFields={(names) => names.forEach((n) => fields.current.add(n))}
+        />
       ) : tab === "table" ? (
-        <TableView q={q} time={time} tick={tick} />
+        <TableView q={q} time={time} tick={tick} lang={logs ? LOGQL : PROMQL} />
       ) : (
-        <GraphView q={q} from={range.from} to={range.to} tick={tick} />
+        <GraphView q={q} from={range.from} to={range.to} tick={tick} lang={logs ? LOGQL : PROMQL} />
       )}
     </main>
   );

@@ -7,6 +7,8 @@ const SI = ["", "k", "M", "G", "T", "P", "E"];
 function digits(v: number): string {
   const a = Math.abs(v);
   if (a === 0) return "0";
+  // Counts stay whole: 2 lines, not 2.00.
+  if (Number.isInteger(v) && a < 1e15) return String(v);
   if (a >= 100) return v.toFixed(0);
   if (a >= 10) return v.toFixed(1);
   if (a >= 0.01) return v.toFixed(2);

@@ -153,7 +153,7 @@ export function LogLines({ lines, needles = [], streams, common, onFilter }: Log
                 <span class="log-day">{t.day} </span>
                 {t.time}
               </time>
-              {info.differ.map((k) => l.labels[k] !== undefined && <span class="chip" title={`${k}="${l.labels[k]}"`}>{l.labels[k]}</span>)}
+              {info.differ.map((k) => l.labels[k] !== undefined && <span class="log-chip" title={`${k}="${l.labels[k]}"`}>{l.labels[k]}</span>)}
               <span class="log-line">
                 <Marked text={text} needles={needles} />
               </span>

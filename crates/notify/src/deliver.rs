@@ -12,7 +12,7 @@ use vigil_alerting::config::{IntegrationKind, IntegrationRef};
 use vigil_alerting::{AlertStatus, AlertmanagerConfig, Notification, Timestamp};
 
 use crate::error::{SendError, SetupError};
-use crate::history::{History, HistoryEntry};
+use crate::history::{AlertsSummary, History, HistoryEntry};
 use crate::receivers::{Integration, SendContext};
 use crate::templates::Templates;
 
@@ -286,6 +286,7 @@ impl Shared {
                 _ => None,
             },
             attempts,
+            alerts: AlertsSummary::of(&n.alerts),
         });
         let report = Report { id: n.id, receiver: n.receiver.clone(), integration: n.integration, outcome, attempts };
         // The receiving side may be gone at shutdown; the outcome is counted and recorded regardless.

@@ -14,6 +14,6 @@ pub mod truncate;
 
 pub use deliver::{Notifier, NotifierOptions, Outcome, OutcomeCount, Report, RequestCount};
 pub use error::{SendError, SetupError};
-pub use history::HistoryEntry;
+pub use history::{AlertsSummary, HistoryEntry};
 pub use receivers::{group_key_hash, Integration, SendContext};
 pub use templates::Templates;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use vigil_alerting::config::IntegrationKind;
-use vigil_notify::{Outcome, OutcomeCount, RequestCount};
+use vigil_notify::{AlertsSummary, Outcome, OutcomeCount, RequestCount};
 
 use crate::support::*;
 
@@ -35,6 +35,7 @@ async fn retries_on_500_until_delivered() {
     let h = notifier.history();
     assert_eq!(h.len(), 1);
     assert_eq!((h[0].outcome, h[0].attempts, h[0].status, h[0].receiver.as_str()), ("delivered", 3, "firing", "team"));
+    assert_eq!(h[0].alerts, AlertsSummary { firing: 1, resolved: 0, alertnames: vec!["HighLatency".into()] });
 }
 
 #[tokio::test]

@@ -134,6 +134,7 @@ fn an_alert_reaches_slack_and_the_webhook_with_their_shapes() {
         assert_eq!((e["outcome"].as_str(), e["attempts"].as_u64()), (Some("delivered"), Some(1)), "{e}");
         assert!(e.get("error").is_none(), "{e}");
         assert!(e["at"].as_str().unwrap().ends_with('Z'), "{e}");
+        assert_eq!(e["alerts"], serde_json::json!({"firing": 1, "resolved": 0, "alertnames": ["HighLoad"]}), "{e}");
     }
     assert_eq!(wait_history(&server, "?limit=1", 1)[0], history[0]);
     assert_eq!(wait_history(&server, "?receiver=team", 2), history);

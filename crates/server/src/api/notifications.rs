@@ -61,5 +61,13 @@ fn write_entry(out: &mut Json, e: &HistoryEntry) {
     if let Some(error) = &e.error {
         out.raw(r#","error":"#).string(error);
     }
-    out.raw(&format!(r#","attempts":{}}}"#, e.attempts));
+    out.raw(&format!(r#","attempts":{}"#, e.attempts));
+    out.raw(&format!(r#","alerts":{{"firing":{},"resolved":{},"alertnames":["#, e.alerts.firing, e.alerts.resolved));
+    for (i, name) in e.alerts.alertnames.iter().enumerate() {
+        if i > 0 {
+            out.raw(",");
+        }
+        out.string(name);
+    }
+    out.raw("]}}");
 }

@@ -159,7 +159,7 @@ export interface Panel {
   limit: number;
 }
 export interface Row { title: string; collapsed: boolean; panels: Panel[] }
-export interface Variable { name: string; label: string; match: string; label_name: string }
+export interface Variable { name: string; label: string; match: string; label_name: string; hide: boolean }
 export interface Dashboard { id: string; title: string; description?: string; variables: Variable[]; rows: Row[] }
 export function dashboard(id: string): Promise<Dashboard> {
   return call(`/api/v1/dashboards/${encodeURIComponent(id)}`);

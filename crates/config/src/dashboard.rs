@@ -32,6 +32,9 @@ struct VariableFile {
     label: Option<String>,
     /// `label_values(<selector>, <label>)` or `label_values(<label>)`, as Grafana writes it.
     query: Located<String>,
+    /// No picker: the value is the first label value the query gives, with the other variables substituted.
+    #[serde(default)]
+    hide: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,6 +147,8 @@ pub struct Variable {
     pub matcher: String,
     /// The label whose values are offered.
     pub label_name: String,
+    /// Derived, not picked: its value is the first label value, once the variables before it are set.
+    pub hide: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -253,7 +258,7 @@ impl VariableFile {
             })?;
         }
         let label = self.label.clone().unwrap_or_else(|| name.clone());
-        Ok(Variable { name: name.clone(), label, matcher, label_name })
+        Ok(Variable { name: name.clone(), label, matcher, label_name, hide: self.hide })
     }
 }
 
@@ -448,6 +453,15 @@ rows:
     }
 
     #[test]
+    fn a_hidden_variable_is_derived_from_the_ones_before_it() {
+        let text = "title: T\nvariables:\n  - name: host\n    query: label_values(node_uname_info, instance)\n  - name: nodename\n    query: label_values(node_uname_info{instance=\"$host\"}, nodename)\n    hide: true\nrows:\n  - title: R\n    panels:\n      - {title: L, type: logs, query: '{host=\"$nodename\"}'}\n";
+        let d = Dashboard::parse(text, "d.yml").unwrap();
+        assert_eq!(d.variables.iter().map(|v| v.hide).collect::<Vec<_>>(), [false, true]);
+        assert_eq!(d.variables[1].matcher, "node_uname_info{instance=\"$host\"}");
+        assert_eq!(d.variables[1].label_name, "nodename");
+    }
+
+    #[test]
     fn reads_a_dashboard_with_defaults_filled_in() {
         let d = Dashboard::parse(GOOD, "d.yml").unwrap();
         assert_eq!(d.title, "Host");
@@ -457,7 +471,8 @@ rows:
                 name: "host".into(),
                 label: "host".into(),
                 matcher: "node_uname_info".into(),
-                label_name: "instance".into()
+                label_name: "instance".into(),
+                hide: false,
             }]
         );
         let stat = &d.rows[0].panels[0];

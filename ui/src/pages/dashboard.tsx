@@ -224,8 +224,21 @@ export function DashboardPage({ route, id, fixed }: { route: Route; id: string; 
   useEffect(() => {
     if (!dash) return;
     const next: Record<string, string> = {};
-    dash.variables.forEach((v, i) => (next[v.name] = varKey.split("\u0000")[i] ?? ""));
-    setVars(next);
+    dash.variables.forEach((v, i) => !v.hide && (next[v.name] = varKey.split("\u0000")[i] ?? ""));
+    const derived = dash.variables.filter((v) => v.hide);
+    if (!derived.length) return setVars(next);
+    // Each hidden variable takes the first value of its query, in order, so one may use those before it.
+    let live = true;
+    (async () => {
+      for (const v of derived) {
+        const values = await api.labelValues(v.label_name, v.match ? [substitute(v.match, next)] : []).catch(() => [] as string[]);
+        next[v.name] = values[0] ?? "";
+      }
+      if (live) setVars(next);
+    })();
+    return () => {
+      live = false;
+    };
   }, [dash, varKey]);
   const ctx: Ctx = { vars, range, tick };
   const host = fixed?.host;
@@ -247,7 +260,7 @@ export function DashboardPage({ route, id, fixed }: { route: Route; id: string; 
         </h1>
         {dash &&
           dash.variables
-            .filter((v) => !fixed?.[v.name])
+            .filter((v) => !fixed?.[v.name] && !v.hide)
             .map((v) => <VariablePicker v={v} value={vars[v.name] ?? ""} vars={vars} />)}
         <span class="grow" />
         <TimePicker range={range} />

@@ -20,7 +20,7 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const argBin = process.argv.indexOf("--bin");
 const targetDir = process.env.CARGO_TARGET_DIR ? resolve(repo, process.env.CARGO_TARGET_DIR) : join(repo, "target");
 const bin = argBin > 0 ? resolve(process.argv[argBin + 1]) : join(targetDir, "debug/vigil");
-const ALL_SECTIONS = ["metrics", "logs", "alerts", "security"];
+const ALL_SECTIONS = ["metrics", "logs", "alerts", "security", "host"];
 const named = process.argv.slice(2).filter((a, i, all) => a !== "--bin" && all[i - 1] !== "--bin");
 const SECTIONS = named.length ? named : ALL_SECTIONS;
 for (const s of SECTIONS) if (!ALL_SECTIONS.includes(s)) throw new Error(`no e2e section ${s}: one of ${ALL_SECTIONS.join(", ")}`);

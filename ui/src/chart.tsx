@@ -125,7 +125,14 @@ export function TimeChart({ data, unit, stack, min, max, height = 220, colors, b
     const u = new uPlot(opts, [data.x, ...order.map((i) => shown[i])] as uPlot.AlignedData, el);
     plot.current = u;
     (el as unknown as { __uplot: uPlot }).__uplot = u;
-    const ro = new ResizeObserver(() => u.setSize({ width: Math.max(100, el.clientWidth), height }));
+    // The observer also fires once when it starts; drawing again then would double the cost of every chart.
+    let width = opts.width;
+    const ro = new ResizeObserver(() => {
+      const w = Math.max(100, el.clientWidth);
+      if (w === width) return;
+      width = w;
+      u.setSize({ width, height });
+    });
     ro.observe(el);
     return () => {
       ro.disconnect();

@@ -57,7 +57,11 @@ struct Args {
     /// Seed of the generated data; the same seed sends the same data.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Send one round per interval of wall-clock time, like a live Prometheus.
+    /// Also send each host's systemd unit states (node_exporter's `--collector.systemd`, 60 series per host).
+    #[arg(long)]
+    systemd: bool,
+    /// Send each round when the clock reaches its time, like a live Prometheus. With a --start in the past,
+    /// the rounds already due go out at once first (a backfill that runs on into a live feed).
     #[arg(long)]
     realtime: bool,
     /// Retries of a request after a 5xx, 429 or connection error.
@@ -87,6 +91,7 @@ impl Args {
             batch_series: self.batch_series,
             concurrency: self.concurrency,
             seed: self.seed,
+            systemd: self.systemd,
             realtime: self.realtime,
             max_retries: self.max_retries,
             timeout: self.timeout,

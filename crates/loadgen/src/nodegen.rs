@@ -56,6 +56,8 @@ pub enum Shape {
         step: f64,
     },
     Const(f64),
+    /// The sample's own time in seconds, as `node_time_seconds`.
+    Clock,
 }
 
 /// One series: its labels (sorted by name, `__name__` included) and how its values move.
@@ -75,6 +77,51 @@ pub fn node_hosts(hosts: usize, seed: u64) -> Vec<SeriesSpec> {
     out
 }
 
+/// `node_systemd_unit_state` of `hosts` hosts, as node_exporter's systemd collector (off by default there, on
+/// in vigil's agent) reports it: a dozen common units, one series per state, 1 for the unit's current one. About
+/// one host in twenty has a failed unit.
+pub fn systemd_hosts(hosts: usize, seed: u64) -> Vec<SeriesSpec> {
+    let mut out = Vec::new();
+    for host in 0..hosts {
+        let rng = Rng::new(seed ^ (host as u64).wrapping_mul(0x1000_0000_01b3) ^ 0x5157_e3d0);
+        let mut h = Host { out: &mut out, host, instance: instance(host), rng };
+        let failing = h.rng.unit() < 0.05;
+        for (name, kind) in SYSTEMD_UNITS {
+            let current = match kind {
+                "oneshot" if failing => "failed",
+                "oneshot" => "inactive",
+                _ => "active",
+            };
+            for state in UNIT_STATES {
+                let labels = [("name", name), ("state", state), ("type", kind)];
+                h.constant("node_systemd_unit_state", &labels, if state == current { 1.0 } else { 0.0 });
+            }
+        }
+    }
+    out
+}
+
+fn instance(host: usize) -> String {
+    format!("host-{host}:9100")
+}
+
+const SYSTEMD_UNITS: [(&str, &str); 12] = [
+    ("backup.service", "oneshot"),
+    ("containerd.service", "notify"),
+    ("cron.service", "simple"),
+    ("dbus.service", "dbus"),
+    ("docker.service", "notify"),
+    ("nginx.service", "forking"),
+    ("rsyslog.service", "notify"),
+    ("ssh.service", "notify"),
+    ("systemd-journald.service", "notify"),
+    ("systemd-logind.service", "dbus"),
+    ("systemd-timesyncd.service", "notify"),
+    ("unattended-upgrades.service", "simple"),
+];
+
+const UNIT_STATES: [&str; 5] = ["activating", "active", "deactivating", "inactive", "failed"];
+
 const CPU_MODES: [(&str, f64); 8] = [
     ("idle", 0.85),
     ("user", 0.08),
@@ -86,6 +133,9 @@ const CPU_MODES: [(&str, f64); 8] = [
     ("nice", 0.001),
 ];
 
+const SWAP_BYTES: f64 = 2.0 * 1024.0 * 1024.0 * 1024.0;
+
+/// `/proc/meminfo` fields and their typical share of the memory (of the swap for `Swap*`); 0 for constants.
 const MEMORY: [(&str, f64); 40] = [
     ("MemTotal", 0.0),
     ("MemFree", 0.12),
@@ -102,7 +152,7 @@ const MEMORY: [(&str, f64); 40] = [
     ("Unevictable", 0.001),
     ("Mlocked", 0.001),
     ("SwapTotal", 0.0),
-    ("SwapFree", 0.25),
+    ("SwapFree", 0.6),
     ("Dirty", 0.0005),
     ("Writeback", 0.00001),
     ("AnonPages", 0.15),
@@ -239,12 +289,17 @@ fn host_series(host: usize, seed: u64, out: &mut Vec<SeriesSpec>) {
     let mem = *rng.pick(&[8.0f64, 16.0, 32.0, 64.0]) * 1024.0 * 1024.0 * 1024.0;
     const DISK_SETS: [&[&str]; 3] = [&["sda"], &["sda", "sdb"], &["nvme0n1", "nvme1n1", "sda"]];
     let disks = *rng.pick(&DISK_SETS);
-    let mut h = Host { out, host, instance: format!("host-{host}:9100"), rng };
+    let mut h = Host { out, host, instance: instance(host), rng };
 
     for cpu in 0..cpus {
         let c = cpu.to_string();
-        for (mode, share) in CPU_MODES {
-            h.counter("node_cpu_seconds_total", &[("cpu", &c), ("mode", mode)], share, 0.01);
+        // Each mode's share varies by host; idle is what the others leave, so that a CPU's modes add up to one
+        // second per second, as the kernel's do.
+        let shares: Vec<f64> = CPU_MODES.iter().map(|(_, share)| share * h.rng.range(0.5, 1.5)).collect();
+        let busy: f64 = shares[1..].iter().sum();
+        for ((mode, _), share) in CPU_MODES.iter().zip(&shares) {
+            let rate = if *mode == "idle" { 1.0 - busy } else { *share };
+            h.push("node_cpu_seconds_total", &[("cpu", &c), ("mode", mode)], Shape::Counter { rate, step: 0.01 });
         }
         for mode in ["nice", "user"] {
             h.counter("node_cpu_guest_seconds_total", &[("cpu", &c), ("mode", mode)], 0.0, 0.01);
@@ -265,7 +320,7 @@ fn host_series(host: usize, seed: u64, out: &mut Vec<SeriesSpec>) {
         if share == 0.0 {
             let value = match field {
                 "MemTotal" => mem,
-                "SwapTotal" => 2.0 * 1024.0 * 1024.0 * 1024.0,
+                "SwapTotal" => SWAP_BYTES,
                 "CommitLimit" => mem * 0.6,
                 "VmallocTotal" => 3.5e13,
                 "Hugepagesize" => 2_097_152.0,
@@ -274,7 +329,8 @@ fn host_series(host: usize, seed: u64, out: &mut Vec<SeriesSpec>) {
             };
             h.constant(&name, &[], value);
         } else {
-            h.gauge(&name, &[], mem * share, 0.1, 4096.0);
+            let of = if field.starts_with("Swap") { SWAP_BYTES } else { mem };
+            h.gauge(&name, &[], of * share, 0.1, 4096.0);
         }
     }
 
@@ -367,7 +423,7 @@ fn host_series(host: usize, seed: u64, out: &mut Vec<SeriesSpec>) {
     h.counter("node_forks_total", &[], 12.0, 1.0);
     let boot = 1.7e9 + h.rng.range(0.0, 1e7).round();
     h.constant("node_boot_time_seconds", &[], boot);
-    h.counter("node_time_seconds", &[], 1.0, 0.001);
+    h.push("node_time_seconds", &[], Shape::Clock);
     h.gauge("node_procs_running", &[], 3.0, 1.0, 1.0);
     h.gauge("node_procs_blocked", &[], 0.3, 1.0, 1.0);
     h.gauge("node_entropy_available_bits", &[], 256.0, 0.0, 1.0);
@@ -478,7 +534,7 @@ impl SeriesState {
     }
 
     /// The value at the next round, `interval_s` seconds after the previous one.
-    pub fn next(&mut self, interval_s: f64) -> f64 {
+    pub fn next(&mut self, interval_s: f64, t_ms: i64) -> f64 {
         let round = self.round as f64;
         self.round += 1;
         match self.shape {
@@ -492,6 +548,7 @@ impl SeriesState {
                 (v.max(0.0) / step).round() * step
             }
             Shape::Const(v) => v,
+            Shape::Clock => t_ms as f64 / 1000.0,
         }
     }
 }
@@ -522,6 +579,50 @@ mod tests {
     }
 
     #[test]
+    fn systemd_units_have_one_current_state_and_a_few_hosts_a_failed_one() {
+        let units = systemd_hosts(100, 1);
+        assert_eq!(units.len(), 100 * SYSTEMD_UNITS.len() * UNIT_STATES.len());
+        let label = |s: &SeriesSpec, name: &str| s.labels.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let mut current: std::collections::HashMap<(String, String), Vec<String>> = Default::default();
+        for s in &units {
+            assert_eq!(label(s, "__name__").as_deref(), Some("node_systemd_unit_state"));
+            if s.shape == Shape::Const(1.0) {
+                let key = (label(s, "instance").unwrap(), label(s, "name").unwrap());
+                current.entry(key).or_default().push(label(s, "state").unwrap());
+            }
+        }
+        assert_eq!(current.len(), 100 * SYSTEMD_UNITS.len());
+        assert!(current.values().all(|states| states.len() == 1));
+        let failed = current.values().filter(|states| states[0] == "failed").count();
+        assert!((1..=15).contains(&failed), "{failed} failed units");
+        // The same instances as the node series, and no label set of theirs.
+        let node = node_hosts(2, 1);
+        assert_eq!(label(&node[0], "instance"), label(&units[0], "instance"));
+        assert!(units.iter().all(|u| node.iter().all(|n| n.labels != u.labels)));
+    }
+
+    #[test]
+    fn cpu_modes_add_up_swap_free_fits_and_the_clock_is_the_sample_time() {
+        let series = node_hosts(5, 3);
+        let label = |s: &SeriesSpec, name: &str| s.labels.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let mut per_cpu: std::collections::HashMap<(Option<String>, Option<String>), f64> = Default::default();
+        for s in series.iter().filter(|s| label(s, "__name__").as_deref() == Some("node_cpu_seconds_total")) {
+            let Shape::Counter { rate, .. } = s.shape else { panic!("{:?} is not a counter", s.labels) };
+            assert!(rate > 0.0, "{:?}", s.labels);
+            *per_cpu.entry((label(s, "instance"), label(s, "cpu"))).or_default() += rate;
+        }
+        assert!(per_cpu.len() >= 5 * 8);
+        assert!(per_cpu.values().all(|sum| (sum - 1.0).abs() < 1e-9), "{per_cpu:?}");
+        for s in series.iter().filter(|s| label(s, "__name__").as_deref() == Some("node_memory_SwapFree_bytes")) {
+            let Shape::Gauge { base, swing, .. } = s.shape else { panic!("{:?} is not a gauge", s.labels) };
+            assert!(base * (1.0 + swing) < SWAP_BYTES, "more swap free than there is: {base}");
+        }
+        let clock = series.iter().position(|s| label(s, "__name__").as_deref() == Some("node_time_seconds")).unwrap();
+        let mut state = SeriesState::new(&series[clock], 3, clock);
+        assert_eq!(state.next(15.0, 1_700_000_000_250), 1_700_000_000.25);
+    }
+
+    #[test]
     fn values_are_deterministic_and_counters_monotonic() {
         let specs = node_hosts(2, 42);
         let run = |seed| -> Vec<f64> {
@@ -530,7 +631,7 @@ mod tests {
                 .enumerate()
                 .flat_map(|(i, s)| {
                     let mut st = SeriesState::new(s, seed, i);
-                    (0..5).map(move |_| st.next(10.0))
+                    (0..5).map(move |r| st.next(10.0, r * 10_000))
                 })
                 .collect()
         };
@@ -539,7 +640,7 @@ mod tests {
         assert_ne!(a, run(2));
         for (i, s) in specs.iter().enumerate() {
             let mut st = SeriesState::new(s, 1, i);
-            let v: Vec<f64> = (0..50).map(|_| st.next(10.0)).collect();
+            let v: Vec<f64> = (0..50).map(|r| st.next(10.0, 1_700_000_000_000 + r * 10_000)).collect();
             assert!(v.iter().all(|x| x.is_finite() && *x >= 0.0), "{:?}", s.labels);
             if matches!(s.shape, Shape::Counter { .. }) {
                 assert!(v.windows(2).all(|w| w[0] <= w[1]), "{:?}: {v:?}", s.labels);

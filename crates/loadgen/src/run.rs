@@ -13,7 +13,7 @@ use vigil_proto::remote_write::{self, encode_write_request, Label, Sample, TimeS
 
 use crate::gate::{RoundGate, Stopped};
 use crate::http::{Connection, Endpoint, HttpError};
-use crate::nodegen::{node_hosts, Rng, SeriesSpec, SeriesState};
+use crate::nodegen::{node_hosts, systemd_hosts, Rng, SeriesSpec, SeriesState};
 use crate::send::{self, Outcome, RetryPolicy};
 
 const HEADERS: [(&str, &str); 3] = [
@@ -37,7 +37,10 @@ pub struct Config {
     /// Parallel connections.
     pub concurrency: usize,
     pub seed: u64,
-    /// Pace rounds in wall-clock time instead of sending as fast as the server accepts.
+    /// Add each host's systemd units (`node_systemd_unit_state`) after the node series.
+    pub systemd: bool,
+    /// Send each round when the clock reaches its time instead of as fast as the server accepts; rounds of a
+    /// start in the past go out at once, so a backfill runs on into a live feed.
     pub realtime: bool,
     /// Retries of one request after a 5xx, a 429 or a connection error.
     pub max_retries: u32,
@@ -60,6 +63,7 @@ impl Config {
             batch_series: 2000,
             concurrency: 4,
             seed: 1,
+            systemd: false,
             realtime: false,
             max_retries: 5,
             min_backoff: Duration::from_millis(100),
@@ -156,7 +160,10 @@ pub fn run(config: &Config) -> Result<Summary, LoadgenError> {
     if config.interval.is_zero() {
         return Err(LoadgenError::Config("--interval must be positive"));
     }
-    let specs = node_hosts(config.hosts, config.seed);
+    let mut specs = node_hosts(config.hosts, config.seed);
+    if config.systemd {
+        specs.extend(systemd_hosts(config.hosts, config.seed));
+    }
     let batches: Vec<Range<usize>> = (0..specs.len())
         .step_by(config.batch_series)
         .map(|start| start..(start + config.batch_series).min(specs.len()))
@@ -172,7 +179,7 @@ pub fn run(config: &Config) -> Result<Summary, LoadgenError> {
                 let (specs, endpoint, gate) = (&specs, endpoint.clone(), &gate);
                 scope.spawn(move || {
                     let _stopped = Stopped { gate, worker: w };
-                    Worker::new(config, specs, mine, endpoint).run(started, gate, w)
+                    Worker::new(config, specs, mine, endpoint).run(gate, w)
                 })
             })
             .collect();
@@ -231,22 +238,26 @@ impl<'a> Worker<'a> {
         Worker { config, conn: Connection::new(endpoint, config.timeout), batches, summary: Summary::default() }
     }
 
-    fn run(mut self, started: Instant, gate: &RoundGate, worker: usize) -> Summary {
+    fn run(mut self, gate: &RoundGate, worker: usize) -> Summary {
         let interval_s = self.config.interval.as_secs_f64();
         let interval_ms = self.config.interval.as_millis() as i64;
         for round in 0..self.config.rounds {
             gate.wait_turn(round);
-            if self.config.realtime {
-                let due = self.config.interval.saturating_mul(round.min(u32::MAX as u64) as u32);
-                thread::sleep(due.saturating_sub(started.elapsed()));
-            }
             let base = self.config.start_ms.saturating_add((round as i64).saturating_mul(interval_ms));
+            if self.config.realtime {
+                // A round goes out when the clock reaches its time: those of a start in the past at once.
+                let ahead_ms = base.saturating_sub(now_ms());
+                if ahead_ms > 0 {
+                    thread::sleep(Duration::from_millis(ahead_ms as u64));
+                }
+            }
             for b in 0..self.batches.len() {
                 let batch = &mut self.batches[b];
                 for ((ts, state), offset) in
                     batch.request.timeseries.iter_mut().zip(&mut batch.states).zip(&batch.offsets)
                 {
-                    ts.samples[0] = Sample { value: state.next(interval_s), timestamp: base + offset };
+                    let timestamp = base + offset;
+                    ts.samples[0] = Sample { value: state.next(interval_s, timestamp), timestamp };
                 }
                 let body = encode_write_request(&batch.request);
                 let samples = batch.request.timeseries.len() as u64;

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use vigil_loadgen::run::now_ms;
 use vigil_loadgen::{run, Config};
 use vigil_proto::remote_write::{decode_write_request, to_series, DecodeLimits, WriteRequest};
 
@@ -26,6 +27,7 @@ enum Reply {
 struct Received {
     headers: HashMap<String, String>,
     request: WriteRequest,
+    arrived_ms: i64,
 }
 
 type Log = Arc<Mutex<Vec<Received>>>;
@@ -69,7 +71,7 @@ fn serve_connection(stream: TcpStream, script: fn(usize) -> Reply, log: &Log, co
         let n = counter.fetch_add(1, Ordering::SeqCst);
         let reply = script(n);
         if !matches!(reply, Reply::Status(500..)) {
-            log.lock().unwrap().push(Received { headers, request });
+            log.lock().unwrap().push(Received { headers, request, arrived_ms: now_ms() });
         }
         let response = match reply {
             Reply::Status(s) => format!("HTTP/1.1 {s} Whatever\r\nContent-Length: 4\r\n\r\nnope"),
@@ -221,4 +223,50 @@ fn workers_with_uneven_shares_stay_within_a_few_rounds_of_each_other() {
         newest = newest.max(*times.iter().max().unwrap());
     }
     assert!(newest - 1_700_000_000_000 >= (rounds as i64 - 1) * 10_000);
+}
+
+#[test]
+fn realtime_sends_the_rounds_already_due_at_once_then_each_at_its_time() {
+    let (url, log) = receiver(|_| Reply::Status(204));
+    let interval_ms = 300;
+    let start_ms = now_ms() - 3 * interval_ms;
+    let c = Config {
+        hosts: 1,
+        rounds: 6,
+        interval: Duration::from_millis(interval_ms as u64),
+        start_ms,
+        batch_series: 5000,
+        concurrency: 1,
+        realtime: true,
+        ..config(&url)
+    };
+    let summary = run(&c).unwrap();
+    assert_eq!(summary.samples_accepted, summary.samples_sent);
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), 6);
+    for (round, r) in log.iter().enumerate() {
+        let due = start_ms + round as i64 * interval_ms;
+        assert!(r.arrived_ms >= due, "round {round} arrived {} ms early", due - r.arrived_ms);
+        if round <= 3 {
+            assert!(r.arrived_ms - log[0].arrived_ms < interval_ms, "round {round} was due at once");
+        }
+    }
+    assert!(summary.seconds >= 2.0 * interval_ms as f64 / 1000.0, "{}", summary.seconds);
+}
+
+#[test]
+fn systemd_units_follow_the_node_series() {
+    let (url, log) = receiver(|_| Reply::Status(204));
+    let plain = run(&Config { rounds: 1, ..config(&url) }).unwrap();
+    log.lock().unwrap().clear();
+    let with = run(&Config { rounds: 1, systemd: true, ..config(&url) }).unwrap();
+    assert_eq!(with.series, plain.series + 2 * 60);
+    let log = log.lock().unwrap();
+    let units: Vec<_> = log
+        .iter()
+        .flat_map(|r| to_series(&r.request).unwrap())
+        .filter(|s| s.labels.get("__name__") == Some("node_systemd_unit_state"))
+        .collect();
+    assert_eq!(units.len(), 2 * 60);
+    assert!(units.iter().all(|s| s.labels.get("state").is_some() && s.labels.get("name").is_some()));
 }

@@ -2,7 +2,7 @@
 // and logs panels over the URL's time range, auto refresh, drag-to-zoom. `#/host/<instance>` is the built-in
 // `host` dashboard with `$host` set; `#/d/<id>` any other.
 import type { ComponentChildren, RefObject } from "preact";
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import * as api from "../api";
 import { align, TimeChart, type ChartData } from "../chart";
 import { Empty, ErrorBox, rangeFromParams, RefreshPicker, TimePicker, useTick } from "../controls";
@@ -30,7 +30,8 @@ function builtins(start: number, end: number, step: number): Record<string, stri
 function useWidth(): [RefObject<HTMLDivElement | null>, number] {
   const ref = useRef<HTMLDivElement>(null);
   const [w, setW] = useState(0);
-  useEffect(() => {
+  // Measured before the first paint, so that a chart's query starts with the stat panels', not a frame later.
+  useLayoutEffect(() => {
     const el = ref.current;
     if (!el) return;
     setW(el.clientWidth);
@@ -220,26 +221,33 @@ export function DashboardPage({ route, id, fixed }: { route: Route; id: string; 
     );
   }, [id]);
   const varKey = dash ? dash.variables.map((v) => fixed?.[v.name] ?? route.params.get(`var-${v.name}`) ?? "").join("\u0000") : "";
-  const [vars, setVars] = useState<Record<string, string>>({});
-  useEffect(() => {
-    if (!dash) return;
+  // Picked variables are computed while rendering, not in an effect: panels then start their queries one frame
+  // sooner.
+  const picked = useMemo(() => {
     const next: Record<string, string> = {};
-    dash.variables.forEach((v, i) => !v.hide && (next[v.name] = varKey.split("\u0000")[i] ?? ""));
-    const derived = dash.variables.filter((v) => v.hide);
-    if (!derived.length) return setVars(next);
-    // Each hidden variable takes the first value of its query, in order, so one may use those before it.
+    dash?.variables.forEach((v, i) => !v.hide && (next[v.name] = varKey.split("\u0000")[i] ?? ""));
+    return next;
+  }, [dash, varKey]);
+  // Each hidden variable takes the first value of its query, in order, so one may use those before it.
+  const derivedKey = `${id}\u0000${varKey}`;
+  const [derived, setDerived] = useState<{ key: string; vars: Record<string, string> } | null>(null);
+  const hidden = dash?.variables.filter((v) => v.hide) ?? [];
+  useEffect(() => {
+    if (!hidden.length) return;
     let live = true;
     (async () => {
-      for (const v of derived) {
+      const next = { ...picked };
+      for (const v of hidden) {
         const values = await api.labelValues(v.label_name, v.match ? [substitute(v.match, next)] : []).catch(() => [] as string[]);
         next[v.name] = values[0] ?? "";
       }
-      if (live) setVars(next);
+      if (live) setDerived({ key: derivedKey, vars: next });
     })();
     return () => {
       live = false;
     };
-  }, [dash, varKey]);
+  }, [picked]);
+  const vars = hidden.length && derived?.key === derivedKey ? derived.vars : picked;
   const ctx: Ctx = { vars, range, tick };
   const host = fixed?.host;
   return (

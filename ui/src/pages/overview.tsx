@@ -48,6 +48,9 @@ const CPU_T = [
   { value: 90, color: "red" as Color },
 ];
 
+// One collator for the whole sort: `localeCompare` with options builds a new one for every comparison.
+const NATURAL = new Intl.Collator(undefined, { numeric: true });
+
 function byInstance(samples: api.InstantSample[]): Map<string, api.InstantSample> {
   return new Map(samples.map((s) => [s.metric.instance ?? "", s]));
 }
@@ -67,7 +70,8 @@ async function load(signal: AbortSignal): Promise<Host[]> {
   const [vectors, firing, spark] = await Promise.all([
     Promise.all(names.map((k) => api.queryVector(COLUMNS[k], now, signal))),
     api.alerts(signal).catch(() => [] as api.Alert[]),
-    api.queryRange(CPU, start, end, step, signal),
+    // Whole percents are under a pixel of the 24 px sparkline and halve the answer: 230 KB, not 420, for 200 hosts.
+    api.queryRange(`round(${CPU})`, start, end, step, signal),
   ]);
   const col = Object.fromEntries(names.map((k, i) => [k, byInstance(vectors[i])])) as Record<keyof typeof COLUMNS, Map<string, api.InstantSample>>;
   const sparks = new Map(spark.map((s) => [s.metric.instance ?? "", s.values]));
@@ -149,7 +153,7 @@ export function Overview({ route }: { route: Route }) {
       const x = val(a);
       const y = val(b);
       let c: number;
-      if (typeof x === "string" || typeof y === "string") c = String(x).localeCompare(String(y), undefined, { numeric: true });
+      if (typeof x === "string" || typeof y === "string") c = NATURAL.compare(String(x), String(y));
       else c = (x ?? -Infinity) - (y ?? -Infinity);
       return desc ? -c : c;
     });
